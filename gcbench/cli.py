@@ -1,0 +1,166 @@
+"""The `gcbench` command.
+
+Exit codes: 0 success, 1 a run failed (heap exhausted, heap corruption), 2 bad input,
+130 interrupted.  Errors are one line on stderr, never a traceback.
+"""
+import argparse
+import json
+import os
+import sys
+
+from . import __version__, registry
+from .errors import Interrupted, RunError, UsageError
+from .units import format_bytes, parse_key_values
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # one line, exit code 2 (argparse's default prints the usage as well)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _add_run_config(p):
+    p.add_argument("--collector", "-c", required=True, metavar="NAME",
+                   help="collector to run (see `gcbench list`)")
+    p.add_argument("--workload", "-w", required=True, metavar="NAME",
+                   help="workload to run (see `gcbench list`)")
+    p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
+                   help="workload parameter; repeat for several (defaults in `gcbench list`)")
+    p.add_argument("--opt", "-o", action="append", default=[], metavar="KEY=VALUE",
+                   help="collector option, e.g. barrier=hybrid; repeat for several")
+    p.add_argument("--seed", default="1", metavar="N",
+                   help="seed of every random choice the workload makes (default 1)")
+    p.add_argument("--heap", default="256M", metavar="SIZE",
+                   help="heap (arena) size: bytes, or a number with K, M, G (default 256M)")
+    p.add_argument("--gogc", default="100", metavar="N|off",
+                   help="GOGC: next heap goal = live * (1 + N/100); 'off' collects only "
+                        "when the heap is full (default 100)")
+
+
+def build_parser():
+    parser = _Parser(prog="gcbench", description=(
+        "A garbage-collector laboratory: real collectors compiled with Cython, run under "
+        "seeded workloads, with pause times, throughput and heap cost measured in the kernel."))
+    parser.add_argument("--version", action="version", version=f"gcbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    sub.add_parser("list", help="list collectors and workloads with their options and defaults",
+                   description="List every collector (with its --opt options) and every workload "
+                               "(with its --param parameters and their defaults).")
+
+    p = sub.add_parser("run", help="run one workload under one collector and print a summary",
+                       description="Run one workload under one collector and print a summary: "
+                                   "cycles, pauses, total STW time, throughput, GC CPU fraction, "
+                                   "peak heap.")
+    _add_run_config(p)
+    p.add_argument("--verify", action="store_true",
+                   help="check the whole heap after every cycle (reachable objects allocated and "
+                        "intact, accounting balanced); a violation fails the run with exit code 1")
+    p.add_argument("--gctrace", action="store_true",
+                   help="print one Go-style gctrace line per cycle to stderr")
+    p.add_argument("--memstats", action="store_true",
+                   help="print runtime.MemStats-like totals after the run")
+    p.add_argument("--json", metavar="PATH", help="write the full result as JSON to PATH")
+    return parser
+
+
+def _fmt_ms(ns):
+    return "-" if ns is None else f"{ns / 1e6:.3f} ms"
+
+
+def cmd_list(args):
+    print("collectors:")
+    for entry in registry.collectors().values():
+        opts = ", ".join(f"{k}={v.get('default')}" + (f" ({'|'.join(map(str, v['choices']))})" if v.get("choices") else "")
+                         for k, v in entry.specs.items())
+        state = "" if entry.available else f"  [unavailable: {entry.reason}]"
+        print(f"  {entry.name:<12} {entry.description}{state}")
+        if opts:
+            print(f"  {'':<12}   options: {opts}")
+    print("workloads:")
+    for entry in registry.workloads().values():
+        print(f"  {entry.name:<15} {entry.description}")
+        for spec in entry.specs.values():
+            print(f"  {'':<15}   {spec['name']}={spec.get('default')}  {spec.get('help', '')}")
+    return 0
+
+
+def print_summary(result, out=sys.stdout):
+    s = result["summary"]
+    p = s["pause_ns"]
+    gogc = "off" if result["gogc"] is None else result["gogc"]
+    opts = "".join(f" {k}={v}" for k, v in result["opts"].items())
+    print(f"{result['collector']}{opts} on {result['workload']} (seed {result['seed']}, "
+          f"heap {format_bytes(result['heap_bytes'])}, GOGC {gogc})", file=out)
+    print(f"  cycles       {result['cycles']}", file=out)
+    print(f"  pauses       {s['pause_count']}  p50 {_fmt_ms(p['p50'])}  p99 {_fmt_ms(p['p99'])}  "
+          f"max {_fmt_ms(p['max'])}", file=out)
+    share = s["total_stw_ns"] / 1e9 / result["wall_s"] * 100 if result["wall_s"] else 0
+    print(f"  total STW    {_fmt_ms(s['total_stw_ns'])} ({share:.1f}% of {result['wall_s']:.3f} s wall)", file=out)
+    print(f"  throughput   {s['ops_per_s'] / 1e6:.1f} M ops/s, {s['alloc_bytes_per_s'] / 1e6:.1f} MB/s allocated, "
+          f"{(s['allocs_per_mutator_s'] or 0) / 1e6:.1f} M objects/s of mutator time", file=out)
+    print(f"  GC CPU       {result['gc_cpu_fraction'] * 100:.1f}%", file=out)
+    print(f"  peak heap    {format_bytes(result['peak_heap_bytes'])} (peak live {format_bytes(result['peak_live_bytes'])})", file=out)
+    print(f"  allocated    {result['alloc_count']} objects, {format_bytes(result['alloc_bytes'])}", file=out)
+    if result["verified"]:
+        print(f"  verified     yes ({result['counters']['verified_cycles']} cycles and the final heap)", file=out)
+
+
+def write_json_atomic(path, data):
+    """Write then rename, so a reader never sees a half-written file."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def cmd_run(args):
+    from .runner import run
+    from . import gotrace
+    result = run(args.collector, args.workload,
+                 params=parse_key_values(args.param, "--param"),
+                 opts=parse_key_values(args.opt, "--opt"),
+                 seed=args.seed, heap=args.heap, gogc=args.gogc, verify=args.verify)
+    if args.gctrace:
+        for line in gotrace.gctrace_lines(result):
+            print(line, file=sys.stderr)
+    print_summary(result)
+    if args.memstats:
+        print("memstats:")
+        for line in gotrace.format_memstats(gotrace.memstats(result)):
+            print(line)
+    if args.json:
+        write_json_atomic(args.json, result)
+    return 0
+
+
+COMMANDS = {"list": cmd_list, "run": cmd_run}
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"gcbench: error: {exc}", file=sys.stderr)
+        return 2
+    except Interrupted:
+        print("gcbench: interrupted", file=sys.stderr)
+        return 130
+    except RunError as exc:
+        print(f"gcbench: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("gcbench: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

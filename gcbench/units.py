@@ -1,0 +1,64 @@
+"""Parsing of sizes and parameter values, with one-line errors."""
+import re
+
+from .errors import UsageError
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(i?[bB])?\s*$")
+_MULT = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_size(text, what="size"):
+    """'64M', '2G', '1.5G', '4096' -> bytes (powers of 1024)."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        if text <= 0:
+            raise UsageError(f"{what} must be positive, got {text}")
+        return text
+    m = _SIZE.match(str(text))
+    if not m:
+        raise UsageError(f"malformed {what} {text!r}: expected bytes or a number with K, M, G (e.g. 64M, 2G)")
+    value = float(m.group(1)) * _MULT[m.group(2).lower()]
+    if value < 1:
+        raise UsageError(f"{what} must be positive, got {text!r}")
+    return int(value)
+
+
+def format_bytes(n):
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if abs(n) >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+def parse_gogc(text):
+    """GOGC: a non-negative integer, or 'off' (None)."""
+    if text is None:
+        return 100
+    if isinstance(text, int) and not isinstance(text, bool):
+        value = text
+    else:
+        s = str(text).strip().lower()
+        if s == "off":
+            return None
+        try:
+            value = int(s)
+        except ValueError:
+            raise UsageError(f"malformed GOGC {text!r}: expected a non-negative integer or 'off'") from None
+    if value < 0:
+        raise UsageError(f"GOGC must be non-negative or 'off', got {value}")
+    if value > 1_000_000:
+        raise UsageError(f"GOGC {value} is out of range (at most 1000000)")
+    return value
+
+
+def parse_key_values(items, what="--param"):
+    """['k=v', ...] -> {'k': 'v'}; the values are converted later against a spec."""
+    out = {}
+    for item in items or ():
+        if "=" not in item:
+            raise UsageError(f"malformed {what} {item!r}: expected KEY=VALUE")
+        key, value = item.split("=", 1)
+        key = key.strip()
+        if not key:
+            raise UsageError(f"malformed {what} {item!r}: empty key")
+        out[key] = value.strip()
+    return out

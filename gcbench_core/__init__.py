@@ -1,0 +1,1 @@
+"""gcbench_core: the compiled kernels of gcbench (heap, mutator, collectors, workloads)."""

@@ -1,0 +1,94 @@
+/* gcb_util.h: the few things Cython cannot spell directly.
+ *
+ * Only primitives live here (clock, bit operations, atomics, prefetch, signal
+ * flag); every algorithm is written in Cython.  Each function is static inline so
+ * that it compiles to the single instruction it stands for (the build passes
+ * -march=native or -mpopcnt -mbmi so popcount/ctz are not library calls).
+ */
+#ifndef GCB_UTIL_H
+#define GCB_UTIL_H
+#include <stdint.h>
+#include <time.h>
+#include <string.h>
+#include <signal.h>
+#include <setjmp.h>
+
+#define GCB_COMPILER_BARRIER() __asm__ __volatile__("" ::: "memory")
+
+/* Monotonic clock in ns; the compiler barriers keep timed work from being moved
+ * across the timestamp. */
+static inline int64_t gcb_now_ns(void) {
+    struct timespec ts;
+    GCB_COMPILER_BARRIER();
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    GCB_COMPILER_BARRIER();
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* CPU time of the calling thread in ns. */
+static inline int64_t gcb_thread_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static inline int gcb_ctz64(uint64_t x) { return x ? __builtin_ctzll(x) : 64; }
+static inline int gcb_popcount64(uint64_t x) { return __builtin_popcountll(x); }
+static inline int gcb_likely(int x) { return __builtin_expect(!!x, 1); }
+static inline int gcb_unlikely(int x) { return __builtin_expect(!!x, 0); }
+static inline void gcb_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+static inline void gcb_prefetch_w(const void *p) { __builtin_prefetch(p, 1, 3); }
+
+/* Atomics.  Mark bits and grey queues are the only memory that the mutator and
+ * the background mark worker both write, so they are the only places that need
+ * read-modify-write atomics; pointer slots need only single-copy atomic loads
+ * and stores (acquire/release so that a published object is seen initialised). */
+static inline uint64_t gcb_load_u64(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static inline uint64_t gcb_fetch_or_u64(uint64_t *p, uint64_t v) { return __atomic_fetch_or(p, v, __ATOMIC_ACQ_REL); }
+static inline void *gcb_load_ptr(void *const *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline void gcb_store_ptr(void **p, void *v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static inline int gcb_load_int(const int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline void gcb_store_int(int *p, int v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static inline int64_t gcb_load_i64(const int64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline void gcb_store_i64(int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static inline int64_t gcb_fetch_add_i64(int64_t *p, int64_t v) { return __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL); }
+static inline void gcb_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#else
+    GCB_COMPILER_BARRIER();
+#endif
+}
+
+/* Ctrl-C during a native run: a C handler that only raises a flag; the mutator
+ * polls it at its safepoints and unwinds.  (Python's own handler cannot run
+ * while the GIL is released.) */
+static volatile sig_atomic_t gcb_sigint_flag = 0;
+static struct sigaction gcb_old_sigint;
+static inline void gcb_on_sigint(int sig) { (void)sig; gcb_sigint_flag = 1; }
+static inline void gcb_install_sigint(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = gcb_on_sigint;
+    sigemptyset(&sa.sa_mask);
+    gcb_sigint_flag = 0;
+    sigaction(SIGINT, &sa, &gcb_old_sigint);
+}
+static inline void gcb_restore_sigint(void) { sigaction(SIGINT, &gcb_old_sigint, NULL); }
+static inline int gcb_sigint_pending(void) { return gcb_sigint_flag != 0; }
+
+/* Failure unwinding: a run's entry point calls the workload through
+ * gcb_call_protected; heap_fail() records the error and gcb_throw()s back to it.
+ * Only nogil C frames (no Python references, no held locks) lie in between. */
+typedef struct { jmp_buf buf; } gcb_escape;
+typedef void (*gcb_fn)(void *);
+static inline int gcb_call_protected(gcb_escape *env, gcb_fn fn, void *arg) {
+    if (setjmp(env->buf) == 0) {
+        fn(arg);
+        return 0;
+    }
+    return 1;
+}
+static inline void gcb_throw(gcb_escape *env) { longjmp(env->buf, 1); }
+
+#endif

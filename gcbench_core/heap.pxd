@@ -1,0 +1,391 @@
+# cython: language_level=3
+#
+# heap.pxd: the C-level contract between the heap, the collectors, the mutator and
+# the harness (as numpy's bit_generator.pxd is for its generators).
+#
+# Memory layout.  One arena of `npages` pages of PAGE_SIZE bytes.  A span is a run of
+# pages holding objects of one size class (or one large object).  Spans are described
+# by `Span` records indexed by their first page; `page_map[p]` is the first page of the
+# span that contains page p.  Each span's allocation and mark bitmaps live in two side
+# areas, at `BITMAP_WORDS_PER_PAGE * start_page`: a span of n pages always has room for
+# n * PAGE_SIZE / MIN_OBJECT bits.
+#
+# An object starts with an 8-byte header (pointer-slot count, requested size in bytes),
+# followed by its pointer slots (real addresses of other objects, or NULL), followed by
+# its payload.  Collectors reach object layout only through the inline helpers here.
+#
+# Allocation state follows Go's mspan: every object below `freeindex` is allocated;
+# at or above it, an object is allocated iff its alloc bit is set.  Sweeping makes the
+# mark bits the new alloc bits (`allocBits = gcmarkBits`) and resets freeindex to 0.
+#
+# Sweep generations follow Go's mcentral: `sweepgen` grows by 2 per cycle; a span with
+# span.sweepgen == heap.sweepgen is swept, == heap.sweepgen - 2 needs sweeping.  The
+# per-class span lists are doubled and indexed by (sweepgen >> 1) & 1, so that the
+# "flip" at mark termination turns every swept list into an unswept one in O(1).
+
+from libc.stdint cimport uint8_t, uint32_t, int32_t, uint64_t, int64_t, uintptr_t
+
+cdef extern from "gcb_util.h" nogil:
+    int64_t gcb_now_ns()
+    int64_t gcb_thread_cpu_ns()
+    int gcb_ctz64(uint64_t x)
+    int gcb_popcount64(uint64_t x)
+    bint gcb_likely(bint x)
+    bint gcb_unlikely(bint x)
+    void gcb_prefetch(const void* p)
+    void gcb_prefetch_w(const void* p)
+    uint64_t gcb_load_u64(const uint64_t* p)
+    uint64_t gcb_fetch_or_u64(uint64_t* p, uint64_t v)
+    void* gcb_load_ptr(void* const* p)
+    void gcb_store_ptr(void** p, void* v)
+    int gcb_load_int(const int* p)
+    void gcb_store_int(int* p, int v)
+    int64_t gcb_load_i64(const int64_t* p)
+    void gcb_store_i64(int64_t* p, int64_t v)
+    int64_t gcb_fetch_add_i64(int64_t* p, int64_t v)
+    void gcb_cpu_relax()
+    void gcb_install_sigint()
+    void gcb_restore_sigint()
+    bint gcb_sigint_pending()
+    ctypedef struct gcb_escape:
+        pass
+    ctypedef void (*gcb_fn)(void*) noexcept nogil
+    int gcb_call_protected(gcb_escape* env, gcb_fn fn, void* arg)
+    void gcb_throw(gcb_escape* env)
+
+cdef enum:
+    PAGE_SHIFT = 13
+    PAGE_SIZE = 8192
+    MIN_OBJECT = 16
+    BITMAP_WORDS_PER_PAGE = 8        # PAGE_SIZE / MIN_OBJECT / 64
+    HEADER_BYTES = 8
+    MAX_SMALL_SIZE = 32768
+    MAX_CLASSES = 72                 # class 0 is "large"
+    MAX_STACK_SLOTS = 256
+    MAX_GLOBALS = 64
+    MAX_EXTRA_ROOTS = 16
+    NO_SPAN = -1
+
+# Span states.
+cdef enum:
+    SPAN_FREE = 0
+    SPAN_SMALL = 1
+    SPAN_LARGE = 2
+
+# Error codes (HeapState.error_code).  The harness maps them to exceptions.
+cdef enum:
+    ERR_NONE = 0
+    ERR_HEAP_EXHAUSTED = 1
+    ERR_HEAP_CORRUPTION = 2
+    ERR_INTERRUPTED = 3
+    ERR_INVALID = 4
+    ERR_INTERNAL = 5
+
+# Pause kinds (PauseRecord.kind); names in heap.pyx PAUSE_KIND_NAMES.
+cdef enum:
+    PAUSE_STW_COLLECT = 0            # a whole stop-the-world collection
+    PAUSE_MARK_START = 1             # sweep termination + mark setup (Go: STW sweep termination)
+    PAUSE_MARK_TERMINATION = 2       # Go: STW mark termination
+    PAUSE_FULL_GC = 3                # a forced full collection (runtime.GC(), out of memory)
+
+ctypedef struct Object:
+    uint32_t nslots                  # pointer slots that follow the header
+    uint32_t nbytes                  # requested size, header included
+
+ctypedef struct Span:
+    char* base
+    uint64_t* alloc_bits
+    uint64_t* mark_bits
+    uint64_t alloc_cache             # ~alloc bits from freeindex on (Go's allocCache)
+    uint32_t freeindex
+    uint32_t nelems
+    uint32_t elemsize
+    uint32_t divmul                  # index = (offset * divmul) >> 32
+    uint32_t start_page
+    uint32_t npages
+    uint32_t sweepgen
+    int32_t next                     # list links: start pages, NO_SPAN at the ends
+    int32_t prev
+    uint8_t state
+    uint8_t sizeclass
+    uint8_t needzero                 # memory may hold old data: zero on allocation
+    uint8_t list_kind                # which list the span is on (for debugging/verify)
+
+ctypedef struct SpanList:
+    int32_t head
+    int64_t count
+
+ctypedef struct MarkStack:
+    Object** items
+    int64_t length
+    int64_t capacity
+
+ctypedef struct PauseRecord:
+    int64_t start_ns
+    int64_t end_ns
+    int64_t kind
+    int64_t cycle
+
+ctypedef struct CycleRecord:
+    int64_t start_ns                 # first stop of the cycle
+    int64_t end_ns                   # world restarted after the last stop
+    int64_t heap_before              # heap in use when the cycle started
+    int64_t heap_after               # heap in use at mark termination (after sweep for STW)
+    int64_t live_bytes               # bytes marked live
+    int64_t live_objects
+    int64_t goal_bytes               # next heap goal set at the end of the cycle
+    int64_t mark_ns                  # wall time of marking (concurrent part included)
+    int64_t sweep_ns                 # sweeping inside the pause (STW collectors)
+    int64_t forced                   # 1: runtime.GC() or out of memory
+
+ctypedef struct HeapState
+ctypedef void (*heap_hook)(HeapState* heap) noexcept nogil
+ctypedef void (*barrier_fn)(HeapState* heap, Object** slot, Object* new_value) noexcept nogil
+
+# The collector interface: one record of function pointers, filled by one collector
+# module.  Only slow paths call through it: the allocation fast path and the write
+# barrier fast path are inline below and test plain fields of HeapState.
+ctypedef struct Collector:
+    void* state
+    const char* name
+    heap_hook alloc_hook             # heap.alloc_bytes reached heap.next_poll_bytes
+    heap_hook poll_hook              # heap.mutator_ops reached heap.next_poll_ops
+    heap_hook out_of_memory          # the page heap is full: collect to completion
+    heap_hook collect                # runtime.GC(): finish any cycle, run one full cycle
+    barrier_fn write_barrier         # slow path; called only while heap.barrier_on
+    heap_hook finish                 # end of run: finish work, stop helper threads
+    heap_hook destroy                # free `state`
+
+ctypedef struct ExtraRoots:
+    Object** slots
+    int64_t count
+
+ctypedef struct HeapState:
+    # --- allocation fast path (hot; keep first) ---
+    Span* current[MAX_CLASSES]       # span each size class allocates from
+    int64_t alloc_count
+    int64_t alloc_bytes              # counted in size-class bytes (Go's TotalAlloc)
+    int64_t next_poll_bytes          # alloc_bytes at which collector.alloc_hook runs
+    int64_t mutator_ops
+    int64_t next_poll_ops            # mutator_ops at which collector.poll_hook runs
+    int allocate_black               # marking is on: new objects are born marked
+    int barrier_on                   # marking is on: stores take the barrier slow path
+    uint8_t size_to_class8[129]      # (size + 7) >> 3 for size <= 1024
+    uint8_t size_to_class128[249]    # (size - 1024 + 127) >> 7 for larger small sizes
+    uint32_t class_size[MAX_CLASSES]
+    uint32_t class_npages[MAX_CLASSES]
+    int nclasses
+
+    # --- roots ---
+    Object* stack[MAX_STACK_SLOTS]   # the mutator's stack slots: plain stores, no barrier
+    int nstack
+    Object* globals[MAX_GLOBALS]     # global slots: written through the barrier
+    int nglobals
+    ExtraRoots extra_roots[MAX_EXTRA_ROOTS]   # e.g. a Pool's slots (barriered like globals)
+    int nextra_roots
+
+    # --- arena and spans ---
+    char* arena
+    int64_t arena_bytes
+    uint32_t npages
+    uint32_t high_water_page         # pages at or above this were never used (zeroed)
+    Span* spans
+    uint32_t* page_map
+    uint64_t* alloc_bits_area
+    uint64_t* mark_bits_area
+    SpanList partial[MAX_CLASSES][2] # swept/unswept spans with free slots
+    SpanList full[MAX_CLASSES][2]    # swept/unswept spans without
+    SpanList large[2]                # large-object spans, swept/unswept
+    SpanList free_runs
+    uint32_t sweepgen
+    int64_t pages_in_use
+    int64_t peak_pages_in_use
+    Span empty_span                  # "current" of a class with no span: never has room
+
+    # --- accounting ---
+    int64_t freed_count
+    int64_t freed_bytes
+    int64_t peak_heap_bytes          # max of alloc_bytes - freed_bytes, taken before frees
+    int64_t peak_live_bytes          # max marked live bytes of a cycle
+
+    # --- pacer (Go's GOGC rule) ---
+    int gogc                         # < 0: off
+    int64_t heap_goal
+    int64_t heap_trigger
+    int64_t last_marked_bytes
+    int64_t goal_overruns            # cycles in which the heap passed the goal while marking
+
+    # --- collector ---
+    Collector collector
+    heap_hook cycle_start_hook       # run inside each cycle's first pause (the Pool's cleanup)
+    void* cycle_start_arg
+    int64_t cycles
+    int64_t stress_allocs            # > 0: start a cycle every this many allocations
+    int checkmark                    # re-mark with the world stopped after each concurrent mark
+    int64_t poll_interval_ops
+
+    # --- events ---
+    PauseRecord* pauses
+    int64_t npauses
+    int64_t pauses_cap
+    CycleRecord* cycle_log
+    int64_t ncycle_log
+    int64_t cycle_log_cap
+    int64_t run_start_ns
+    int64_t run_end_ns
+    int64_t mutator_cpu_ns
+    int64_t gc_stw_ns                # total time of all pauses
+    int64_t sweep_ns                 # sweeping outside pauses (lazy sweep)
+    int64_t assist_ns
+    int64_t background_mark_ns
+    int64_t background_cpu_ns
+    int64_t barrier_slow_calls
+    int64_t barrier_shades
+    int64_t floating_garbage_bytes
+    int64_t verify_ns
+    int64_t marked_objects_total
+
+    # --- verification ---
+    int verify
+    int verified_cycles
+    uint64_t* verify_bits
+    MarkStack verify_stack
+    int corrupt_at_cycle             # test-only: damage the heap at this cycle (see heap.pyx)
+    int corrupt_kind
+
+    # --- errors: rt_fail() records and unwinds to the run's entry point ---
+    int error_code
+    char error_msg[512]
+    gcb_escape escape
+    int in_run
+
+
+# ---------------------------------------------------------------------------
+# Functions implemented in heap.pyx
+cdef void heap_fail(HeapState* heap, int code, const char* msg) noexcept nogil
+cdef Object* heap_alloc_slow(HeapState* heap, uint32_t nbytes) noexcept nogil
+cdef void heap_poll_slow(HeapState* heap) noexcept nogil
+cdef void heap_mark_roots(HeapState* heap, MarkStack* stack, bint include_stack) noexcept nogil
+cdef void heap_mark_stack_roots(HeapState* heap, MarkStack* stack) noexcept nogil
+cdef int64_t heap_drain(HeapState* heap, MarkStack* stack) noexcept nogil
+cdef void heap_flip(HeapState* heap) noexcept nogil
+cdef void heap_sweep_all(HeapState* heap) noexcept nogil
+cdef bint heap_sweep_one(HeapState* heap) noexcept nogil
+cdef int64_t heap_marked_bytes(HeapState* heap, int64_t* objects) noexcept nogil
+cdef void heap_set_goal(HeapState* heap, int64_t marked_bytes) noexcept nogil
+cdef void heap_record_pause(HeapState* heap, int kind, int64_t start_ns, int64_t end_ns) noexcept nogil
+cdef CycleRecord* heap_new_cycle(HeapState* heap) noexcept nogil
+cdef void heap_cycle_done(HeapState* heap, CycleRecord* cycle) noexcept nogil
+cdef void heap_verify(HeapState* heap, bint check_marks) noexcept nogil
+cdef void mark_stack_grow(MarkStack* stack) noexcept nogil
+cdef void mark_stack_free(MarkStack* stack) noexcept nogil
+cdef void heap_release_current_spans(HeapState* heap) noexcept nogil
+
+
+# ---------------------------------------------------------------------------
+# Inline helpers: object layout, span lookup, mark bits.
+
+cdef inline Object** obj_slots(Object* obj) noexcept nogil:
+    return <Object**>((<char*>obj) + HEADER_BYTES)
+
+cdef inline Span* span_of(HeapState* heap, const void* p) noexcept nogil:
+    cdef uintptr_t page = (<uintptr_t>p - <uintptr_t>heap.arena) >> PAGE_SHIFT
+    return &heap.spans[heap.page_map[page]]
+
+cdef inline uint32_t obj_index(Span* span, const void* p) noexcept nogil:
+    return <uint32_t>(((<uint64_t>(<uintptr_t>p - <uintptr_t>span.base)) * span.divmul) >> 32)
+
+cdef inline bint in_arena(HeapState* heap, const void* p) noexcept nogil:
+    return <uintptr_t>p - <uintptr_t>heap.arena < <uintptr_t>heap.arena_bytes
+
+cdef inline bint is_marked(HeapState* heap, Object* obj) noexcept nogil:
+    cdef Span* span = span_of(heap, obj)
+    cdef uint32_t i = obj_index(span, obj)
+    return (gcb_load_u64(&span.mark_bits[i >> 6]) >> (i & 63)) & 1
+
+# Set the mark bit; true if this call set it (the object was white).  World stopped.
+cdef inline bint mark_object(HeapState* heap, Object* obj) noexcept nogil:
+    cdef Span* span = span_of(heap, obj)
+    cdef uint32_t i = obj_index(span, obj)
+    cdef uint64_t* word = &span.mark_bits[i >> 6]
+    cdef uint64_t bit = (<uint64_t>1) << (i & 63)
+    if word[0] & bit:
+        return False
+    word[0] |= bit
+    return True
+
+# The same, safe against a concurrent marker: the first thread to set the bit owns
+# the object and pushes it (grey); the others see it set and do nothing.
+cdef inline bint mark_object_atomic(HeapState* heap, Object* obj) noexcept nogil:
+    cdef Span* span = span_of(heap, obj)
+    cdef uint32_t i = obj_index(span, obj)
+    cdef uint64_t* word = &span.mark_bits[i >> 6]
+    cdef uint64_t bit = (<uint64_t>1) << (i & 63)
+    if gcb_load_u64(word) & bit:
+        return False
+    return (gcb_fetch_or_u64(word, bit) & bit) == 0
+
+cdef inline void mark_stack_push(MarkStack* stack, Object* obj) noexcept nogil:
+    if gcb_unlikely(stack.length == stack.capacity):
+        mark_stack_grow(stack)
+    stack.items[stack.length] = obj
+    stack.length += 1
+
+cdef inline int64_t heap_in_use(HeapState* heap) noexcept nogil:
+    return heap.alloc_bytes - heap.freed_bytes
+
+cdef inline uint32_t size_class_of(HeapState* heap, uint32_t nbytes) noexcept nogil:
+    if nbytes <= 1024:
+        return heap.size_to_class8[(nbytes + 7) >> 3]
+    return heap.size_to_class128[(nbytes - 1024 + 127) >> 7]
+
+
+# ---------------------------------------------------------------------------
+# Allocation fast path (Go's nextFreeFast).  Returns an object whose pointer slots
+# are NULL and whose header is set; the collector's alloc hook runs first when the
+# heap has grown to its poll point, so that a collection never sees the new object
+# unreachable.
+
+cdef inline Object* heap_alloc(HeapState* heap, uint32_t nslots, uint32_t payload) noexcept nogil:
+    cdef uint32_t nbytes = HEADER_BYTES + nslots * 8 + payload
+    cdef Span* span
+    cdef int bit
+    cdef uint32_t index, next_free
+    cdef Object* obj
+    if gcb_unlikely(heap.alloc_bytes >= heap.next_poll_bytes):
+        heap.collector.alloc_hook(heap)
+    if gcb_likely(nbytes <= MAX_SMALL_SIZE):
+        span = heap.current[size_class_of(heap, nbytes)]
+        bit = gcb_ctz64(span.alloc_cache)
+        index = span.freeindex + bit
+        if gcb_likely(bit < 64 and index < span.nelems):
+            next_free = index + 1
+            if gcb_likely((next_free & 63) != 0 or next_free == span.nelems):
+                span.alloc_cache >>= (bit + 1)
+                span.freeindex = next_free
+                obj = <Object*>(span.base + <uint64_t>index * span.elemsize)
+                if span.needzero:
+                    memset_zero(obj, nbytes)
+                obj.nslots = nslots
+                obj.nbytes = nbytes
+                heap.alloc_count += 1
+                heap.alloc_bytes += span.elemsize
+                if heap.allocate_black:
+                    mark_object_atomic(heap, obj)
+                return obj
+    obj = heap_alloc_slow(heap, nbytes)
+    obj.nslots = nslots
+    obj.nbytes = nbytes
+    return obj
+
+cdef extern from "string.h" nogil:
+    void* memset(void* s, int c, size_t n)
+
+cdef inline void memset_zero(void* p, size_t n) noexcept nogil:
+    memset(p, 0, n)
+
+
+cdef class ManagedHeap:
+    cdef HeapState* state
+
+cdef int run_kernel(ManagedHeap heap, gcb_fn kernel, void* arg) except -1

@@ -1,0 +1,33 @@
+import json
+import subprocess
+import tempfile
+import sys
+
+import pytest
+
+# Small workload settings so the suite stays quick on a 2-core machine.
+SMALL_TREES = {"long_lived_depth": 10, "array_len": 10000, "min_depth": 4, "max_depth": 10}
+SMALL_CHURN = {"live_objects": 5000, "ops": 250000, "mutate_fraction": 0.3}
+
+
+def run_cli(*args, check=None, timeout=300, cwd=None):
+    # run from a neutral directory: from the checkout, `python -m` would import the
+    # uncompiled source tree instead of the installed package
+    proc = subprocess.run([sys.executable, "-m", "gcbench", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd or tempfile.gettempdir())
+    if check is not None:
+        assert proc.returncode == check, (proc.returncode, proc.stdout, proc.stderr)
+    return proc
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+def params_args(params):
+    out = []
+    for k, v in params.items():
+        out += ["--param", f"{k}={v}"]
+    return out
