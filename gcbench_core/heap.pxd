@@ -65,6 +65,7 @@ cdef enum:
     MAX_GLOBALS = 64
     MAX_EXTRA_ROOTS = 16
     NO_SPAN = -1
+    PREFETCH_DEPTH = 8               # mark loop prefetch FIFO (a power of two)
 
 # Span states.
 cdef enum:
