@@ -367,6 +367,8 @@ cdef Object* heap_alloc_slow(HeapState* heap, uint32_t nbytes) noexcept nogil:
     cdef Span* s
     cdef Object* obj
     cdef char msg[256]
+    if heap.collector.external_alloc != NULL:
+        return heap.collector.external_alloc(heap, nbytes)
     if nbytes > MAX_SMALL_SIZE:
         npages = (nbytes + PAGE_SIZE - 1) >> PAGE_SHIFT
         s = span_alloc(heap, npages, SPAN_LARGE)
