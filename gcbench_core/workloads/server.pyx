@@ -46,7 +46,7 @@ NAME = "server"
 DESCRIPTION = ("requests with a per-request buffer (optionally from a sync.Pool-style pool), "
                "small objects and a long-lived cache; reports request latency percentiles")
 PARAMS = (
-    {"name": "requests", "type": "int", "default": 200000, "min": 1, "max": 20_000_000,
+    {"name": "requests", "type": "int", "default": 200000, "min": 1, "max": 10_000_000,
      "help": "requests to serve"},
     {"name": "workers", "type": "int", "default": 4, "min": 1, "max": 64,
      "help": "workers (Go's Ps) serving requests interleaved; each has a request in flight"},
