@@ -24,13 +24,14 @@ the kernel.  Without `rate`, requests run back to back and a request's latency i
 end - start ("simple" latency, as DaCapo reports it).  With `rate` (requests per second),
 request i is scheduled at t0 + i * 1e9 / rate; a request that is ahead of its schedule
 waits for it (sleeping, then spinning the last stretch), and one that starts late because
-a pause delayed it counts the wait: metered latency = end - scheduled start.
+a pause delayed it counts the wait: metered latency = end - scheduled start.  With a
+rate, wall time (and so throughput figures) include the idle waits for arrivals.
 Every random choice comes from the seed and is drawn in request order, so pool=true and
 pool=false make the same cache stores.  Without `rate` the whole run is deterministic
 (request i runs on worker i % workers) and does not depend on the collector; with `rate`
 the interleaving, and so which worker's pool a buffer comes from, follows the clock.
 """
-from libc.stdint cimport uint32_t, uint64_t, int64_t, uintptr_t
+from libc.stdint cimport uint32_t, uint64_t, int64_t
 from libc.string cimport memset
 from posix.time cimport nanosleep, timespec
 import numpy as np
@@ -114,15 +115,13 @@ cdef void wait_until(int64_t when_ns) noexcept nogil:
 
 cdef inline void start_request(HeapState* heap, Params* p, int w, int64_t index) noexcept nogil:
     cdef uint32_t k
-    cdef char* data
-    cdef Object* request
     if p.pool != NULL:
         pool_get(p.pool, w, buf_reg(w))
     else:
         mut_alloc(heap, buf_reg(w), 0, p.buffer_payload)
     # read the request into the buffer: every byte is written
     memset(mut_payload(heap, buf_reg(w)), <int>(index & 0xFF), p.buffer_payload)
-    request = mut_alloc(heap, req_reg(w), p.small_objects, REQUEST_PAYLOAD)
+    mut_alloc(heap, req_reg(w), p.small_objects, REQUEST_PAYLOAD)
     (<int64_t*>mut_payload(heap, req_reg(w)))[0] = index
     for k in range(p.small_objects):
         mut_alloc(heap, R_SMALL, 0, p.small_bytes)
