@@ -164,6 +164,25 @@ def test_objects_in_the_pool_are_roots_for_the_verifier_and_collector(collector)
     assert pool.stats()["dropped"] == 50
 
 
+def test_two_pools_on_one_heap_are_both_cleaned_and_detach_independently(collector):
+    from gcbench_core.pool import PoolTester
+    heap, first = make_tester(collector, workers=1)
+    second = PoolTester(heap, 2, 4)
+    first.put(0, first.alloc())
+    second.put(1, second.alloc())
+    first.collect()
+    assert first.contents()["victim_private"] == [1] and second.contents()["victim_private"] == [None, 1]
+    assert live_objects(heap) == 2
+    held = second.alloc()
+    second.put(0, held)
+    first.close()                                   # its victim object becomes garbage now
+    heap.collect()                                  # second: drops object 1, `held` -> victim
+    assert second.contents()["victim_private"] == [held, None]
+    assert live_objects(heap) == 1
+    heap.collect()
+    assert live_objects(heap) == 0 and second.stats()["dropped"] == 2
+
+
 def test_full_shared_ring_refuses_the_put():
     heap, pool = make_tester("marksweep", workers=1, capacity=2)
     for _ in range(4):

@@ -21,7 +21,8 @@ and a pause that stops one stops all of them, as on one P with several goroutine
 
 Latency.  Each request's start and end (monotonic ns) go into preallocated C arrays in
 the kernel.  Without `rate`, requests run back to back and a request's latency is
-end - start ("simple" latency, as DaCapo reports it).  With `rate` (requests per second),
+end - start ("simple" latency, as DaCapo reports it); it includes the steps of the other
+requests interleaved with it, as a goroutine's includes the time others run on its P.  With `rate` (requests per second),
 request i is scheduled at t0 + i * 1e9 / rate; a request that is ahead of its schedule
 waits for it (sleeping, then spinning the last stretch), and one that starts late because
 a pause delayed it counts the wait: metered latency = end - scheduled start.  With a
