@@ -68,6 +68,10 @@ def _fmt_ms(ns):
     return "-" if ns is None else f"{ns / 1e6:.3f} ms"
 
 
+def _fmt_us(ns):
+    return "-" if ns is None else f"{ns / 1e3:.1f} us"
+
+
 def cmd_list(args):
     print("collectors:")
     for entry in registry.collectors().values():
@@ -102,6 +106,16 @@ def print_summary(result, out=sys.stdout):
     print(f"  GC CPU       {result['gc_cpu_fraction'] * 100:.1f}%", file=out)
     print(f"  peak heap    {format_bytes(result['peak_heap_bytes'])} (peak live {format_bytes(result['peak_live_bytes'])})", file=out)
     print(f"  allocated    {result['alloc_count']} objects, {format_bytes(result['alloc_bytes'])}", file=out)
+    for key, label in (("request_latency_ns", "latency"), ("metered_latency_ns", "metered")):
+        lat = result.get(key)
+        if lat:
+            print(f"  {label:<12} p50 {_fmt_us(lat['p50'])}  p99 {_fmt_us(lat['p99'])}  "
+                  f"p99.9 {_fmt_us(lat['p99.9'])}  max {_fmt_us(lat['max'])} per request", file=out)
+    pool = result.get("pool")
+    if pool:
+        print(f"  pool         {pool['gets']} gets: {pool['hits_private']} private, {pool['hits_shared']} shared, "
+              f"{pool['hits_stolen']} stolen, {pool['hits_victim']} victim, {pool['misses']} new; "
+              f"{pool['puts']} puts, {pool['dropped']} dropped by cleanup", file=out)
     if result["verified"]:
         print(f"  verified     yes ({result['counters']['verified_cycles']} cycles and the final heap)", file=out)
 
