@@ -44,6 +44,10 @@ PNG_DPI = 110
 MAX_TIMELINE_PANELS = 8
 
 
+def _count(n, noun):
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _log(message):
     print(f"gcbench: {message}", file=sys.stderr)
 
@@ -140,7 +144,8 @@ class Group:
             context.append(f"GOGC {_gogc_text(gogcs.pop())}")
         text = f"{what}: {self.workload} ({_params_text(self.params)})"
         if context:
-            text += "; " + ", ".join(context)
+            # non-breaking spaces: a wrapped title never splits "seed 1" or "heap 64.0 MiB"
+            text += "; " + ", ".join(c.replace(" ", "\u00a0") for c in context)
         return text
 
 
@@ -219,6 +224,49 @@ def _log_duration_axis(axis, lo=None, hi=None, room=1000):
     axis.set_minor_formatter(NullFormatter())
 
 
+def _nice_125(value, down):
+    """The nearest 1, 2 or 5 x 10^k below (down) or above `value`."""
+    exp = np.floor(np.log10(value))
+    steps = [m * 10.0 ** e for e in (exp - 1, exp, exp + 1) for m in (1, 2, 5)]
+    return max(v for v in steps if v <= value * (1 + 1e-9)) if down else min(v for v in steps if v >= value * (1 - 1e-9))
+
+
+def _duration_axis(ax, which, lo, hi, what, room=1000, pad=1.0):
+    """Put durations (ms) on `ax`'s x or y axis: log-scaled when they span a decade or
+    more, else linear from zero (a log scale over a narrow range only distorts).  `pad`
+    widens a log range by that factor on each side.  Sets the axis label with its unit."""
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    set_scale = ax.set_xscale if which == "x" else ax.set_yscale
+    set_lim = ax.set_xlim if which == "x" else ax.set_ylim
+    set_label = ax.set_xlabel if which == "x" else ax.set_ylabel
+    if lo > 0 and hi / lo >= 10:
+        set_scale("log")
+        lo, hi = lo / pad, hi * pad
+        if hi / lo < room:
+            # end on labelled ticks (1, 2, 5 x 10^k) so both ends of the data are read off
+            lo, hi = _nice_125(lo, down=True), _nice_125(hi, down=False)
+        set_lim(lo, hi)
+        _log_duration_axis(axis, lo, hi, room)
+        set_label(f"{what} (ms, log scale)")
+        return True
+    set_lim(0, hi * 1.08 if hi > 0 else 1.0)
+    set_label(f"{what} (ms)")
+    return False
+
+
+def _heap_note(reps):
+    """None when every charted run used one heap size, else which series used which."""
+    heaps = {r["heap_bytes"] for _, r in reps}
+    if len(heaps) < 2:
+        return None
+    counts = {}
+    for _, r in reps:
+        counts[r["heap_bytes"]] = counts.get(r["heap_bytes"], 0) + 1
+    usual = max(counts, key=lambda h: (counts[h], h))
+    others = ", ".join(f"{l}: {format_bytes(r['heap_bytes'])}" for l, r in reps if r["heap_bytes"] != usual)
+    return f"heap {format_bytes(usual)} (but {others})"
+
+
 def _series_legend(fig, styles, labels, extra_handles=(), title=None):
     from matplotlib.lines import Line2D
     handles = [Line2D([], [], color=styles.colour(l), marker=styles.marker(l), linestyle="-",
@@ -270,14 +318,15 @@ def _plot_pauses(group, styles, path, fmt):
     for i, (label, r, ms) in enumerate(with_pauses):
         y = n - 1 - i
         colour = styles.colour(label)
-        alpha = 0.8 if ms.size < 200 else max(0.08, 40 / ms.size)
+        # dense strips get lighter dots, so that the mass of pauses shows as shade
+        alpha = float(np.clip(8 / np.sqrt(ms.size), 0.15, 0.8))
         ax_dist.scatter(ms, y + rng.uniform(-0.28, 0.28, ms.size), s=10, color=colour,
                         alpha=alpha, edgecolors="none", rasterized=ms.size > 2000)
         pct = metrics.percentiles(ms)
         for key, style, width in marks:
             ax_dist.plot([pct[key]] * 2, [y - 0.4, y + 0.4], color="black", linestyle=style,
                          linewidth=width, zorder=4)
-        ticklabels.append(f"{label}\n{ms.size} pauses")
+        ticklabels.append(f"{label}\n{_count(ms.size, 'pause')}")
         xs = np.sort(ms)
         ax_cdf.step(np.concatenate([[xs[0]], xs]), np.concatenate([[0.0], np.arange(1, xs.size + 1) / xs.size]),
                     where="post", color=colour, linewidth=1.8)
@@ -286,9 +335,7 @@ def _plot_pauses(group, styles, path, fmt):
     ax_dist.set_ylim(-0.6, n - 0.4)
     every = np.concatenate([s for _, _, s in with_pauses])
     for ax in (ax_dist, ax_cdf):
-        ax.set_xscale("log")
-        _log_duration_axis(ax.xaxis, every.min(), every.max())
-        ax.set_xlabel("pause duration (ms, log scale)")
+        _duration_axis(ax, "x", every.min(), every.max(), "pause duration", pad=1.25)
         ax.grid(True, which="major", axis="x", alpha=0.3)
     ax_dist.set_title("every pause, with p50 / p99 / max", fontsize=10)
     ax_dist.legend(handles=[Line2D([], [], color="black", linestyle=s, linewidth=w, label=k)
@@ -301,7 +348,8 @@ def _plot_pauses(group, styles, path, fmt):
     extra = []
     if without:
         extra.append(Line2D([], [], linestyle="none", label="no pauses: " + ", ".join(without)))
-    _series_legend(fig, styles, [l for l, _, _ in with_pauses], extra)
+    _series_legend(fig, styles, [l for l, _, _ in with_pauses], extra,
+                   title=_heap_note([(l, r) for l, r, _ in with_pauses]))
     _suptitle(fig, group.title("Pause times", [r for _, r, _ in with_pauses]))
     return fig
 
@@ -342,12 +390,13 @@ def _plot_timeline(group, styles, path, fmt):
     if len(reps) > len(shown):
         _log(f"timeline: {group.workload}: showing the first {len(shown)} of {len(reps)} series")
     n = len(shown)
-    fig = _figure(12, 1.6 + 2.1 * n)
+    fig = _figure(12, max(4.8, 1.6 + 2.1 * n))
     axes = fig.subplots(n, 1, sharex=True, squeeze=False)[:, 0]
     from matplotlib.lines import Line2D
     all_pauses = np.concatenate([np.asarray(r["pauses_ns"], dtype=np.float64) for _, r in shown]) / 1e6
     kinds_seen = []
     heap_axes = []
+    arena_shown = False
     mib = float(1 << 20)
     for ax, (label, r) in zip(axes, shown):
         colour = styles.colour(label)
@@ -361,6 +410,10 @@ def _plot_timeline(group, styles, path, fmt):
         gt, goal = goal_curve(r)
         if gt.size:
             hx.step(gt, goal / mib, where="post", color=HEAP_GOAL_COLOUR, linestyle="--", linewidth=1.0)
+        if r.get("gogc") is None and r.get("cycle_log"):
+            # GOGC off: a cycle starts when the heap is full, so the arena is the limit
+            hx.axhline(r["heap_bytes"] / mib, color=HEAP_GOAL_COLOUR, linestyle=":", linewidth=1.2)
+            arena_shown = True
         hx.set_ylabel("heap (MiB)")
         hx.set_ylim(bottom=0)
         for kind in sorted(set(kinds)):
@@ -372,22 +425,23 @@ def _plot_timeline(group, styles, path, fmt):
         # the pause axis in front of the heap axis, so marks are drawn over the curve
         ax.set_zorder(hx.get_zorder() + 1)
         ax.patch.set_visible(False)
-        ax.set_yscale("log")
         if all_pauses.size:
-            lo, hi = all_pauses[all_pauses > 0].min() / 1.5, all_pauses.max() * 1.5
+            _duration_axis(ax, "y", all_pauses.min(), all_pauses.max(), "pause", room=80, pad=1.5)
         else:
-            lo, hi = 0.01, 1.0
-        ax.set_ylim(lo, hi)
-        _log_duration_axis(ax.yaxis, lo, hi, room=80)
-        ax.set_ylabel("pause (ms)")
+            ax.set_ylim(0, 1)
+            ax.set_ylabel("pause (ms)")
         suffix = "" if len({x["heap_bytes"] for _, x in shown}) == 1 else f" (heap {format_bytes(r['heap_bytes'])})"
-        note = f"{len(durs)} pauses, {len(r.get('cycle_log') or [])} cycles" if len(durs) else "no pauses"
+        ncycles = len(r.get("cycle_log") or [])
+        note = (f"{_count(len(durs), 'pause')}, {_count(ncycles, 'cycle')}" if len(durs) else "no pauses")
         ax.set_title(f"{label}{suffix}: {note}", fontsize=10, loc="left", color=colour)
         ax.grid(True, which="major", axis="y", alpha=0.3)
         ax.set_xlim(left=0)
     axes[-1].set_xlabel("time since the run started (s)")
     extra = [Line2D([], [], color=HEAP_IN_USE_COLOUR, linewidth=1.0, label="heap in use (at cycle start/end)"),
              Line2D([], [], color=HEAP_GOAL_COLOUR, linestyle="--", linewidth=1.0, label="heap goal")]
+    if arena_shown:
+        extra.append(Line2D([], [], color=HEAP_GOAL_COLOUR, linestyle=":", linewidth=1.2,
+                            label="heap size (GOGC off: collects when full)"))
     extra += [Line2D([], [], linestyle="none", marker=PAUSE_KIND_MARKERS.get(k, "o"), color="#BBBBBB",
                      markeredgecolor="black", label=f"pause: {k}") for k in kinds_seen]
     _series_legend(fig, styles, [l for l, _ in shown], extra)
@@ -425,7 +479,7 @@ def _plot_mmu(group, styles, path, fmt):
     ax.set_ylabel("minimum mutator utilization (fraction of the window)")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(True, which="major", alpha=0.3)
-    _series_legend(fig, styles, [l for l, _ in reps])
+    _series_legend(fig, styles, [l for l, _ in reps], title=_heap_note(reps))
     _suptitle(fig, group.title("Minimum mutator utilization", [r for _, r in reps]))
     return fig
 
@@ -477,7 +531,7 @@ def _plot_throughput(group, styles, path, fmt, baseline=None):
                             label=f"± 1 s.d. over {'/'.join(map(str, counts))} pyperf runs"))
     else:
         extra.append(Line2D([], [], linestyle="none", label="single runs: no spread measured"))
-    _series_legend(fig, styles, labels, extra)
+    _series_legend(fig, styles, labels, extra, title=_heap_note(reps))
     _suptitle(fig, group.title("Throughput", [r for _, r in reps]))
     return fig
 
@@ -527,9 +581,9 @@ def _plot_time_space(group, styles, path, fmt):
     ax_time.set_title("time: mean seconds per run" + (" (± 1 s.d.)" if any(r.get("throughput_values_s") for r in done) else ""),
                       fontsize=10, loc="left")
     if any_pause:
-        ax_pause.set_yscale("log")
-        _log_duration_axis(ax_pause.yaxis, min(all_p99), max(all_p99))
-    ax_pause.set_ylabel("p99 pause (ms, log scale)")
+        _duration_axis(ax_pause, "y", min(all_p99), max(all_p99), "p99 pause", pad=1.3)
+    else:
+        ax_pause.set_ylabel("p99 pause (ms)")
     ax_pause.grid(True, which="major", alpha=0.3)
     ax_pause.set_title("pauses: 99th percentile", fontsize=10, loc="left")
     basis = "measured minimum heap" if measured else "smallest heap that completed"
@@ -561,13 +615,11 @@ def _plot_latency(group, styles, path, fmt):
                 marker=styles.marker(label), linewidth=1.8, markersize=6)
     ax.set_xticks(x, keys)
     ax.set_xlabel("percentile of request latency")
-    ax.set_yscale("log")
-    _log_duration_axis(ax.yaxis, min(values), max(values))
-    ax.set_ylabel("request latency (ms, log scale)")
+    _duration_axis(ax, "y", min(values), max(values), "request latency", pad=1.3)
     ax.grid(True, which="major", alpha=0.3)
     counts = {len(r.get("request_latencies_ns") or []) for _, r in reps} - {0}
     title = "Request latency" + (f" ({'/'.join(map(str, sorted(counts)))} requests)" if counts else "")
-    _series_legend(fig, styles, [l for l, _ in reps])
+    _series_legend(fig, styles, [l for l, _ in reps], title=_heap_note(reps))
     _suptitle(fig, group.title(title, [r for _, r in reps]))
     return fig
 
