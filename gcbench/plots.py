@@ -557,6 +557,9 @@ def _plot_time_space(group, styles, path, fmt):
     minheap, measured = min_heap_bytes(done)
     fig = _figure(10, 7.5)
     ax_time, ax_pause = fig.subplots(2, 1, sharex=True)
+    # seconds for long runs, milliseconds for short ones: no axis of 0.002, 0.004, ...
+    longest = max(float(run_times_s(r).mean()) for rs in swept.values() for r in rs)
+    time_scale, time_unit = (1.0, "s") if longest >= 1.0 else (1e3, "ms")
     any_pause = False
     all_p99 = []
     labels = [l for l in styles.labels if l in swept]
@@ -567,7 +570,7 @@ def _plot_time_space(group, styles, path, fmt):
         mean = np.asarray([t.mean() for t in times])
         sd = np.asarray([t.std(ddof=1) if t.size > 1 else 0.0 for t in times])
         kw = dict(color=styles.colour(label), marker=styles.marker(label), markersize=5, linewidth=1.6)
-        ax_time.errorbar(x, mean, yerr=sd if sd.any() else None, capsize=3, **kw)
+        ax_time.errorbar(x, mean * time_scale, yerr=sd * time_scale if sd.any() else None, capsize=3, **kw)
         p99 = [metrics.percentiles(pause_samples_ns(r))["p99"] for r in rs]
         px = [xi for xi, p in zip(x, p99) if p]
         py = [p / 1e6 for p in p99 if p]
@@ -575,10 +578,10 @@ def _plot_time_space(group, styles, path, fmt):
             any_pause = True
             all_p99 += py
             ax_pause.plot(px, py, **kw)
-    ax_time.set_ylabel("run time (s)")
+    ax_time.set_ylabel(f"run time ({time_unit})")
     ax_time.set_ylim(bottom=0)
     ax_time.grid(True, alpha=0.3)
-    ax_time.set_title("time: mean seconds per run" + (" (± 1 s.d.)" if any(r.get("throughput_values_s") for r in done) else ""),
+    ax_time.set_title("time: mean time per run" + (" (± 1 s.d.)" if any(r.get("throughput_values_s") for r in done) else ""),
                       fontsize=10, loc="left")
     if any_pause:
         _duration_axis(ax_pause, "y", min(all_p99), max(all_p99), "p99 pause", pad=1.3)

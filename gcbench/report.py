@@ -78,8 +78,16 @@ def table_rows(results, styles=None):
                 "MMU 10 ms": "-" if mmu10 is None else f"{mmu10:.3f}",
                 "GC CPU": _pct(r.get("gc_cpu_fraction")),
                 "peak heap": format_bytes(r.get("peak_heap_bytes") or 0),
+                "request p99": _ms((r.get("request_latency_ns") or {}).get("p99")),
             }))
     return rows
+
+
+def columns(results):
+    """The table's columns: request latency only when some run recorded requests."""
+    if any(isinstance(r.get("request_latency_ns"), dict) for r in results):
+        return COLUMNS + ("request p99",)
+    return COLUMNS
 
 
 def cpu_model():
@@ -171,6 +179,7 @@ def write_report(results, out_dir, command=None, charts=None):
                                   on_skip=lambda kind, workload, why: skipped.append(f"{kind} ({workload}): {why}"))
     styles = plots.SeriesStyles(results)
     rows = table_rows(results, styles)
+    cols = columns(results)
     env = environment(results)
     commands = reproduce_commands(results, command)
     from_suite = any(r.get("pause_values_s") for r in results)
@@ -180,22 +189,22 @@ def write_report(results, out_dir, command=None, charts=None):
     title = _title(results)
     html_path = os.path.join(out_dir, "report.html")
     md_path = os.path.join(out_dir, "report.md")
-    _write_atomic(html_path, _html(title, rows, styles, charts, env, commands, pause_note, skipped))
-    _write_atomic(md_path, _markdown(title, rows, charts, env, commands, pause_note, skipped, out_dir))
+    _write_atomic(html_path, _html(title, cols, rows, styles, charts, env, commands, pause_note, skipped))
+    _write_atomic(md_path, _markdown(title, cols, rows, charts, env, commands, pause_note, skipped, out_dir))
     return html_path, md_path
 
 
-def _html(title, rows, styles, charts, env, commands, pause_note, skipped):
+def _html(title, cols, rows, styles, charts, env, commands, pause_note, skipped):
     e = html.escape
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            f"<title>{e(title)}</title>", f"<style>{CSS}</style></head><body>", f"<h1>{e(title)}</h1>"]
     out.append("<h2>Comparison</h2>")
     out.append("<table><thead><tr>" + "".join(
         f'<th class="name">{e(c)}</th>' if c in ("workload", "collector") else f"<th>{e(c)}</th>"
-        for c in COLUMNS) + "</tr></thead><tbody>")
+        for c in cols) + "</tr></thead><tbody>")
     for label, row in rows:
         cells = []
-        for c in COLUMNS:
+        for c in cols:
             if c == "collector":
                 swatch = f'<span class="swatch" style="background:{styles.colour(label)}"></span>'
                 cells.append(f'<td class="name">{swatch}{e(row[c])}</td>')
@@ -205,7 +214,7 @@ def _html(title, rows, styles, charts, env, commands, pause_note, skipped):
                 cells.append(f"<td>{e(row[c])}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
-    out.append(f'<p class="note">{e(pause_note)} Run time: mean seconds per run (± one standard '
+    out.append(f'<p class="note">{e(pause_note)} Run time: mean time per run (± one standard '
                f"deviation when several runs were measured); throughput: mutator operations per second "
                f"of that time; MMU 10 ms: the smallest fraction of any 10 ms window left to the mutator.</p>")
     out.append("<h2>Charts</h2>")
@@ -227,13 +236,13 @@ def _html(title, rows, styles, charts, env, commands, pause_note, skipped):
     return "\n".join(out) + "\n"
 
 
-def _markdown(title, rows, charts, env, commands, pause_note, skipped, out_dir):
+def _markdown(title, cols, rows, charts, env, commands, pause_note, skipped, out_dir):
     def cell(text):
         return str(text).replace("|", "\\|")
     out = [f"# {title}", "", "## Comparison", "",
-           "| " + " | ".join(COLUMNS) + " |",
-           "| " + " | ".join("---" if c in ("workload", "collector") else "---:" for c in COLUMNS) + " |"]
-    out += ["| " + " | ".join(cell(row[c]) for c in COLUMNS) + " |" for _, row in rows]
+           "| " + " | ".join(cols) + " |",
+           "| " + " | ".join("---" if c in ("workload", "collector") else "---:" for c in cols) + " |"]
+    out += ["| " + " | ".join(cell(row[c]) for c in cols) + " |" for _, row in rows]
     out += ["", pause_note, "", "## Charts", ""]
     for path in charts:
         rel = os.path.relpath(path, out_dir)
