@@ -188,10 +188,8 @@ def representatives(group, styles):
         rs = by_label.get(label)
         if not rs:
             continue
-        pool = [r for r in rs if r["heap_bytes"] == max(common)] if common else rs
-        if not common:
-            pool = [r for r in rs if r["heap_bytes"] == max(x["heap_bytes"] for x in rs)]
-        out.append((label, pool[0]))
+        heap = max(common) if common else max(r["heap_bytes"] for r in rs)
+        out.append((label, next(r for r in rs if r["heap_bytes"] == heap)))
     return out
 
 
@@ -435,7 +433,8 @@ def _plot_timeline(group, styles, path, fmt):
         note = (f"{_count(len(durs), 'pause')}, {_count(ncycles, 'cycle')}" if len(durs) else "no pauses")
         ax.set_title(f"{label}{suffix}: {note}", fontsize=10, loc="left", color=colour)
         ax.grid(True, which="major", axis="y", alpha=0.3)
-        ax.set_xlim(left=0)
+    # every panel on the same time axis, wide enough for the longest run
+    axes[0].set_xlim(0, max(r["wall_s"] for _, r in shown) * 1.01)
     axes[-1].set_xlabel("time since the run started (s)")
     extra = [Line2D([], [], color=HEAP_IN_USE_COLOUR, linewidth=1.0, label="heap in use (at cycle start/end)"),
              Line2D([], [], color=HEAP_GOAL_COLOUR, linestyle="--", linewidth=1.0, label="heap goal")]
@@ -502,7 +501,6 @@ def _plot_throughput(group, styles, path, fmt, baseline=None):
     base = _pick_baseline(labels, baseline)
     times = {l: run_times_s(r) for l, r in reps}
     base_mean = times[base].mean()
-    base_rel_sd = times[base].std(ddof=1) / base_mean if times[base].size > 1 else 0.0
     n = len(reps)
     fig = _figure(10, max(3.8, 1.9 + 0.55 * n))
     ax = fig.subplots()
@@ -512,8 +510,8 @@ def _plot_throughput(group, styles, path, fmt, baseline=None):
         y = n - 1 - i
         t = times[label]
         rel = base_mean / t.mean()
-        # relative spread of a ratio of two means: the relative spreads add in quadrature
-        err = rel * np.hypot(t.std(ddof=1) / t.mean() if t.size > 1 else 0.0, base_rel_sd) if has_spread else None
+        # pyperf's spread of this configuration's runs, carried to the ratio's scale
+        err = rel * t.std(ddof=1) / t.mean() if has_spread else None
         ax.barh(y, rel, color=styles.colour(label), height=0.6, xerr=err,
                 error_kw={"ecolor": "black", "capsize": 4, "linewidth": 1.2})
         spread = f" ± {t.std(ddof=1) * 1e3:.2g} ms" if t.size > 1 else ""
@@ -528,7 +526,7 @@ def _plot_throughput(group, styles, path, fmt, baseline=None):
     if has_spread:
         counts = sorted({times[l].size for l in labels})
         extra.append(Line2D([], [], color="black", marker="|", markersize=10, linestyle="-",
-                            label=f"± 1 s.d. over {'/'.join(map(str, counts))} pyperf runs"))
+                            label=f"± 1 s.d. of its {'/'.join(map(str, counts))} pyperf runs"))
     else:
         extra.append(Line2D([], [], linestyle="none", label="single runs: no spread measured"))
     _series_legend(fig, styles, labels, extra, title=_heap_note(reps))
@@ -639,7 +637,7 @@ def render(results, out_dir, kinds=None, fmt="png", baseline=None, on_skip=None)
     line on stderr) and skipped.
     """
     from .errors import UsageError
-    kinds = list(KINDS if not kinds else kinds)
+    kinds = list(dict.fromkeys(KINDS if not kinds else kinds))  # each kind once, in order
     for kind in kinds:
         if kind not in _DRAW:
             raise UsageError(f"unknown chart kind {kind!r} (choose from {', '.join(KINDS)})")
@@ -652,6 +650,9 @@ def render(results, out_dir, kinds=None, fmt="png", baseline=None, on_skip=None)
             _log(f"skipped {kind} for {workload}: {reason}")
     os.makedirs(out_dir, exist_ok=True)
     styles = SeriesStyles(results)
+    if baseline and not any(l == baseline or l.startswith(baseline) for l in styles.labels):
+        raise UsageError(f"baseline {baseline!r} is not a series of these results "
+                         f"(series: {', '.join(styles.labels)})")
     groups = group_results(results)
     paths = []
     for kind in kinds:

@@ -84,6 +84,10 @@ def _load_pyperf_suite(path):
         metadata = bench.get_metadata()
         run_file = metadata.get("gcbench_run_file")
         if not run_file:
+            # not common to every run (e.g. one file per worker): take the first run's
+            run_file = next((run.get_metadata().get("gcbench_run_file") for run in bench.get_runs()
+                             if run.get_metadata().get("gcbench_run_file")), None)
+        if not run_file:
             continue
         if run_file not in by_file:
             by_file[run_file] = {}

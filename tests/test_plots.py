@@ -196,6 +196,23 @@ def test_series_colours_are_fixed_and_labels_say_what_varies(suite_results):
     assert len(set(plots.SeriesStyles(six).colours.values())) == 6
 
 
+def test_charts_cover_all_their_data(suite_results):
+    styles = plots.SeriesStyles(suite_results)
+    group = plots.group_results(suite_results)[0]
+    reps = plots.representatives(group, styles)
+    fig = plots._plot_timeline(group, styles, None, "png")
+    panels = [ax for ax in fig.axes if ax.get_title(loc="left")]
+    assert len(panels) == len(reps)
+    last_event = max(max(r["wall_s"], *(s / 1e9 for s in r["pause_starts_ns"] or [0])) for _, r in reps)
+    assert panels[0].get_xlim()[0] == 0 and panels[0].get_xlim()[1] >= last_event
+    longest = max(max(r["pauses_ns"] or [0]) for _, r in reps) / 1e6
+    assert all(ax.get_ylim()[1] >= longest for ax in panels)
+    fig = plots._plot_pauses(group, styles, None, "png")
+    every = np.concatenate([plots.pause_samples_ns(r) for _, r in reps]) / 1e6
+    lo, hi = fig.axes[0].get_xlim()
+    assert lo <= every.min() and hi >= every.max()
+
+
 def test_time_space_uses_smallest_completed_heap_or_measured_minimum(suite_results):
     assert plots.min_heap_bytes(suite_results) == (2 << 20, False)
     measured = [dict(r, min_heap_bytes=512 << 10) for r in suite_results]
@@ -288,6 +305,11 @@ def test_cli_plot_and_report(suite, tmp_path):
         assert_png(p)
     proc = run_cli("plot", suite, "-o", tmp_path / "charts", "--kind", "latency", check=0)
     assert proc.stdout == "" and "skipped latency" in proc.stderr
+    proc = run_cli("plot", suite, "-o", tmp_path / "charts", "--kind", "throughput",
+                   "--baseline", "marksweep GOGC=50", check=0)
+    assert proc.stdout.split() == [str(tmp_path / "charts" / "throughput-churn.png")]
+    proc = run_cli("plot", suite, "--kind", "throughput", "--baseline", "zgc", check=2)
+    assert "baseline 'zgc' is not a series" in proc.stderr and len(proc.stderr.splitlines()) == 1
     proc = run_cli("report", suite, "-o", tmp_path / "rep", check=0)
     assert (tmp_path / "rep" / "report.html").exists() and (tmp_path / "rep" / "report.md").exists()
 
