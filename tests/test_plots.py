@@ -330,3 +330,31 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path, args):
     proc = run_cli(*[a.format(dir=tmp_path) for a in args])
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_timeline_phases_of_a_concurrent_cycle_stay_in_order_and_clipped():
+    # a cycle as a concurrent collector logs it: mark-start and mark-termination pauses,
+    # marking between them, sweeping after; the second cycle starts before sweep_ns is over
+    result = {
+        "collector": "tricolor", "workload": "churn", "opts": {}, "params": {}, "seed": 1,
+        "heap_bytes": 1 << 24, "gogc": 100, "wall_s": 0.010,
+        "pauses_ns": [20_000, 30_000, 25_000, 35_000],
+        "pause_starts_ns": [1_000_000, 3_000_000, 4_000_000, 6_000_000],
+        "pause_kinds": ["mark-start", "mark-termination", "mark-start", "mark-termination"],
+        "pause_cycles": [1, 1, 2, 2],
+        "cycle_log": [
+            {"start_ns": 1_000_000, "end_ns": 3_030_000, "heap_before": 4 << 20, "heap_after": 2 << 20,
+             "live_bytes": 1 << 20, "goal_bytes": 8 << 20, "mark_ns": 2_000_000, "sweep_ns": 5_000_000},
+            {"start_ns": 4_000_000, "end_ns": 6_035_000, "heap_before": 5 << 20, "heap_after": 2 << 20,
+             "live_bytes": 1 << 20, "goal_bytes": 8 << 20, "mark_ns": 1_500_000, "sweep_ns": 100_000}],
+        "counters": {"heap_in_use_bytes": 3 << 20, "assist_ns": 12_345},
+    }
+    events = timeline.trace_events(result)["traceEvents"]
+    phases = [(e["name"], e["ts"], e["dur"]) for e in events if e.get("cat") == "gc,phase"]
+    assert phases == [("concurrent mark", 1000.0, 2000.0), ("sweep", 3000.0, 1000.0),
+                      ("concurrent mark", 4000.0, 1500.0), ("sweep", 5500.0, 100.0)]
+    assert [e["name"] for e in events if e.get("cat") == "gc,pause"] == result["pause_kinds"]
+    goal = [e for e in events if e["ph"] == "C" and e["name"] == "heap goal"]
+    assert [g["args"]["bytes"] for g in goal] == [8 << 20, 8 << 20]
+    run_span = next(e for e in events if e.get("cat") == "run")
+    assert run_span["args"]["assist_ns"] == 12_345
