@@ -191,8 +191,11 @@ def cmd_plot(args):
     from .plots import render
     from .results import load_results
     results = load_results(args.result)
-    paths = render(results, _output_dir(args), kinds=args.kind, fmt=args.format,
-                   baseline=args.baseline)
+    out = _output_dir(args)
+    try:
+        paths = render(results, out, kinds=args.kind, fmt=args.format, baseline=args.baseline)
+    except OSError as exc:
+        raise UsageError(f"cannot write charts to {out}: {exc.strerror or exc}") from None
     for path in paths:
         print(path)
     return 0
@@ -202,7 +205,11 @@ def cmd_report(args):
     from .report import write_report
     from .results import load_results
     results = load_results(args.result)
-    html_path, md_path = write_report(results, _output_dir(args))
+    out = _output_dir(args)
+    try:
+        html_path, md_path = write_report(results, out)
+    except OSError as exc:
+        raise UsageError(f"cannot write the report to {out}: {exc.strerror or exc}") from None
     print(html_path)
     print(md_path)
     return 0

@@ -299,7 +299,7 @@ class Skip(Exception):
     """This kind has no data in these results; the message says what is missing."""
 
 
-def _plot_pauses(group, styles, path, fmt):
+def _plot_pauses(group, styles):
     reps = representatives(group, styles)
     samples = [(label, r, pause_samples_ns(r) / 1e6) for label, r in reps]
     with_pauses = [(l, r, s) for l, r, s in samples if s.size]
@@ -378,7 +378,7 @@ def goal_curve(result):
     return np.asarray(t), np.asarray(goal, dtype=np.float64)
 
 
-def _plot_timeline(group, styles, path, fmt):
+def _plot_timeline(group, styles):
     reps = representatives(group, styles)
     if not reps:
         raise Skip("no completed runs")
@@ -458,7 +458,7 @@ def mmu_windows_ns(reps):
     return np.unique(np.round(np.logspace(np.log10(lo), np.log10(hi), 48)).astype(np.int64))
 
 
-def _plot_mmu(group, styles, path, fmt):
+def _plot_mmu(group, styles):
     reps = [(l, r) for l, r in representatives(group, styles) if r["wall_s"] > 0]
     if not reps:
         raise Skip("no completed runs")
@@ -493,7 +493,7 @@ def _pick_baseline(labels, baseline):
     return nogc[0] if nogc else labels[0]
 
 
-def _plot_throughput(group, styles, path, fmt, baseline=None):
+def _plot_throughput(group, styles, baseline=None):
     reps = representatives(group, styles)
     if len(reps) < 2:
         raise Skip("a throughput comparison needs at least two series")
@@ -544,7 +544,7 @@ def min_heap_bytes(results):
     return (min(done), False) if done else (None, False)
 
 
-def _plot_time_space(group, styles, path, fmt):
+def _plot_time_space(group, styles):
     done = [r for r in group.results if _completed(r)]
     by_label = OrderedDict()
     for r in done:
@@ -597,7 +597,7 @@ def _plot_time_space(group, styles, path, fmt):
 LATENCY_KEYS = ("p50", "p90", "p99", "p99.9", "max")
 
 
-def _plot_latency(group, styles, path, fmt):
+def _plot_latency(group, styles):
     reps = [(l, r) for l, r in representatives(group, styles)
             if isinstance(r.get("request_latency_ns"), dict)
             and any(r["request_latency_ns"].get(k) for k in LATENCY_KEYS)]
@@ -660,9 +660,9 @@ def render(results, out_dir, kinds=None, fmt="png", baseline=None, on_skip=None)
             path = os.path.join(out_dir, f"{kind}-{group.slug}.{fmt}")
             try:
                 if kind == "throughput":
-                    fig = _plot_throughput(group, styles, path, fmt, baseline=baseline)
+                    fig = _plot_throughput(group, styles, baseline=baseline)
                 else:
-                    fig = _DRAW[kind](group, styles, path, fmt)
+                    fig = _DRAW[kind](group, styles)
             except Skip as why:
                 on_skip(kind, group.workload, str(why))
                 continue

@@ -13,7 +13,7 @@ import pyperf
 from PIL import Image
 
 import gcbench
-from gcbench import plots, report, results as results_mod, timeline
+from gcbench import metrics, plots, report, results as results_mod, timeline
 from gcbench.errors import RunError, UsageError
 from conftest import SMALL_CHURN, params_args, run_cli
 
@@ -70,14 +70,9 @@ def with_request_latencies(results):
         r = copy.deepcopy(r)
         lat = rng.lognormal(np.log(50_000 * (1 + i)), 0.8, 2000)
         r["request_latencies_ns"] = lat.astype(np.int64).tolist()
-        r["request_latency_ns"] = metrics_percentiles(lat)
+        r["request_latency_ns"] = metrics.percentiles(lat)
         out.append(r)
     return out
-
-
-def metrics_percentiles(values):
-    from gcbench import metrics
-    return metrics.percentiles(values)
 
 
 @pytest.fixture(scope="module")
@@ -200,14 +195,14 @@ def test_charts_cover_all_their_data(suite_results):
     styles = plots.SeriesStyles(suite_results)
     group = plots.group_results(suite_results)[0]
     reps = plots.representatives(group, styles)
-    fig = plots._plot_timeline(group, styles, None, "png")
+    fig = plots._plot_timeline(group, styles)
     panels = [ax for ax in fig.axes if ax.get_title(loc="left")]
     assert len(panels) == len(reps)
     last_event = max(max(r["wall_s"], *(s / 1e9 for s in r["pause_starts_ns"] or [0])) for _, r in reps)
     assert panels[0].get_xlim()[0] == 0 and panels[0].get_xlim()[1] >= last_event
     longest = max(max(r["pauses_ns"] or [0]) for _, r in reps) / 1e6
     assert all(ax.get_ylim()[1] >= longest for ax in panels)
-    fig = plots._plot_pauses(group, styles, None, "png")
+    fig = plots._plot_pauses(group, styles)
     every = np.concatenate([plots.pause_samples_ns(r) for _, r in reps]) / 1e6
     lo, hi = fig.axes[0].get_xlim()
     assert lo <= every.min() and hi >= every.max()
@@ -358,3 +353,12 @@ def test_timeline_phases_of_a_concurrent_cycle_stay_in_order_and_clipped():
     assert [g["args"]["bytes"] for g in goal] == [8 << 20, 8 << 20]
     run_span = next(e for e in events if e.get("cat") == "run")
     assert run_span["args"]["assist_ns"] == 12_345
+
+
+def test_cli_unwritable_output_is_one_line_exit_2(tmp_path):
+    r = gcbench.run("marksweep", "churn", params=SMALL_CHURN, heap="16M")
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(r))
+    for args in (("plot", path, "-o", path / "charts"), ("report", path, "-o", path)):
+        proc = run_cli(*args, check=2)
+        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
