@@ -10,7 +10,12 @@ Conventions shared by every chart, so that a reader can move between them:
   colour and marker are fixed for the whole set of results by `SeriesStyles`, so a
   collector has the same colour in every chart and in the report;
 - the title names the chart, the workload and its parameters (wrapped, never clipped);
-- durations are in milliseconds on log scales (pauses span decades: 10 µs to 100 ms);
+- durations are in milliseconds, on a log scale when they span a decade or more (pauses
+  do: 10 µs to 100 ms), else on a linear scale from zero;
+- a chart that compares configurations shows each series at one heap size (see
+  `representatives`); the time-space chart is the one that shows the heap-size sweep;
+- pause figures use every pause measured for a configuration (`pause_samples_ns`), run
+  times every pyperf value (`run_times_s`); percentiles and MMU come from gcbench.metrics;
 - figures use constrained layout and put the series legend outside the axes.
 Matplotlib is used through `Figure` objects with the Agg canvas: no pyplot, no display,
 no global state.
