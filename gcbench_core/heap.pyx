@@ -185,16 +185,13 @@ cdef void span_release_pages(HeapState* heap, Span* s) noexcept nogil:
     s.state = SPAN_FREE
     free_run_insert(heap, s.start_page, s.npages, True)
 
-# Take `npages` for a new span, collecting once if the page heap is full.  Returns
-# NULL only when even a full collection could not make room.
+# Take `npages` for a new span; NULL when the page heap has no room (the callers then
+# collect once and look again, since a collection frees slots as well as pages).
 cdef Span* span_alloc(HeapState* heap, uint32_t npages, uint8_t state) noexcept nogil:
     cdef int64_t start = page_alloc(heap, npages)
     cdef Span* s
     if start < 0:
-        heap.collector.out_of_memory(heap)
-        start = page_alloc(heap, npages)
-        if start < 0:
-            return NULL
+        return NULL
     s = &heap.spans[start]
     s.start_page = <uint32_t>start
     s.npages = npages
@@ -323,8 +320,16 @@ cdef int sweep_span(HeapState* heap, Span* s, bint keep) noexcept nogil:
     return SWEPT_PARTIAL
 
 # Find a span with room for class `c` (Go's mcentral.cacheSpan): a swept partial span,
-# else sweep unswept ones of this class, else a fresh span.
+# else sweep unswept ones of this class, else a fresh span; when the page heap is full,
+# collect to completion once and look again from the start.
 cdef Span* refill_class(HeapState* heap, uint32_t c) noexcept nogil:
+    cdef Span* s = find_span_for_class(heap, c)
+    if s == NULL:
+        heap.collector.out_of_memory(heap)
+        s = find_span_for_class(heap, c)
+    return s
+
+cdef Span* find_span_for_class(HeapState* heap, uint32_t c) noexcept nogil:
     cdef Span* s
     cdef int u
     cdef int64_t t0
@@ -372,6 +377,9 @@ cdef Object* heap_alloc_slow(HeapState* heap, uint32_t nbytes) noexcept nogil:
     if nbytes > MAX_SMALL_SIZE:
         npages = (nbytes + PAGE_SIZE - 1) >> PAGE_SHIFT
         s = span_alloc(heap, npages, SPAN_LARGE)
+        if s == NULL:
+            heap.collector.out_of_memory(heap)
+            s = span_alloc(heap, npages, SPAN_LARGE)
         if s == NULL:
             snprintf(msg, 256, "heap exhausted: cannot allocate %u bytes; heap size %lld bytes, %lld bytes live after a full collection",
                      nbytes, <long long>heap.arena_bytes, <long long>(heap.alloc_bytes - heap.freed_bytes))
