@@ -138,6 +138,32 @@ ctypedef struct CycleRecord:
     int64_t sweep_ns                 # sweeping inside the pause (STW collectors)
     int64_t forced                   # 1: runtime.GC() or out of memory
 
+# Operation recording (`gcbench record`, gcbench/traces.py).  One fixed-size record per
+# mutator operation; the binary trace file is these records after a header.
+cdef enum:
+    TRACE_ALLOC = 1                  # a = R, x = NPTR, y = payload SIZE
+    TRACE_STORE = 2                  # slot x of root a := root b (flags & TRACE_NULL: null)
+    TRACE_LOAD = 3                   # root a := slot x of root b
+    TRACE_CLEAR = 4                  # root a := null
+    TRACE_GC = 5                     # runtime.GC()
+    TRACE_GSET = 6                   # global a := root b (through the barrier)
+    TRACE_GGET = 7                   # root a := global b
+    TRACE_TICK = 8                   # x mutator operations without a heap effect (safepoints)
+    TRACE_NULL = 1                   # flags bit of TRACE_STORE
+
+ctypedef struct TraceRecord:
+    uint8_t op
+    uint8_t a
+    uint8_t b
+    uint8_t flags
+    uint32_t x
+    uint32_t y
+
+ctypedef struct TraceBuffer:
+    TraceRecord* records
+    int64_t length
+    int64_t capacity
+
 ctypedef struct HeapState
 ctypedef void (*heap_hook)(HeapState* heap) noexcept nogil
 ctypedef void (*barrier_fn)(HeapState* heap, Object** slot, Object* new_value) noexcept nogil
@@ -259,6 +285,9 @@ ctypedef struct HeapState:
     gcb_escape escape
     int in_run
 
+    # --- operation recording: NULL unless `gcbench record` asked for it ---
+    TraceBuffer* trace
+
 
 # ---------------------------------------------------------------------------
 # Functions implemented in heap.pyx
@@ -280,6 +309,8 @@ cdef void heap_verify(HeapState* heap, bint check_marks) noexcept nogil
 cdef void mark_stack_grow(MarkStack* stack) noexcept nogil
 cdef void mark_stack_free(MarkStack* stack) noexcept nogil
 cdef void heap_release_current_spans(HeapState* heap) noexcept nogil
+cdef void heap_trace_append(HeapState* heap, uint8_t op, uint8_t a, uint8_t b, uint8_t flags,
+                            uint32_t x, uint32_t y) noexcept nogil
 
 
 # ---------------------------------------------------------------------------
