@@ -170,9 +170,10 @@ def _workload_choice(args):
                                       ("--workload-file", args.workload_file),
                                       ("--trace", getattr(args, "trace", None))) if value]
     if len(given) != 1:
-        raise UsageError("give exactly one of --workload, --workload-file"
-                         + (", --trace" if hasattr(args, "trace") else "")
-                         + (f" (got {' and '.join(given)})" if given else ""))
+        options = "--workload, --workload-file" + (", --trace" if hasattr(args, "trace") else "")
+        if not given:
+            raise UsageError(f"one of {options} is required")
+        raise UsageError(f"give only one of {options} (got {' and '.join(given)})")
     params = parse_key_values(args.param, "--param")
     seed = args.seed
     if args.workload_file:
