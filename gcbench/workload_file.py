@@ -82,5 +82,13 @@ def validate(data):
             raise UsageError(f"{path}: unknown parameter of {name}; allowed: {', '.join(entry.specs) or 'none'}")
         _check_type(spec.get("type", "str"), value, path)
         params[key] = registry.convert_value(spec, value, path)
-    # defaults filled in and cross-checked exactly as for --param
-    return {"workload": name, "params": registry.resolve(entry, params, "parameter"), "seed": seed}
+    resolved = registry.resolve(entry, params, "parameter")
+    # a distribution's bounds (distspec.dist_params) must be ordered
+    for key in entry.specs:
+        what = key[:-5] if key.endswith("_dist") else None
+        if what and f"min_{what}" in resolved and f"max_{what}" in resolved:
+            lo, hi = resolved[f"min_{what}"], resolved[f"max_{what}"]
+            if lo > hi:
+                raise UsageError(f"params.min_{what}: {lo} exceeds params.max_{what} ({hi}); "
+                                 f"allowed: min_{what} <= max_{what}")
+    return {"workload": name, "params": resolved, "seed": seed}
