@@ -113,7 +113,7 @@ def cmd_list(args):
                 what = name[:-5]
                 lo, hi = specs[f"min_{what}"], specs[f"max_{what}"]
                 print(f"  {'':<15}   {name}={spec.get('default')} min_{what}={lo.get('default')} "
-                      f"max_{what}={hi.get('default')}  {hi.get('help', '').replace('largest ', '')} "
+                      f"max_{what}={hi.get('default')}  {hi.get('help', '').replace('largest ', '', 1)} "
                       f"({'|'.join(spec['choices'])})")
                 continue
             choices = f" ({'|'.join(map(str, spec['choices']))})" if spec.get("choices") else ""

@@ -10,15 +10,15 @@ DIST_HELP = ("fixed: always (min+max)//2; uniform: every value in [min, max] equ
              "pareto: bounded Pareto on [min, max], shape 1.16 (80/20): mostly small, a few near max")
 
 
-def dist_params(what, unit, lo, hi, dist="uniform", limit=1 << 20):
+def dist_params(what, unit, lo, hi, dist="uniform", limit=1 << 20, per="object"):
     """The three parameters that describe one drawn quantity (e.g. payload bytes)."""
     return (
         {"name": f"{what}_dist", "type": "str", "default": dist, "choices": tuple(DIST_KINDS),
-         "help": f"distribution of {unit} per object ({DIST_HELP})"},
+         "help": f"distribution of {unit} per {per} ({DIST_HELP})"},
         {"name": f"min_{what}", "type": "int", "default": lo, "min": 0, "max": limit,
-         "help": f"smallest {unit} per object"},
+         "help": f"smallest {unit} per {per}"},
         {"name": f"max_{what}", "type": "int", "default": hi, "min": 0, "max": limit,
-         "help": f"largest {unit} per object"},
+         "help": f"largest {unit} per {per}"},
     )
 
 

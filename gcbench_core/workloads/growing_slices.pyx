@@ -31,7 +31,7 @@ DESCRIPTION = "slices grown by append with Go's capacity doubling (old arrays be
 PARAMS = (
     {"name": "slices", "type": "int", "default": 20000, "min": 0, "max": 1_000_000_000,
      "help": "slices built"},
-    *dist_params("length", "elements (final slice length)", 0, 1000, limit=1 << 24),
+    *dist_params("length", "elements (final length)", 0, 1000, limit=1 << 24, per="slice"),
     {"name": "element", "type": "str", "default": "pointer", "choices": ("pointer", "int"),
      "help": "pointer: elements are pointers to new small objects ([]*T); int: 8-byte integers ([]int64)"},
     {"name": "element_bytes", "type": "int", "default": 16, "min": 0, "max": 1 << 20,

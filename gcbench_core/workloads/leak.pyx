@@ -32,7 +32,7 @@ PARAMS = (
      "help": "probability that a request's graph stays reachable forever"},
     {"name": "in_flight", "type": "int", "default": 256, "min": 1, "max": 10_000_000,
      "help": "requests in flight at once (their graphs are live until replaced)"},
-    *dist_params("slots", "children per request (pointer slots)", 2, 8, limit=1024),
+    *dist_params("slots", "children (pointer slots)", 2, 8, limit=1024, per="request"),
     *dist_params("payload", "payload bytes", 16, 256),
 )
 RESULT_KEYS = ("leaked_requests", "live_bytes_growth")

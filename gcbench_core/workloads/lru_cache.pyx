@@ -37,7 +37,7 @@ PARAMS = (
      "help": "Zipf exponent of key popularity (0: uniform; higher: fewer hot keys, more hits)"},
     {"name": "requests", "type": "int", "default": 1000000, "min": 0, "max": 10_000_000_000,
      "help": "cache lookups"},
-    *dist_params("slots", "value chunks (pointer slots) per entry", 1, 3, limit=1024),
+    *dist_params("slots", "value chunks (pointer slots)", 1, 3, limit=1024, per="entry"),
     *dist_params("payload", "payload bytes", 16, 256),
 )
 RESULT_KEYS = ("cache_hits", "cache_misses")

@@ -48,8 +48,8 @@ PARAMS = (
      "help": "short-lived allocations after the graph is built"},
     {"name": "churn_live", "type": "int", "default": 10000, "min": 1, "max": 100_000_000,
      "help": "short-lived objects alive at once (a ring)"},
-    *dist_params("slots", "pointer slots of churn objects", 0, 2, limit=1024),
-    *dist_params("payload", "payload bytes of churn objects", 16, 128),
+    *dist_params("slots", "pointer slots", 0, 2, limit=1024, per="churn object"),
+    *dist_params("payload", "payload bytes", 16, 128, per="churn object"),
 )
 RESULT_KEYS = ("python_objects", "python_edges", "python_roots", "python_graph_bytes")
 

@@ -25,7 +25,7 @@ PARAMS = (
      "help": "steps a message stays in the queue (the queue's length)"},
     {"name": "ops", "type": "int", "default": 1000000, "min": 0, "max": 10_000_000_000,
      "help": "produce/consume steps"},
-    *dist_params("slots", "body chunks (pointer slots)", 0, 4, limit=1024),
+    *dist_params("slots", "body chunks (pointer slots)", 0, 4, limit=1024, per="message"),
     *dist_params("payload", "payload bytes", 16, 128),
 )
 
