@@ -172,6 +172,13 @@ def parse_binary(path, data):
     return Trace(path, records, roots, nglobals, None, "binary")
 
 
+def _parse_text_fast(data):
+    # the C fast path accepts only plainly written traces; None sends the file through
+    # parse_text, which accepts the rest or names the line that is wrong
+    from gcbench_core.tracetext import parse
+    return parse(data)
+
+
 _cache = {}
 
 
@@ -190,6 +197,9 @@ def load_trace(path):
         raise UsageError(f"cannot read trace {path}: {exc.strerror}") from None
     if data.startswith(MAGIC):
         trace = parse_binary(path, data)
+    elif (fast := _parse_text_fast(data)) is not None:
+        records, lines, roots, nglobals = fast
+        trace = Trace(path, records, roots, nglobals, lines, "text")
     else:
         try:
             text = data.decode("utf-8")

@@ -295,3 +295,47 @@ def test_trace_flag_conflicts_and_missing_file(tmp_path):
     assert "only one of" in proc.stderr
     proc = run_cli("run", "-c", "marksweep", "--trace", f, "-p", "x=1", check=2)
     assert "--param does not apply" in proc.stderr
+
+
+# ---------------------------------------------------------------------------
+# the C fast path of the text parser agrees with the Python parser
+
+def _both(text):
+    from gcbench_core.tracetext import parse
+    fast = parse(text.encode())
+    try:
+        slow = traces.parse_text("t", text)
+    except Exception as exc:       # UsageError
+        slow = exc
+    return fast, slow
+
+
+def test_text_fast_path_matches_python_parser():
+    text, _ = random_trace(99, nops=2000)
+    # comments, blank lines, tabs, CRLF
+    lines = text.splitlines()
+    decorated = [lines[0] + "  ", *lines[1:3], "", "   # a comment"]
+    decorated += [f"\t{line}   # op {i}" if i % 3 == 0 else line for i, line in enumerate(lines[3:])]
+    for variant in ("\n".join(decorated) + "\n", "\r\n".join(decorated)):
+        fast, slow = _both(variant)
+        assert fast is not None
+        records, lines_, roots, nglobals = fast
+        assert np.array_equal(records, slow.records) and np.array_equal(lines_, slow.lines)
+        assert (roots, nglobals) == (slow.roots, slow.globals)
+
+
+@pytest.mark.parametrize("text", [
+    HEAD + "alloc 0 1_0 8\n",          # Python's int() takes underscores: valid, via the slow path
+    HEAD + "alloc 0 1\x0b8\n",         # \v is a line break to splitlines: invalid
+    HEAD + "alloc 0 1\r8\n",           # so is a lone \r
+    HEAD + "alloc 0 1 8 9\n",
+    HEAD + "alloc 0 1 99999999999\n",
+    HEAD + "store 0 0 +1\n",
+    "# gcbench trace 1\n",
+    "",
+])
+def test_text_fast_path_never_accepts_what_python_rejects(text):
+    fast, slow = _both(text)
+    if fast is not None:
+        assert not isinstance(slow, Exception)
+        assert np.array_equal(fast[0], slow.records)
