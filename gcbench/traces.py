@@ -230,28 +230,14 @@ def extent(records):
 
 
 def write_text(path, records, roots, nglobals):
-    _, ops = _core()
-    names = {code: name for name, code in ops.items()}
-    formats = {
-        "alloc": lambda r: f"alloc {r[1]} {r[4]} {r[5]}",
-        "store": lambda r: f"store {r[1]} {r[4]} {'-' if r[3] else r[2]}",
-        "load": lambda r: f"load {r[1]} {r[2]} {r[4]}",
-        "clear": lambda r: f"clear {r[1]}",
-        "gc": lambda r: "gc",
-        "gset": lambda r: f"gset {r[1]} {r[2]}",
-        "gget": lambda r: f"gget {r[1]} {r[2]}",
-        "tick": lambda r: f"tick {r[4]}",
-    }
-    by_code = {code: formats[name] for code, name in names.items()}
+    from gcbench_core.tracetext import format_text
     tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        f.write(f"{TEXT_HEADER}\nroots {roots}\n")
+    with open(tmp, "wb") as f:
+        f.write(f"{TEXT_HEADER}\nroots {roots}\n".encode())
         if nglobals:
-            f.write(f"globals {nglobals}\n")
-        rows = records.tolist()
-        for start in range(0, len(rows), 65536):
-            f.write("\n".join(by_code[r[0]](r) for r in rows[start:start + 65536]))
-            f.write("\n")
+            f.write(f"globals {nglobals}\n".encode())
+        for start in range(0, len(records), 1 << 20):     # bounded buffers on long traces
+            f.write(format_text(records[start:start + (1 << 20)]))
     os.replace(tmp, path)
 
 

@@ -207,3 +207,53 @@ def parse(data):
     if not ok:
         return None
     return records[:p.count].copy(), lines[:p.count].copy(), p.roots, p.nglobals
+
+
+# ---------------------------------------------------------------------------
+# Writing: one line per record, formatted in C (the text is built in one buffer).
+
+cdef extern from "stdio.h" nogil:
+    int snprintf(char* s, size_t n, const char* fmt, ...)
+
+cdef int64_t format_records(const TraceRecord* recs, int64_t n, char* out) noexcept nogil:
+    # out must hold 48 bytes per record (the longest line, `alloc 255 4294967295
+    # 4294967295`, is 28); returns the bytes written
+    cdef int64_t i, pos = 0
+    cdef const TraceRecord* r
+    for i in range(n):
+        r = &recs[i]
+        if r.op == TRACE_ALLOC:
+            pos += snprintf(out + pos, 48, "alloc %u %u %u\n", <unsigned>r.a, r.x, r.y)
+        elif r.op == TRACE_STORE:
+            if r.flags == TRACE_NULL:
+                pos += snprintf(out + pos, 48, "store %u %u -\n", <unsigned>r.a, r.x)
+            else:
+                pos += snprintf(out + pos, 48, "store %u %u %u\n", <unsigned>r.a, r.x, <unsigned>r.b)
+        elif r.op == TRACE_LOAD:
+            pos += snprintf(out + pos, 48, "load %u %u %u\n", <unsigned>r.a, <unsigned>r.b, r.x)
+        elif r.op == TRACE_CLEAR:
+            pos += snprintf(out + pos, 48, "clear %u\n", <unsigned>r.a)
+        elif r.op == TRACE_GC:
+            pos += snprintf(out + pos, 48, "gc\n")
+        elif r.op == TRACE_GSET:
+            pos += snprintf(out + pos, 48, "gset %u %u\n", <unsigned>r.a, <unsigned>r.b)
+        elif r.op == TRACE_GGET:
+            pos += snprintf(out + pos, 48, "gget %u %u\n", <unsigned>r.a, <unsigned>r.b)
+        elif r.op == TRACE_TICK:
+            pos += snprintf(out + pos, 48, "tick %u\n", r.x)
+        else:
+            pos += snprintf(out + pos, 48, "# unknown operation %u\n", <unsigned>r.op)
+    return pos
+
+
+def format_text(records):
+    """The operation lines of `records` (TRACE_DTYPE) as bytes."""
+    records = np.ascontiguousarray(records, dtype=TRACE_DTYPE)
+    cdef const uint8_t[::1] raw = records.view(np.uint8)
+    out = bytearray(48 * records.shape[0] + 1)
+    cdef uint8_t[::1] buf = out
+    cdef int64_t n = records.shape[0], written = 0
+    if n:
+        with nogil:
+            written = format_records(<const TraceRecord*>&raw[0], n, <char*>&buf[0])
+    return bytes(out[:written])
