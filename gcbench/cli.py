@@ -83,6 +83,8 @@ def build_parser():
     p.add_argument("--collector", "-c", default="marksweep", metavar="NAME",
                    help="collector to record under (the operation stream does not depend on it; "
                         "default marksweep)")
+    p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
+                   help="collector option; repeat for several")
     p.add_argument("--heap", default="256M", metavar="SIZE", help="heap size (default 256M)")
     p.add_argument("--gogc", default="100", metavar="N|off", help="GOGC (default 100)")
     return parser
@@ -227,7 +229,8 @@ def cmd_record(args):
     from . import traces
     workload, params, seed = _workload_choice(args)
     result, records, fmt = traces.record(args.collector, workload, args.output, fmt=args.format,
-                                         params=params, seed=seed, heap=args.heap, gogc=args.gogc)
+                                         params=params, opts=parse_key_values(args.opt, "--opt"),
+                                         seed=seed, heap=args.heap, gogc=args.gogc)
     print(f"recorded {len(records)} operations of {result['workload']} (seed {result['seed']}: "
           f"{result['alloc_count']} objects, {format_bytes(result['alloc_bytes'])} allocated, "
           f"{result['cycles']} cycles under {result['collector']}) to {args.output} ({fmt})")

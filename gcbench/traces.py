@@ -165,6 +165,9 @@ def parse_binary(path, data):
     magic, version, size, roots, nglobals, count = _BIN_HEADER.unpack_from(data)
     if version != 1 or size != dtype.itemsize:
         raise UsageError(f"{path}: unsupported binary trace version {version} (record size {size}); expected version 1")
+    if not 1 <= roots <= 256 or not 0 <= nglobals <= 64:
+        raise UsageError(f"{path}: header declares {roots} roots and {nglobals} globals; "
+                         f"allowed: 1..256 roots, 0..64 globals")
     body = len(data) - _BIN_HEADER.size
     if body != count * size:
         raise UsageError(f"{path}: binary trace holds {body} bytes of records, header says {count} records of {size} bytes")

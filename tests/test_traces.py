@@ -280,6 +280,11 @@ def test_bad_binary_trace_names_the_record(tmp_path):
     bad.write_bytes(bytes(data))
     proc = run_cli("run", "-c", "marksweep", "--trace", bad, check=2)
     assert proc.stderr.count("\n") == 1 and f"{bad}: record 5: unknown operation code 99" in proc.stderr
+    # a header that declares too many roots
+    import struct
+    bad.write_bytes(bytes(data[:16]) + struct.pack("<I", 300) + bytes(data[20:]))
+    proc = run_cli("run", "-c", "marksweep", "--trace", bad, check=2)
+    assert "header declares 300 roots" in proc.stderr
     # truncated
     bad.write_bytes(bytes(data[:-5]))
     proc = run_cli("run", "-c", "marksweep", "--trace", bad, check=2)
