@@ -26,7 +26,7 @@ def test_verified_on_every_workload_and_seed(barrier, mode):
     for seed in (1, 2, 3):
         r = gcbench.run("tricolor", "graph-mutate", params=SMALL_GRAPH, opts=opts, seed=seed,
                         heap="64M", gogc=GRAPH_GOGC, verify=True)
-        assert r["cycles"] >= 3 and r["counters"]["verified_cycles"] == r["cycles"]
+        assert r["cycles"] >= 2 and r["counters"]["verified_cycles"] == r["cycles"]
         assert r["counters"]["barrier_slow_calls"] > 0
         shades += r["counters"]["barrier_shades"]
     # (a fast background worker may have marked everything a barrier sees in one run)

@@ -510,6 +510,7 @@ cdef void mark_start(HeapState* heap, TricolorState* st) noexcept nogil:
     st.bg_scanned_published = 0
     st.roots_pending = 1
     gcb_store_int(&st.phase, PHASE_MARK)
+    pthread_cond_signal(&st.work_cond)        # the roots are work: wake the worker
     pthread_mutex_unlock(&st.lock)
     if st.mode == MODE_CONCURRENT:
         queue_put(st, &st.mut, 0)             # also wakes the worker
