@@ -43,6 +43,24 @@ hold black objects and survive the following sweep; termination is declared only
 marker holds private grey work.  collect() and out_of_memory finish the cycle under way,
 then run one full cycle with the world stopped (one PAUSE_FULL_GC pause, mark and sweep),
 after which the heap in use is exactly the reachable objects.
+
+Pacer: goal = live * (1 + GOGC/100) (heap_set_goal), live = bytes marked by the markers plus
+bytes allocated black.  Trigger (Go's): runway = cons * expected scan work, where cons is
+the last cycles' allocation per byte of scan work, per CPU second of mutator and of marking,
+scaled by (1 - u) / u for a marking share u = `utilization` (Go: 25% of a core); the
+trigger goal - runway is bounded to [60%, 95%] of the way from live to goal (Go 1.5-1.17's
+lower bound 0.6; 0.7 overran the goal in most steady-state cycles here).  Incremental mode
+uses bytes allocated per byte scanned (no clocks), so a run is a function of its seed.
+Assists scan (remaining expected scan work / heap left before the goal) per byte allocated,
+checked every `assist_kib`; at the goal the mutator drains everything it can reach.
+goal_overruns counts cycles in which the heap passed the goal while marking.
+Counters: background_mark_ns is the worker's busy wall time, background_cpu_ns its thread
+CPU time; assist_ns is all marking on the mutator's thread outside pauses (assists,
+incremental steps, finishing a cycle for runtime.GC()); floating_garbage_bytes is the bytes
+marked in a cycle that were unreachable at its termination (allocate-black objects that
+died, objects that died after being marked), measured exactly by the verifier's trace when
+verifying (--verify or checkmark, which run heap_verify with marks after each termination);
+without verification it is not measured and stays 0.
 """
 from libc.stdint cimport uint32_t, uint64_t, int64_t, uintptr_t, INT64_MAX
 from libc.stdlib cimport calloc, malloc, free, abort
@@ -341,9 +359,10 @@ cdef void worker_mark(HeapState* heap, TricolorState* st, Marker* m) noexcept no
         while m.grey.length > 0:
             marker_drain(heap, m, DRAIN_CHUNK, INT64_MAX, &scanned)
             gcb_store_i64(&st.bg_scanned_published, m.scanned_bytes)
-            # share work when others have none (assists, or the mutator finishing a cycle)
-            if m.grey.length > 2 * BLOCK_OBJECTS and gcb_load_i64(&st.nfull) == 0:
-                queue_put(st, m, m.grey.length - BLOCK_OBJECTS)
+            # keep at most two blocks private and publish the rest (one lock per block), so
+            # that an assist can take over when this thread is descheduled
+            if m.grey.length > 2 * BLOCK_OBJECTS:
+                queue_put(st, m, BLOCK_OBJECTS)
             if gcb_unlikely(gcb_load_int(&st.worker_stop)):
                 queue_put(st, m, 0)       # hand back what is left: a later collect() finishes it
                 return
@@ -510,12 +529,17 @@ cdef void mark_start(HeapState* heap, TricolorState* st) noexcept nogil:
     st.bg_scanned_published = 0
     st.roots_pending = 1
     gcb_store_int(&st.phase, PHASE_MARK)
-    pthread_cond_signal(&st.work_cond)        # the roots are work: wake the worker
     pthread_mutex_unlock(&st.lock)
-    if st.mode == MODE_CONCURRENT:
-        queue_put(st, &st.mut, 0)             # also wakes the worker
     t1 = gcb_now_ns()
     heap_record_pause(heap, PAUSE_MARK_START, t0, t1)
+    # Wake the worker only after the restart (as Go starts its mark workers once the world
+    # runs): a wakeup can make the scheduler preempt the waker, which inside the pause
+    # would stretch it by a time slice.
+    if st.mode == MODE_CONCURRENT:
+        pthread_mutex_lock(&st.lock)
+        pthread_cond_signal(&st.work_cond)    # the roots are work
+        pthread_mutex_unlock(&st.lock)
+        queue_put(st, &st.mut, 0)             # the stack's grey objects
     st.mark_start_ns = t0
     st.mark_start_mut_cpu = gcb_thread_cpu_ns()
     st.mark_start_assist_ns = heap.assist_ns

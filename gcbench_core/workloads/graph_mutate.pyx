@@ -38,10 +38,10 @@ PARAMS = (
      "help": "steps"},
     {"name": "rewrite_rate", "type": "float", "default": 0.5, "min": 0.0, "max": 1.0,
      "help": "probability that a step moves a reference between objects (or via a parked stack slot)"},
-    {"name": "alloc_rate", "type": "float", "default": 0.2, "min": 0.0, "max": 1.0,
+    {"name": "alloc_rate", "type": "float", "default": 0.3, "min": 0.0, "max": 1.0,
      "help": "probability that a step allocates a node that replaces a random table entry"},
-    {"name": "parked", "type": "int", "default": 8, "min": 0, "max": 64,
-     "help": "stack slots that hold detached references across steps"},
+    {"name": "parked", "type": "int", "default": 64, "min": 0, "max": 240,
+     "help": "stack slots that hold detached references across steps (more: each is held longer)"},
     {"name": "walk_depth", "type": "int", "default": 2, "min": 0, "max": 16,
      "help": "hops of the random walk from a table entry that picks the nodes rewritten"},
 )
