@@ -124,6 +124,40 @@ def test_full_collection_leaves_exactly_the_reachable_objects():
         assert heap.cycles()[-1]["forced"] == 1
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_runtime_gc_in_the_middle_of_marking(mode):
+    # runtime.GC() every 5000 steps, usually while a paced cycle is marking: it finishes
+    # that cycle (its own mark-termination), then runs one full-gc pause
+    params = dict(SMALL_GRAPH, gc_every=5000)
+    r = gcbench.run("tricolor", "graph-mutate", params=params, opts={"mode": mode}, heap="64M",
+                    gogc=GRAPH_GOGC, verify=True)
+    assert r["pause_kinds"].count("full-gc") == params["ops"] // 5000
+    finished_by_gc = 0
+    for cycle, entry in enumerate(r["cycle_log"], start=1):
+        kinds = [k for k, c in zip(r["pause_kinds"], r["pause_cycles"]) if c == cycle]
+        # every cycle has exactly its pauses: a concurrent one its two, a full one its one
+        assert kinds in (["mark-start", "mark-termination"], ["full-gc"]), (cycle, kinds)
+        assert entry["forced"] or kinds[0] == "mark-start"
+        finished_by_gc += entry["forced"] and kinds[0] == "mark-start"
+    # some runtime.GC() calls came while a concurrent cycle was marking
+    assert finished_by_gc > 0
+
+
+@pytest.mark.parametrize("kind", ["free-reachable", "accounting", "header"])
+def test_verifier_catches_damage_and_the_worker_stops(kind):
+    # the failure unwinds (longjmp) out of a cycle; finish() must stop the worker thread
+    with pytest.raises(gcbench.errors.RunError) as info:
+        gcbench.run("tricolor", "churn", params=SMALL_CHURN, heap="64M", gogc=25, verify=True,
+                    on_heap=lambda heap: heap.corrupt_at(2, kind))
+    assert info.value.kind == "heap corruption"
+
+
+def test_heap_exhausted_is_a_clean_error_under_tricolor():
+    proc = run_cli("run", "-c", "tricolor", "-w", "churn", "--heap", "2M",
+                   "--param", "live_objects=100000", check=1)
+    assert proc.stderr.count("\n") == 1 and "heap exhausted" in proc.stderr
+
+
 def test_out_of_memory_collects_with_the_world_stopped():
     r = gcbench.run("tricolor", "churn", params=SMALL_CHURN, heap="4M", gogc="off", verify=True)
     assert r["cycles"] >= 1

@@ -16,13 +16,14 @@ slot pointing to a random node with probability 1/2.  Then, for `ops` steps:
         across many operations (the case for Dijkstra's stack rescan and for the
         hybrid barrier's "shade the new target while the stack is grey");
   * with probability `alloc_rate`, a new node, its slots pointing to random nodes,
-    replaces a random table entry (the old one lives on while other nodes point to it).
+    replaces a random table entry (the old one lives on while other nodes point to it);
+  * every `gc_every` steps (if not 0), runtime.GC().
 Every choice comes from the seed; every operation is a mutator.pxd operation.
 """
 from libc.stdint cimport uint32_t, uint64_t, int64_t
 from gcbench_core.heap cimport HeapState, ManagedHeap, Object, run_kernel
 from gcbench_core.mutator cimport (mut_alloc, mut_store, mut_store_null, mut_load, mut_clear,
-                                   mut_set_global)
+                                   mut_set_global, mut_gc)
 from gcbench_core.rng cimport Rng, rng_seed, rng_below, rng_double
 
 NAME = "graph-mutate"
@@ -44,6 +45,8 @@ PARAMS = (
      "help": "stack slots that hold detached references across steps (more: each is held longer)"},
     {"name": "walk_depth", "type": "int", "default": 2, "min": 0, "max": 16,
      "help": "hops of the random walk from a table entry that picks the nodes rewritten"},
+    {"name": "gc_every", "type": "int", "default": 0, "min": 0, "max": 10_000_000_000,
+     "help": "steps between runtime.GC() calls (0: never), e.g. to force a collection mid-cycle"},
 )
 
 cdef enum:
@@ -66,6 +69,7 @@ ctypedef struct Params:
     double alloc_rate
     int parked
     int walk_depth
+    int64_t gc_every
     uint64_t seed
 
 # stack[r] := a node reached by a random walk from a random table entry (never NULL).
@@ -131,6 +135,8 @@ cdef void kernel(void* arg) noexcept nogil:
             mut_store(heap, R_TABLE, <uint32_t>rng_below(&rng, p.nodes), R_NEW)
             mut_clear(heap, R_NEW)
             mut_clear(heap, R_B)
+        if p.gc_every > 0 and (step + 1) % p.gc_every == 0:
+            mut_gc(heap)
     for park in range(R_PARKED, R_PARKED + p.parked):
         mut_clear(heap, park)
     mut_clear(heap, R_TABLE)
@@ -146,5 +152,6 @@ def run(ManagedHeap heap, dict params, uint64_t seed):
     p.alloc_rate = params["alloc_rate"]
     p.parked = params["parked"]
     p.walk_depth = params["walk_depth"]
+    p.gc_every = params["gc_every"]
     p.seed = seed
     run_kernel(heap, kernel, &p)
