@@ -410,12 +410,12 @@ cdef void stop_worker(TricolorState* st) noexcept nogil:
     if not st.worker_running:
         return
     pthread_mutex_lock(&st.lock)
-    st.worker_stop = 1
+    gcb_store_int(&st.worker_stop, 1)         # also read without the lock by the worker
     pthread_cond_broadcast(&st.work_cond)
     pthread_mutex_unlock(&st.lock)
     pthread_join(st.worker, NULL)
     st.worker_running = 0
-    st.worker_stop = 0
+    gcb_store_int(&st.worker_stop, 0)
     st.worker_idle = 1
 
 
