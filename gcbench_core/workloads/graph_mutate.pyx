@@ -91,6 +91,9 @@ cdef void kernel(void* arg) noexcept nogil:
     cdef int64_t i, step
     cdef uint32_t s
     cdef int park
+    cdef bint occupied[256]            # the workload's own record of its parked slots
+    for park in range(256):
+        occupied[park] = False
     rng_seed(&rng, p.seed)
     mut_alloc(heap, R_TABLE, <uint32_t>p.nodes, 0)
     mut_set_global(heap, G_TABLE, R_TABLE)
@@ -111,11 +114,11 @@ cdef void kernel(void* arg) noexcept nogil:
             pick_node(heap, &rng, p, R_A)
             if p.parked > 0 and rng_below(&rng, 2):
                 park = R_PARKED + <int>rng_below(&rng, p.parked)
-                if heap.stack[park] != NULL:
+                if occupied[park]:
                     pick_node(heap, &rng, p, R_B)
                     mut_store(heap, R_B, <uint32_t>rng_below(&rng, p.slots), park)
                 s = <uint32_t>rng_below(&rng, p.slots)
-                mut_load(heap, park, R_A, s)
+                occupied[park] = mut_load(heap, park, R_A, s) != NULL
                 mut_store_null(heap, R_A, s)
             else:
                 s = <uint32_t>rng_below(&rng, p.slots)
