@@ -87,7 +87,11 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-check", action="store_true", help="print only; exit 0 even if a target is missed")
+    ap.add_argument("--smallest", action="store_true",
+                    help="smoke-test size: 20,000 live objects, one repeat, targets not checked")
     args = ap.parse_args(argv)
+    if args.smallest:
+        args.live, args.heap, args.big_heap, args.repeat, args.no_check = 20_000, "128M", "256M", 1, True
     args.live = args.live or (1_000_000 if args.full else 200_000)
     args.ops = args.ops or 3 * args.live
     args.heap = args.heap or ("1G" if args.full else "512M")

@@ -1,6 +1,6 @@
 """Print the effect each workload exists to show, and what traces cost.
 
-    PYTHONPATH=. python benchmarks/workload_effects.py [--quick]
+    PYTHONPATH=. python benchmarks/workload_effects.py [--quick | --smallest]
 
 Figures: escape_fraction 1 vs 0.1 (bytes allocated, cycles); growing-slices with and
 without prealloc; leak's live bytes across cycles; lru-cache hit rate by Zipf exponent;
@@ -20,11 +20,16 @@ from gcbench.runner import run  # noqa: E402
 from gcbench.units import format_bytes  # noqa: E402
 
 QUICK = "--quick" in sys.argv
-SCALE = 0.25 if QUICK else 1.0
+SMALLEST = "--smallest" in sys.argv          # the smoke test's size
+SCALE = 0.01 if SMALLEST else 0.25 if QUICK else 1.0
 
 
 def n(x):
     return max(1, int(x * SCALE))
+
+
+def ms(ns):
+    return "-" if ns is None else f"{ns / 1e6:.2f} ms"
 
 
 def main():
@@ -54,13 +59,13 @@ def main():
         r = run("marksweep", "lru-cache", params={"zipf_s": s, "requests": n(1000000)})
         total = r["cache_hits"] + r["cache_misses"]
         print(f"  zipf_s={s:<4} hits {r['cache_hits'] / total:6.1%}  allocated {format_bytes(r['alloc_bytes']):>10}  "
-              f"cycles {r['cycles']:>3}  p99 pause {r['summary']['pause_ns']['p99'] / 1e6:.2f} ms")
+              f"cycles {r['cycles']:>3}  p99 pause {ms(r['summary']['pause_ns']['p99'])}")
 
     print("python-heap: this process's object graph")
     r = run("marksweep", "python-heap", params={"churn_ops": n(2000000)})
     print(f"  {r['python_objects']} objects, {r['python_edges']} edges, {r['python_roots']} roots, "
-          f"{format_bytes(r['python_graph_bytes'])}; pauses p50 {r['summary']['pause_ns']['p50'] / 1e6:.2f} ms "
-          f"max {r['summary']['pause_ns']['max'] / 1e6:.2f} ms over {r['cycles']} cycles")
+          f"{format_bytes(r['python_graph_bytes'])}; pauses p50 {ms(r['summary']['pause_ns']['p50'])} "
+          f"max {ms(r['summary']['pause_ns']['max'])} over {r['cycles']} cycles")
 
     print("traces: churn (defaults) recorded, loaded and replayed")
     with tempfile.TemporaryDirectory() as tmp:

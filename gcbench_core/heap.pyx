@@ -216,36 +216,34 @@ cdef Span* span_alloc(HeapState* heap, uint32_t npages, uint8_t state) noexcept 
 # ---------------------------------------------------------------------------
 # Allocation slow path (Go's nextFree + mcentral.cacheSpan)
 
-# Claim the next free index of `s` at or after freeindex, keeping alloc_cache in step;
-# nelems when the span is full.
+# The free bits of word `w` of a small span, with the bits past nelems cleared.
+cdef inline uint64_t cache_word(Span* s, uint32_t w) noexcept nogil:
+    cdef uint64_t free_bits = ~s.alloc_bits[w]
+    cdef uint32_t first = w << 6
+    if first + 64 > s.nelems:
+        free_bits &= ((<uint64_t>1) << (s.nelems - first)) - 1
+    return free_bits
+
+# Claim the next free index of `s` at or after freeindex, keeping alloc_cache in step
+# (Go's nextFreeIndex); nelems when the span is full.  Everything below freeindex is
+# allocated, so a word whose cache runs out is skipped to the next word boundary.
 cdef uint32_t span_take(Span* s) noexcept nogil:
     cdef int bit
-    cdef uint32_t index, next_free
-    while s.freeindex < s.nelems:
-        bit = gcb_ctz64(s.alloc_cache)
-        if bit < 64:
-            index = s.freeindex + bit
-            if index >= s.nelems:
-                s.freeindex = s.nelems
-                s.alloc_cache = 0
-                return s.nelems
-            next_free = index + 1
-            if (next_free & 63) == 0:
-                s.freeindex = next_free
-                s.alloc_cache = ~s.alloc_bits[next_free >> 6] if next_free < s.nelems else 0
-            else:
-                s.alloc_cache >>= (bit + 1)
-                s.freeindex = next_free
-            return index
-        # nothing free in the rest of this word: everything there is allocated
-        next_free = (s.freeindex + 64) & ~(<uint32_t>63)
-        if next_free >= s.nelems:
+    cdef uint32_t index
+    while s.alloc_cache == 0:
+        if (s.freeindex & 63) != 0:
+            s.freeindex = (s.freeindex + 64) & ~(<uint32_t>63)
+        if s.freeindex >= s.nelems:
             s.freeindex = s.nelems
-            s.alloc_cache = 0
             return s.nelems
-        s.freeindex = next_free
-        s.alloc_cache = ~s.alloc_bits[next_free >> 6]
-    return s.nelems
+        s.alloc_cache = cache_word(s, s.freeindex >> 6)
+        if s.alloc_cache == 0:
+            s.freeindex += 64
+    bit = gcb_ctz64(s.alloc_cache)
+    index = s.freeindex + bit
+    s.alloc_cache = (s.alloc_cache >> bit) >> 1
+    s.freeindex = index + 1
+    return index
 
 cdef inline void put_swept(HeapState* heap, Span* s) noexcept nogil:
     # A swept small span goes to the partial or full list of the current generation.
@@ -308,7 +306,7 @@ cdef int sweep_span(HeapState* heap, Span* s, bint keep) noexcept nogil:
         span_release_pages(heap, s)
         return SWEPT_FREED
     s.freeindex = 0
-    s.alloc_cache = ~s.alloc_bits[0]
+    s.alloc_cache = cache_word(s, 0)
     if live == s.nelems:
         s.freeindex = s.nelems
         s.alloc_cache = 0
@@ -356,6 +354,7 @@ cdef Span* find_span_for_class(HeapState* heap, uint32_t c) noexcept nogil:
     s.elemsize = heap.class_size[c]
     s.nelems = (s.npages * PAGE_SIZE) // s.elemsize
     s.divmul = <uint32_t>((<uint64_t>0xFFFFFFFF) // s.elemsize + 1)
+    s.alloc_cache = cache_word(s, 0)
     return s
 
 cdef void heap_release_current_spans(HeapState* heap) noexcept nogil:
@@ -366,6 +365,12 @@ cdef void heap_release_current_spans(HeapState* heap) noexcept nogil:
         if s != &heap.empty_span:
             put_swept(heap, s)
             heap.current[c] = &heap.empty_span
+
+# Turn allocate-black on or off.  Every current span is released, so that the spans the
+# fast path takes from next carry the new ALLOC_BLACK flag.  O(size classes).
+cdef void heap_set_allocate_black(HeapState* heap, bint on) noexcept nogil:
+    heap.allocate_black = on
+    heap_release_current_spans(heap)
 
 cdef Object* heap_alloc_slow(HeapState* heap, uint32_t nbytes) noexcept nogil:
     cdef uint32_t c, index, npages
@@ -394,7 +399,7 @@ cdef Object* heap_alloc_slow(HeapState* heap, uint32_t nbytes) noexcept nogil:
         list_push(heap, &heap.large[swept_index(heap)], s)
         obj = <Object*>s.base
         if s.needzero:
-            memset(obj, 0, nbytes)
+            clear_slots(obj, (nbytes - HEADER_BYTES) // 8)
     else:
         c = size_class_of(heap, nbytes)
         s = heap.current[c]
@@ -411,10 +416,11 @@ cdef Object* heap_alloc_slow(HeapState* heap, uint32_t nbytes) noexcept nogil:
                 return NULL
             # the refill may have collected (out of memory) and flipped: re-read
             heap.current[c] = s
+            s.alloc_flags = (ALLOC_CLEAR_SLOTS if s.needzero else 0) | (ALLOC_BLACK if heap.allocate_black else 0)
             index = span_take(s)
         obj = <Object*>(s.base + <uint64_t>index * s.elemsize)
         if s.needzero:
-            memset(obj, 0, nbytes)
+            clear_slots(obj, (nbytes - HEADER_BYTES) // 8)
     heap.alloc_count += 1
     heap.alloc_bytes += s.elemsize
     if heap.allocate_black:

@@ -80,7 +80,7 @@ def alloc_ns(ManagedHeap heap, int64_t n, uint32_t nslots=2, uint32_t payload=8)
         t0 = gcb_now_ns()
         for i in range(n):
             obj = heap_alloc(h, nslots, payload)
-            sink += obj.nbytes
+            sink += <uintptr_t>obj             # as the free-list loop does: no read back
         t1 = gcb_now_ns()
     heap.check_error()
     if sink == 0:
@@ -179,3 +179,24 @@ def pool_get_put_ns(ManagedHeap heap, int64_t n, int workers=1):
         pool_destroy(pool)
         h.stack[0] = NULL
     return (t1 - t0) / <double>n
+
+
+def store_ns_marking(str barrier, int64_t n):
+    """n stores with marking on (a tricolor cycle held open, incremental mode so that no
+    worker finishes it): each store takes the barrier's slow path; ns per store."""
+    from gcbench_core.collectors import tricolor
+    cdef ManagedHeap heap = ManagedHeap(256 << 20, 100)
+    tricolor.attach(heap, {"barrier": barrier, "mode": "incremental", "quantum": 256,
+                           "step_ops": 1024, "assist_kib": 64, "utilization": 0.25})
+    cdef HeapState* h = heap.state
+    cdef Object* keep = heap_alloc(h, 64, 0)
+    h.globals[0] = keep
+    h.heap_trigger = 0                        # start a cycle at the next alloc hook
+    with nogil:
+        h.collector.alloc_hook(h)
+    if not h.barrier_on:
+        raise RuntimeError("tricolor did not start marking")
+    ns = store_ns(heap, n, True)
+    with nogil:
+        h.collector.finish(h)
+    return ns

@@ -12,8 +12,9 @@ alloc_bytes compares across collectors and accounting balances.
 """
 from libc.stdint cimport uint32_t, int64_t, INT64_MAX
 from libc.stdlib cimport calloc, free, malloc, realloc
+from libc.string cimport memset
 from libc.stdio cimport snprintf
-from gcbench_core.heap cimport (HeapState, ManagedHeap, Object, MarkStack, obj_slots, charged_bytes,
+from gcbench_core.heap cimport (HeapState, ManagedHeap, Object, MarkStack, obj_slots, charged_bytes, HEADER_BYTES,
                                 heap_fail, mark_stack_push, mark_stack_free, ERR_HEAP_EXHAUSTED)
 
 NAME = "malloc"
@@ -33,12 +34,13 @@ cdef Object* malloc_alloc(HeapState* heap, uint32_t nbytes) noexcept nogil:
                  <long long>heap.arena_bytes, <long long>(heap.alloc_bytes - heap.freed_bytes))
         heap_fail(heap, ERR_HEAP_EXHAUSTED, msg)
         return NULL
-    # pointer slots must start NULL, as in the arena; the payload need not be zeroed,
-    # but Go zeroes it and so does the arena, so calloc keeps the work equal
-    obj = <Object*>calloc(1, nbytes)
+    # pointer slots must start NULL, as in the arena; the slot count is not known here
+    # (the header is written after), so the whole object is cleared
+    obj = <Object*>malloc(nbytes)
     if obj == NULL:
         heap_fail(heap, ERR_HEAP_EXHAUSTED, "heap exhausted: malloc returned NULL")
         return NULL
+    memset(obj, 0, HEADER_BYTES + (<size_t>(nbytes - HEADER_BYTES) // 8) * 8)
     heap.alloc_count += 1
     heap.alloc_bytes += charged_bytes(heap, nbytes)
     if heap.alloc_bytes - heap.freed_bytes > heap.peak_heap_bytes:

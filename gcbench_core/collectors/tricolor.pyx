@@ -72,7 +72,7 @@ from gcbench_core.heap cimport (HeapState, ManagedHeap, MarkStack, CycleRecord, 
                                 gcb_store_int, gcb_load_i64, gcb_store_i64, gcb_unlikely,
                                 heap_in_use, heap_mark_roots, heap_drain, heap_flip,
                                 heap_sweep_all, heap_sweep_one, heap_set_goal, heap_record_pause,
-                                heap_new_cycle, heap_cycle_done, heap_verify, heap_fail,
+                                heap_new_cycle, heap_cycle_done, heap_verify, heap_fail, heap_set_allocate_black,
                                 mark_stack_push, mark_stack_free, span_of, obj_index, obj_slots,
                                 PAUSE_MARK_START, PAUSE_MARK_TERMINATION, PAUSE_FULL_GC,
                                 ERR_NONE, ERR_INTERNAL, SPAN_FREE, PAGE_SIZE)
@@ -517,7 +517,7 @@ cdef void mark_start(HeapState* heap, TricolorState* st) noexcept nogil:
     st.cycle_overran = 0
     if not st.have_cons and st.expected_scan == 0:
         st.expected_scan = heap_in_use(heap)
-    heap.allocate_black = 1
+    heap_set_allocate_black(heap, True)
     gcb_store_int(&heap.barrier_on, 1 if st.barrier != BARRIER_NONE else 0)
     if st.barrier == BARRIER_HYBRID:
         st.stack_grey = 1                     # scanned by the mutator at its next safepoint
@@ -626,7 +626,7 @@ cdef void mark_termination(HeapState* heap, TricolorState* st, bint forced) noex
         if not queue_take(st, m):
             break
     gcb_store_int(&heap.barrier_on, 0)
-    heap.allocate_black = 0
+    heap_set_allocate_black(heap, False)
     scan_work = st.mut.scanned_bytes + st.bg.scanned_bytes
     marked_bytes = st.mut.marked_bytes + st.bg.marked_bytes
     marked_objects = st.mut.marked_objects + st.bg.marked_objects
