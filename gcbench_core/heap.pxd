@@ -298,7 +298,7 @@ ctypedef struct HeapState:
 
     # --- errors: rt_fail() records and unwinds to the run's entry point ---
     int error_code
-    char error_msg[512]
+    char error_msg[1024]
     gcb_escape escape
     int in_run
 
