@@ -928,10 +928,10 @@ cdef void heap_trace_append(HeapState* heap, uint8_t op, uint8_t a, uint8_t b, u
 # ---------------------------------------------------------------------------
 # Default collector hooks (a heap with no collector attached never collects)
 
-cdef void hook_nothing(HeapState* heap) noexcept nogil:
+cdef void collector_never_collects(HeapState* heap) noexcept nogil:
     heap.next_poll_bytes = INT64_MAX
 
-cdef void hook_noop(HeapState* heap) noexcept nogil:
+cdef void collector_noop(HeapState* heap) noexcept nogil:
     pass
 
 cdef void barrier_noop(HeapState* heap, Object** slot, Object* new_value) noexcept nogil:
@@ -1079,13 +1079,13 @@ cdef class ManagedHeap:
         if heap.pauses == NULL or heap.cycle_log == NULL:
             raise MemoryError()
         heap.collector.name = "none"
-        heap.collector.alloc_hook = hook_nothing
+        heap.collector.alloc_hook = collector_never_collects
         heap.collector.poll_hook = NULL
-        heap.collector.out_of_memory = hook_noop
-        heap.collector.collect = hook_noop
+        heap.collector.out_of_memory = collector_noop
+        heap.collector.collect = collector_noop
         heap.collector.write_barrier = barrier_noop
-        heap.collector.finish = hook_noop
-        heap.collector.destroy = hook_noop
+        heap.collector.finish = collector_noop
+        heap.collector.destroy = collector_noop
         heap.cycle_start_hook = NULL
 
     def __dealloc__(self):
