@@ -370,8 +370,12 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
                 progress.finished(config.name, seconds, outcome)
     except (KeyboardInterrupt, _Terminated):
         write_json_atomic(output.status_path, status)
-        raise Interrupted("interrupted", f"interrupted; {output.json_path} keeps every finished "
-                                         f"configuration: complete it with --resume") from None
+        kept = sum(1 for s in status["configurations"].values() if s.get("status") == "done")
+        progress.note(f"suite {suite.name} stopped: {output.json_path} keeps the {kept} finished "
+                      f"configurations; complete it with: gcbench suite "
+                      f"{'' if suite.path == str(suitefile.DEFAULT_SUITE) else suite.path + ' '}"
+                      f"-o {output.json_path} --resume")
+        raise Interrupted("interrupted", "interrupted") from None
     finally:
         signal.signal(signal.SIGTERM, previous)
 
