@@ -17,7 +17,6 @@ from . import metrics
 from .errors import UsageError
 
 DEFAULT_BASELINE = "marksweep"
-MMU_WINDOW_NS = 10_000_000
 FORMATS = ("text", "markdown", "csv")
 
 
@@ -87,7 +86,7 @@ def load_suite(path):
                 run = None
         if run is not None and not run.get("failed"):
             cell.pauses_ns = [int(p) for p in run["pauses_ns"]]
-            cell.mmu_10ms = metrics.mmu(run, MMU_WINDOW_NS)[0] if run["wall_s"] > 0 else None
+            cell.mmu_10ms = metrics.summarize(run)["mmu_10ms"]
             cell.peak_heap_bytes = run["peak_heap_bytes"]
         elif pauses is not None:
             cell.pauses_ns = [round(v * 1e9) for v in pauses.get_values()]
