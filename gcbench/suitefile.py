@@ -8,13 +8,13 @@
     name = "tricolor"
     opts = { barrier = "hybrid" }
     [[workload]]                      # at least one; name = "*" means every workload
-    name = "churn"
+    name = "churn"                    # optional = true: skipped when this build lacks it
     params = { live_objects = 50000 }
     [pyperf]                          # optional: pyperf's processes, values, warmups,
     processes = 6                     # min_time (s) and loops (0 = calibrate)
     [fast]                            # optional: what --fast changes (heap, seeds, gogc,
-    heap = ["2x"]                     # pyperf, params per workload name); without it,
-    pyperf = { processes = 1 }        # --fast is pyperf's --fast
+    heap = ["2x"]                     # pyperf, params per workload name, workloads to
+    pyperf = { processes = 1 }        # keep); without it, --fast is pyperf's --fast
     params = { churn = { ops = 100000 } }
 
 The whole file is validated before anything runs: every error names its key path
@@ -117,6 +117,7 @@ class Suite:
     workloads: list = field(default_factory=list)     # [(name, params, given_params)]
     pyperf: dict = field(default_factory=dict)
     modes: dict = field(default_factory=dict)         # "fast"/"rigorous" -> replacements
+    optional_workloads: set = field(default_factory=set)  # declared optional, absent here
 
     def configurations(self):
         out = []
@@ -143,6 +144,8 @@ class Suite:
                         modes={})
         workloads = []
         for name, params, given in self.workloads:
+            if "workloads" in over and name not in over["workloads"]:
+                continue
             if name in over["params"]:
                 given = {**given, **over["params"][name]}
                 params = registry.resolve(registry.get_workload(name), given, "parameter")
@@ -242,12 +245,19 @@ def parse(text, source="<suite>"):
         suite.collectors += _collector_entries(check, entry, f"collector[{i}]")
     if not suite.collectors:
         check.fail("collector", "no collector is available")
+
     _no_duplicates(check, [(n, _canonical(o)) for n, o, _ in suite.collectors], "collector")
 
     if "workload" not in data:
         check.fail("workload", "missing: add at least one [[workload]] table")
     for i, entry in enumerate(check.array(data["workload"], "workload")):
-        suite.workloads += _workload_entries(check, entry, f"workload[{i}]")
+        entries = _workload_entries(check, entry, f"workload[{i}]")
+        if entries is None:
+            suite.optional_workloads.add(entry["name"])
+        else:
+            suite.workloads += entries
+    if not suite.workloads:
+        check.fail("workload", "no workload is available")
     _no_duplicates(check, [(n, _canonical(p)) for n, p, _ in suite.workloads], "workload")
 
     suite.pyperf = _pyperf_table(check, data.get("pyperf", {}), "pyperf")
@@ -290,8 +300,17 @@ def _mode_table(check, suite, table, mode):
     """[fast] / [rigorous]: replacements for heap, seeds, gogc, pyperf settings, and
     parameters per workload name, validated now whichever mode runs."""
     check.table(table, mode)
-    check.unknown_keys(table, {"heap", "seeds", "gogc", "pyperf", "params"}, mode)
+    check.unknown_keys(table, {"heap", "seeds", "gogc", "pyperf", "params", "workloads"}, mode)
     out = {}
+    # workloads: keep only these of the suite's workloads (an optional one absent from
+    # this build is simply not there)
+    declared = {name for name, _, _ in suite.workloads} | suite.optional_workloads
+    if "workloads" in table:
+        keep = check.array(table["workloads"], f"{mode}.workloads")
+        for i, name in enumerate(keep):
+            if name not in declared:
+                check.fail(f"{mode}.workloads[{i}]", f"{name!r} is not a workload of this suite")
+        out["workloads"] = set(keep)
     if "heap" in table:
         out["heaps"] = _heaps(check, table["heap"], f"{mode}.heap")
     if "seeds" in table:
@@ -304,8 +323,10 @@ def _mode_table(check, suite, table, mode):
     out["params"] = {}
     for wname, given in params.items():
         path = f"{mode}.params.{wname}"
-        if wname not in known:
+        if wname not in declared and wname not in known:
             check.fail(path, f"unknown workload {wname!r}; known: {', '.join(known)}")
+        if wname not in known:
+            continue        # an optional workload this build lacks
         given = dict(check.table(given, path))
         _resolve(check, known[wname], given, path, "parameter")
         out["params"][wname] = given
@@ -365,16 +386,21 @@ def _resolve(check, reg_entry, given, path, what):
 
 def _collector_entries(check, entry, path):
     check.table(entry, path)
-    check.unknown_keys(entry, {"name", "opts"}, path)
+    check.unknown_keys(entry, {"name", "opts", "optional"}, path)
     name = entry.get("name")
     if not isinstance(name, str):
         check.fail(f"{path}.name", "missing or not a string")
+    optional = entry.get("optional", False)
+    if not isinstance(optional, bool):
+        check.fail(f"{path}.optional", f"expected true or false, got {optional!r}")
     given = _values(check, entry, "opts", path)
     table = registry.collectors()
     if name == "*":
         if given:
             check.fail(f"{path}.opts", "options cannot be given with name = \"*\" (every collector)")
         return [(n, registry.resolve(e, {}, "option"), {}) for n, e in table.items() if e.available]
+    if optional and (name not in table or not table[name].available):
+        return []       # a collector this build lacks: the suite runs without it
     if name not in table:
         check.fail(f"{path}.name", f"unknown collector {name!r}; known: {', '.join(table)}")
     if not table[name].available:
@@ -384,16 +410,21 @@ def _collector_entries(check, entry, path):
 
 def _workload_entries(check, entry, path):
     check.table(entry, path)
-    check.unknown_keys(entry, {"name", "params"}, path)
+    check.unknown_keys(entry, {"name", "params", "optional"}, path)
     name = entry.get("name")
     if not isinstance(name, str):
         check.fail(f"{path}.name", "missing or not a string")
+    optional = entry.get("optional", False)
+    if not isinstance(optional, bool):
+        check.fail(f"{path}.optional", f"expected true or false, got {optional!r}")
     given = _values(check, entry, "params", path)
     table = registry.workloads()
     if name == "*":
         if given:
             check.fail(f"{path}.params", "parameters cannot be given with name = \"*\" (every workload)")
         return [(n, registry.resolve(e, {}, "parameter"), {}) for n, e in table.items()]
+    if optional and name not in table:
+        return None     # a workload this build lacks: the suite runs without it
     if name not in table:
         check.fail(f"{path}.name", f"unknown workload {name!r}; known: {', '.join(table)}")
     return [(name, _resolve(check, table[name], given, f"{path}.params", "parameter"), given)]

@@ -206,7 +206,7 @@ def test_default_suite_fast_writes_under_results(tmp_path):
     workloads = {b.get_metadata()["workload"] for b in benches.values()}
     available = {n for n, e in registry.collectors().items() if e.available}
     assert collectors == available
-    assert workloads == set(registry.workloads()) and {"binary-trees", "churn"} <= workloads
+    assert workloads == {"binary-trees", "churn"}       # the fast variant keeps the core two
     for bench in benches.values():
         meta = bench.get_metadata()
         assert meta["heap"] == "2x" and meta["heap_bytes"] >= 2 * meta["minheap_bytes"] - 8192
@@ -216,6 +216,25 @@ def test_default_suite_has_two_heap_sizes():
     suite = suitefile.load(suitefile.DEFAULT_SUITE)
     assert len(suite.heaps) == 2 and all(h.relative for h in suite.heaps)
     assert {c for c, _, _ in suite.collectors} == {n for n, e in registry.collectors().items() if e.available}
+    names = {w for w, _, _ in suite.workloads}
+    assert {"binary-trees", "churn"} <= names <= set(registry.workloads())
+    # optional workloads this build lacks are left out, not errors
+    assert names | suite.optional_workloads == {"binary-trees", "churn", "server", "lru-cache"}
+
+
+def test_optional_entries_are_skipped_when_absent():
+    suite = suitefile.parse(BASE + "[[workload]]\nname = 'no-such-workload'\noptional = true\n"
+                            "[[collector]]\nname = 'no-such-collector'\noptional = true\n"
+                            "[fast]\nworkloads = ['no-such-workload', 'churn']\n"
+                            "[fast.params]\nno-such-workload = { x = 1 }\n", "s.toml")
+    assert [w for w, _, _ in suite.workloads] == ["churn"]
+    assert [c for c, _, _ in suite.collectors] == ["marksweep"]
+    fast, _ = suite.for_mode("fast")
+    assert [c.workload for c in fast.configurations()] == ["churn"]
+    with pytest.raises(UsageError, match="fast.workloads\\[0\\]: 'queue' is not a workload of this suite"):
+        suitefile.parse(BASE + "[fast]\nworkloads = ['queue']\n", "s.toml")
+    with pytest.raises(UsageError, match="workload\\[1\\].optional: expected true or false"):
+        suitefile.parse(BASE + "[[workload]]\nname = 'churn'\noptional = 'yes'\n", "s.toml")
 
 
 def test_minheap_completes_and_ten_percent_less_fails():
