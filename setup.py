@@ -41,9 +41,37 @@ def link_args():
     return args
 
 
+def have_libgc():
+    """Can we compile and link against libgc (the Boehm collector baseline)?"""
+    import shutil
+    import subprocess
+    import tempfile
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        return False
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "t.c")
+        with open(src, "w") as f:
+            f.write("#include <gc.h>\nint main(void) { GC_INIT(); return 0; }\n")
+        proc = subprocess.run([cc, src, "-lgc", "-o", os.path.join(tmp, "t")], capture_output=True)
+        return proc.returncode == 0
+
+
+def requirement_met(path):
+    """A .pyx may declare `# gcbench-build: requires libgc`; skip it when unmet."""
+    with open(path) as f:
+        head = f.read(2000)
+    if "gcbench-build: requires libgc" in head and not have_libgc():
+        print(f"gcbench: libgc not found, not building {path} (install libgc-dev for the boehm collector)")
+        return False
+    return True
+
+
 def extensions():
     exts = []
     for path in sorted(glob("gcbench_core/**/*.pyx", recursive=True)):
+        if not requirement_met(path):
+            continue
         module = path[:-4].replace(os.sep, ".")
         exts.append(Extension(
             module, [path],

@@ -61,6 +61,9 @@ def build_parser():
     p.add_argument("--memstats", action="store_true",
                    help="print runtime.MemStats-like totals after the run")
     p.add_argument("--json", metavar="PATH", help="write the full result as JSON to PATH")
+    p.add_argument("--timeline", metavar="FILE.json",
+                   help="write the run's events (pauses by kind, cycles, mark/sweep phases, heap "
+                        "counters) as a Chrome trace that Perfetto and chrome://tracing open")
 
     p = sub.add_parser("suite", help="run a benchmark suite under pyperf (no file: the default suite)",
                        description="Run every configuration of a suite file (TOML: workloads x "
@@ -99,11 +102,41 @@ def build_parser():
                    help="collector the others are compared with (default marksweep, else the first)")
     p.add_argument("--format", default="text", choices=("text", "markdown", "csv"),
                    help="table format (default text)")
+
+    _add_plot_commands(sub)
     return parser
+
+
+def _add_plot_commands(sub):
+    from .plots import FORMATS, KINDS
+    p = sub.add_parser("plot", help="draw charts from a run's JSON or a suite's pyperf JSON",
+                       description="Draw charts from RESULT.json (gcbench run --json, or a gcbench "
+                                   "suite's pyperf JSON): pause distribution, timeline, MMU curves, "
+                                   "throughput, time-space trade-off, request latency.  A kind whose "
+                                   "data is absent is skipped with a message.")
+    p.add_argument("result", metavar="RESULT.json", help="a run's or a suite's JSON")
+    p.add_argument("-o", "--output", metavar="DIR",
+                   help="directory for the charts (default: the directory of RESULT.json)")
+    p.add_argument("--kind", action="append", choices=KINDS, metavar="KIND",
+                   help=f"chart to draw, repeat for several: {', '.join(KINDS)} (default: all)")
+    p.add_argument("--format", default="png", choices=FORMATS, help="image format (default png)")
+    p.add_argument("--baseline", metavar="SERIES",
+                   help="series the throughput chart is relative to (default: nogc if present)")
+    p = sub.add_parser("report", help="write report.html and report.md from a run's or a suite's JSON",
+                       description="Write a self-contained report.html (charts embedded) and a "
+                                   "report.md with the comparison table, the charts, the machine "
+                                   "and software versions and the command that reproduces them.")
+    p.add_argument("result", metavar="RESULT.json", help="a run's or a suite's JSON")
+    p.add_argument("-o", "--output", metavar="DIR",
+                   help="directory for the report and its charts (default: the directory of RESULT.json)")
 
 
 def _fmt_ms(ns):
     return "-" if ns is None else f"{ns / 1e6:.3f} ms"
+
+
+def _fmt_us(ns):
+    return "-" if ns is None else f"{ns / 1e3:.1f} us"
 
 
 def cmd_list(args):
@@ -140,6 +173,16 @@ def print_summary(result, out=sys.stdout):
     print(f"  GC CPU       {result['gc_cpu_fraction'] * 100:.1f}%", file=out)
     print(f"  peak heap    {format_bytes(result['peak_heap_bytes'])} (peak live {format_bytes(result['peak_live_bytes'])})", file=out)
     print(f"  allocated    {result['alloc_count']} objects, {format_bytes(result['alloc_bytes'])}", file=out)
+    for key, label in (("request_latency_ns", "latency"), ("metered_latency_ns", "metered")):
+        lat = result.get(key)
+        if lat:
+            print(f"  {label:<12} p50 {_fmt_us(lat['p50'])}  p99 {_fmt_us(lat['p99'])}  "
+                  f"p99.9 {_fmt_us(lat['p99.9'])}  max {_fmt_us(lat['max'])} per request", file=out)
+    pool = result.get("pool")
+    if pool:
+        print(f"  pool         {pool['gets']} gets: {pool['hits_private']} private, {pool['hits_shared']} shared, "
+              f"{pool['hits_stolen']} stolen, {pool['hits_victim']} victim, {pool['misses']} new; "
+              f"{pool['puts']} puts, {pool['dropped']} dropped by cleanup", file=out)
     if result["verified"]:
         print(f"  verified     yes ({result['counters']['verified_cycles']} cycles and the final heap)", file=out)
 
@@ -156,6 +199,8 @@ def write_json_atomic(path, data):
 def cmd_run(args):
     from .runner import run
     from . import gotrace
+    if args.timeline:
+        _check_output_file(args.timeline, "--timeline")
     result = run(args.collector, args.workload,
                  params=parse_key_values(args.param, "--param"),
                  opts=parse_key_values(args.opt, "--opt"),
@@ -170,6 +215,56 @@ def cmd_run(args):
             print(line)
     if args.json:
         write_json_atomic(args.json, result)
+    if args.timeline:
+        from .timeline import write_trace
+        try:
+            write_trace(args.timeline, result)
+        except OSError as exc:
+            raise UsageError(f"cannot write --timeline {args.timeline}: {exc.strerror or exc}") from None
+    return 0
+
+
+def _check_output_file(path, flag):
+    """Refuse an unwritable output path before a run rather than after it."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise UsageError(f"{flag} {path}: directory {directory} does not exist")
+    if os.path.isdir(path):
+        raise UsageError(f"{flag} {path}: is a directory")
+
+
+def _output_dir(args):
+    out = args.output or os.path.dirname(os.path.abspath(args.result))
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UsageError(f"-o {out}: not a directory")
+    return out
+
+
+def cmd_plot(args):
+    from .plots import render
+    from .results import load_results
+    results = load_results(args.result)
+    out = _output_dir(args)
+    try:
+        paths = render(results, out, kinds=args.kind, fmt=args.format, baseline=args.baseline)
+    except OSError as exc:
+        raise UsageError(f"cannot write charts to {out}: {exc.strerror or exc}") from None
+    for path in paths:
+        print(path)
+    return 0
+
+
+def cmd_report(args):
+    from .report import write_report
+    from .results import load_results
+    results = load_results(args.result)
+    out = _output_dir(args)
+    try:
+        html_path, md_path = write_report(results, out)
+    except OSError as exc:
+        raise UsageError(f"cannot write the report to {out}: {exc.strerror or exc}") from None
+    print(html_path)
+    print(md_path)
     return 0
 
 
@@ -204,8 +299,8 @@ def cmd_compare(args):
     return compare.main(args)
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "suite": cmd_suite, "minheap": cmd_minheap,
-            "compare": cmd_compare}
+COMMANDS = {"list": cmd_list, "run": cmd_run, "plot": cmd_plot, "report": cmd_report,
+            "suite": cmd_suite, "minheap": cmd_minheap, "compare": cmd_compare}
 
 
 def main(argv=None):

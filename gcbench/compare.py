@@ -27,7 +27,8 @@ class Cell:
     pauses_ns: list = None
     mmu_10ms: float = None
     peak_heap_bytes: int = None
-    failed: str = None
+    failed: str = None            # the error of a configuration that failed or does not apply
+    applicable: bool = True
     relative: float = None        # mean / baseline mean
     significant: bool = None
 
@@ -72,7 +73,7 @@ def load_suite(path):
     out = []
     for name, bench in by_name.items():
         meta = bench.get_metadata()
-        if meta.get("gcbench_kind") != "throughput":
+        if meta.get("gcbench_metric") != "throughput":
             continue
         row = meta.get("configuration", name)
         group = meta.get("collector_label", meta.get("collector", "?"))
@@ -99,9 +100,9 @@ def load_suite(path):
         except ValueError:
             status = {}
         for name, entry in status.get("configurations", {}).items():
-            if entry.get("status") == "failed" and entry.get("configuration"):
+            if entry.get("status") in ("failed", "skipped") and entry.get("configuration"):
                 out.append((entry["configuration"], entry.get("collector_label", "?"),
-                            Cell(failed=entry.get("error", "failed"))))
+                            Cell(failed=entry.get("error", "failed"), applicable=entry["status"] == "failed")))
     return out
 
 
@@ -127,6 +128,8 @@ def compare_files(paths, baseline=None):
     if not groups:
         raise UsageError(f"no gcbench benchmarks in {', '.join(paths)}")
     base = _choose_baseline(groups, baseline)
+    groups.remove(base)
+    groups.insert(0, base)          # the baseline's group first, the others as they came
     for row in rows:
         ref = cells.get((row, base))
         for group in groups:
@@ -159,7 +162,7 @@ def _cell_texts(cell, is_base):
     if cell is None:
         return ["-"] * len(COLUMNS)
     if cell.failed:
-        return ["FAILED"] + ["-"] * (len(COLUMNS) - 1)
+        return ["FAILED" if cell.applicable else "n/a"] + ["-"] * (len(COLUMNS) - 1)
     if is_base:
         versus = "base"
     elif cell.relative is None:
@@ -179,7 +182,7 @@ def _csv_values(cell, is_base):
     if cell is None:
         return [""] * 9
     if cell.failed:
-        return ["failed"] + [""] * 8
+        return ["failed" if cell.applicable else "not applicable"] + [""] * 8
     p = metrics.percentiles(cell.pauses_ns or [])
     return ["ok", cell.mean_s, "" if cell.relative is None else cell.relative,
             "" if is_base or cell.significant is None else str(bool(cell.significant)).lower(),

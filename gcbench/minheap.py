@@ -2,14 +2,18 @@
 
 Found by bisection, as MMTk's tooling does (running-ng's minheap): find a size that
 completes and one that runs out of memory, then halve the gap until it is one page.
-Every probe is a full run of the workload (in this process: a failed run unwinds cleanly
-out of the kernel and frees its arena).  Only "heap exhausted" counts as not completing;
-any other failure (heap corruption) is a bug and is raised.
+Every probe is a full run of the workload in a forked child process (a collector may
+keep state for the whole process, as libgc does).  Only "heap exhausted" counts as not
+completing; any other failure (heap corruption, a crash) is raised, as is a UsageError
+(the collector cannot run this workload at all).
 
 Heap exhaustion is close to monotonic in the arena size but not exactly (a collection's
 timing shifts with the arena), so the answer is "completes at N, fails at N - 1 page",
 both observed.
 """
+import json
+import os
+import signal
 import time
 
 from .errors import RunError, UsageError
@@ -29,6 +33,64 @@ def _largest_heap():
     return int(ram * _MAX_HEAP_FRACTION_OF_RAM) // PAGE_BYTES * PAGE_BYTES if ram else 1 << 36
 
 
+def _probe_in_child(config):
+    """Run `config` in a forked child and report (completed, figures).
+
+    Every probe gets a fresh process: a collector may keep state for the whole process
+    (libgc has one heap per process, and a heap that grew for one probe would make the
+    next one pass), and a crash must not take the search down.  fork() is cheap here:
+    the child shares the loaded modules and runs one workload."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                   # the child: run, report, exit
+        os.close(read_fd)
+        # quiet: a probe that runs out of memory is expected (libgc warns on stderr)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        try:
+            result = run_prepared(config)
+            payload = {"completed": True, **{k: result[k] for k in _FIGURES}}
+        except RunError as exc:
+            payload = {"completed": False, "kind": exc.kind, "error": str(exc)}
+        except UsageError as exc:
+            payload = {"completed": False, "kind": "usage", "error": str(exc)}
+        except BaseException as exc:               # noqa: BLE001 - reported to the parent
+            payload = {"completed": False, "kind": "crash", "error": f"{type(exc).__name__}: {exc}"}
+        try:
+            with os.fdopen(write_fd, "w") as f:
+                json.dump(payload, f)
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    try:
+        with os.fdopen(read_fd) as f:
+            text = f.read()
+        _, status = os.waitpid(pid, 0)
+    except BaseException:
+        # interrupted: the child must not run on
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        raise
+    if not text:
+        code = os.waitstatus_to_exitcode(status)
+        raise RunError("crash", f"the run crashed ({'signal ' + str(-code) if code < 0 else 'exit code ' + str(code)})")
+    payload = json.loads(text)
+    if payload["completed"]:
+        return True, payload
+    if payload["kind"] == "usage":
+        raise UsageError(payload["error"])
+    if payload["kind"] != "heap exhausted":
+        raise RunError(payload["kind"], payload["error"])
+    return False, None
+
+
+_FIGURES = ("cycles", "peak_live_bytes", "peak_heap_bytes")
+
+
 class Search:
     """Probes and their outcomes, kept so the caller can report them."""
 
@@ -40,18 +102,12 @@ class Search:
     def completes(self, heap_bytes):
         config = dict(self.config, heap_bytes=int(heap_bytes))
         start = time.perf_counter()
-        try:
-            result = run_prepared(config)
-            completed = True
-        except RunError as exc:
-            if exc.kind != "heap exhausted":
-                raise
-            result, completed = None, False
+        completed, figures = _probe_in_child(config)
         seconds = time.perf_counter() - start
         self.probes.append((int(heap_bytes), completed, seconds))
         if self.on_probe is not None:
             self.on_probe(int(heap_bytes), completed, seconds)
-        return completed, result
+        return completed, figures
 
     def largest_failing(self, below):
         failing = [b for b, ok, _ in self.probes if not ok and b < below]

@@ -6,7 +6,8 @@ to write the run file.  Started without --worker (the pyperf "main" process) it:
 
 1. runs the configuration once and writes the full result dictionary to the run file (the
    recorded run: its pauses become the pause benchmark, its events the charts); a run
-   that fails writes {"failed": true, "error": ...} there instead and exits with code 3,
+   that fails writes {"failed": true, "error": ...} there instead and exits with code 3
+   (4 when the collector or workload refuses the combination: "applicable": false),
    before any worker is spawned;
 2. hands over to pyperf.Runner, which spawns worker processes (this module again, with
    --worker) for calibration, warm-ups and values, and writes the throughput benchmark
@@ -22,6 +23,7 @@ import os
 import sys
 
 EXIT_RUN_FAILED = 3
+EXIT_NOT_APPLICABLE = 4
 
 
 def time_runs(loops, config):
@@ -41,19 +43,23 @@ def write_json_atomic(path, data):
 
 
 def recorded_run(spec):
+    """Run once and write the run file; returns 0 or the exit code of a failure."""
     from gcbench.errors import RunError, UsageError
     from gcbench.runner import run_prepared
     try:
         result = run_prepared(spec["config"])
     except (RunError, UsageError) as exc:
-        kind = getattr(exc, "kind", "usage")
-        write_json_atomic(spec["run_file"], {"failed": True, "error": str(exc), "error_kind": kind,
+        # a UsageError here is a combination the collector or workload refuses (the suite
+        # file was validated): the configuration does not apply, it did not fail
+        applies = isinstance(exc, RunError)
+        write_json_atomic(spec["run_file"], {"failed": True, "applicable": applies, "error": str(exc),
+                                             "error_kind": getattr(exc, "kind", "usage"),
                                              "name": spec["name"], **spec["config"]})
         print(f"{spec['name']}: {exc}", file=sys.stderr)
-        return False
+        return EXIT_RUN_FAILED if applies else EXIT_NOT_APPLICABLE
     result["name"] = spec["name"]
     write_json_atomic(spec["run_file"], result)
-    return True
+    return 0
 
 
 def main(argv=None):
@@ -75,8 +81,10 @@ def main(argv=None):
         program_args=("-m", "gcbench.pyperf_worker", spec_path))
     runner.argparser.add_argument("spec_path")
     args = runner.parse_args([*argv[1:], spec_path])
-    if not args.worker and not recorded_run(spec):
-        return EXIT_RUN_FAILED
+    if not args.worker:
+        code = recorded_run(spec)
+        if code:
+            return code
     runner.bench_time_func(spec["name"], time_runs, spec["config"], metadata=spec["metadata"])
     return 0
 

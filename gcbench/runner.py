@@ -93,6 +93,8 @@ def run_prepared(config, verify=False, stress=0, checkmark=False, on_heap=None):
 
     centry = registry.get_collector(config["collector"])
     wentry = registry.get_workload(config["workload"])
+    if verify and not getattr(centry.module, "SUPPORTS_VERIFY", True):
+        raise UsageError(f"--verify checks the arena heap; collector {centry.name!r} allocates outside it")
     managed = ManagedHeap(config["heap_bytes"], config["gogc"], verify=verify,
                           stress_allocs=int(stress or 0), checkmark=checkmark)
     centry.module.attach(managed, dict(config["opts"]))

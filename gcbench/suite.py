@@ -138,7 +138,7 @@ def pause_benchmark(name, pauses_ns, metadata):
     if not values or min(values) <= 0:
         return None
     run = pyperf.Run(values, metadata={**metadata, "name": name, "unit": "second",
-                                       "gcbench_kind": "pauses", "loops": 1})
+                                       "gcbench_metric": "pause", "loops": 1})
     return pyperf.Benchmark([run])
 
 
@@ -186,6 +186,11 @@ class _Terminated(Exception):
     pass
 
 
+class NotApplicable(Exception):
+    """The collector or workload refuses this combination (e.g. malloc cannot free churn's
+    shared objects): the configuration is skipped, which is not a failure."""
+
+
 def _on_sigterm(signum, frame):
     raise _Terminated()
 
@@ -222,6 +227,8 @@ def run_configuration(spec, work_dir, mode_flag):
         try:
             recorded = json.loads(run_file.read_text())
             if recorded.get("failed"):
+                if recorded.get("applicable") is False:
+                    raise NotApplicable(recorded.get("error", "not applicable"))
                 return None, recorded.get("error", "failed")
         except ValueError:
             pass
@@ -249,13 +256,17 @@ def resolve_heap(config, minheaps, progress):
         progress.note(f"finding the minimum heap of {label} ...")
         try:
             found, search = find_min_heap(config.run_config(0))
-        except (RunError, UsageError) as exc:
+        except UsageError as exc:
+            minheaps[key] = {"error": str(exc), "applicable": False}
+        except RunError as exc:
             minheaps[key] = {"error": str(exc)}
         else:
             minheaps[key] = {"bytes": found}
             progress.note(f"minimum heap of {label}: {format_bytes(found)} ({found} bytes; "
                           f"{len(search.probes)} runs, {time.monotonic() - start:.1f} s)")
     entry = minheaps[key]
+    if entry.get("applicable") is False:
+        raise NotApplicable(entry["error"])
     if "error" in entry:
         raise RunError("minheap", f"no minimum heap: {entry['error']}")
     minimum = entry["bytes"]
@@ -300,7 +311,7 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
     for name in done:
         status["configurations"].setdefault(name, {"status": "done"})["status"] = "done"
     failed = {name for name, s in status["configurations"].items()
-              if s.get("status") == "failed" and name in names}
+              if s.get("status") in ("failed", "skipped") and name in names}
     todo = [c for c in configs if c.name not in done and c.name not in failed]
     settings = suite.pyperf
     mode_flag = f"--{mode}" if pass_mode_flag and mode else None
@@ -335,17 +346,21 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
                          "collector_label": config.collector_label}
                 try:
                     heap_bytes, minimum = resolve_heap(config, status["minheap"], progress)
-                except (RunError, UsageError) as exc:
+                    meta = benchmark_metadata(suite, config, heap_bytes, minimum,
+                                              output.relative(run_file), build)
+                    spec = {"name": config.name, "config": config.run_config(heap_bytes),
+                            "metadata": {**meta, "gcbench_metric": "throughput"},
+                            "settings": settings, "run_file": str(run_file)}
+                    bench, error = run_configuration(spec, work_dir, mode_flag)
+                except NotApplicable as exc:
+                    entry.update(status="skipped", error=str(exc))
+                    write_json_atomic(run_file, {"failed": True, "applicable": False, "error": str(exc),
+                                                 "name": config.name, **config.run_config(0)})
+                except RunError as exc:
                     entry.update(status="failed", error=str(exc))
                     write_json_atomic(run_file, {"failed": True, "error": str(exc), "name": config.name,
                                                  **config.run_config(0)})
                 else:
-                    meta = benchmark_metadata(suite, config, heap_bytes, minimum,
-                                              output.relative(run_file), build)
-                    spec = {"name": config.name, "config": config.run_config(heap_bytes),
-                            "metadata": {**meta, "gcbench_kind": "throughput"},
-                            "settings": settings, "run_file": str(run_file)}
-                    bench, error = run_configuration(spec, work_dir, mode_flag)
                     if bench is None:
                         entry.update(status="failed", error=error)
                     else:
@@ -365,6 +380,8 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
                 if entry["status"] == "done":
                     b = bench_order[config.name][0]
                     outcome = f"{b.mean() * 1e3:.1f} ms +- {b.stdev() * 1e3 if b.get_nvalue() > 1 else 0:.1f} ms per run"
+                elif entry["status"] == "skipped":
+                    outcome = f"not applicable: {entry['error']}"
                 else:
                     outcome = f"FAILED: {entry['error']}"
                 progress.finished(config.name, seconds, outcome)
@@ -383,17 +400,19 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
     status["ended"] = datetime.datetime.now().isoformat(timespec="seconds")
     write_json_atomic(output.status_path, status)
     failures = {n: s for n, s in status["configurations"].items() if s.get("status") == "failed" and n in names}
-    summary = write_summary(output, suite, failures, progress, err)
+    skipped = {n: s for n, s in status["configurations"].items() if s.get("status") == "skipped" and n in names}
+    summary = write_summary(output, suite, failures, skipped, progress)
     print(summary, file=out, end="")
     _report_and_charts(output, command, err)
     print(f"results: {output.json_path}", file=out)
     return 1 if failures else 0
 
 
-def write_summary(output, suite, failures, progress, err):
+def write_summary(output, suite, failures, skipped, progress):
     from . import compare
     lines = [f"suite {suite.name}: {len(suite.configurations())} configurations, "
-             f"{len(failures)} failed; this session ran {progress.done} in {_clock(time.monotonic() - progress.start)}",
+             f"{len(failures)} failed" + (f", {len(skipped)} not applicable" if skipped else "")
+             + f"; this session ran {progress.done} in {_clock(time.monotonic() - progress.start)}",
              ""]
     if output.json_path.exists():
         try:
@@ -404,6 +423,9 @@ def write_summary(output, suite, failures, progress, err):
     if failures:
         lines += ["", "failed configurations:"]
         lines += [f"  {name}: {s.get('error')}" for name, s in failures.items()]
+    if skipped:
+        lines += ["", "configurations that do not apply (the collector or workload refuses them):"]
+        lines += [f"  {name}: {s.get('error')}" for name, s in skipped.items()]
     text = "\n".join(lines) + "\n"
     with open(output.dir / "summary.txt.tmp", "w") as f:
         f.write(text)

@@ -65,6 +65,7 @@ cdef enum:
     MAX_GLOBALS = 64
     MAX_EXTRA_ROOTS = 16
     NO_SPAN = -1
+    PREFETCH_DEPTH = 8               # mark loop prefetch FIFO (a power of two)
 
 # Span states.
 cdef enum:
@@ -141,6 +142,8 @@ ctypedef struct CycleRecord:
 ctypedef struct HeapState
 ctypedef void (*heap_hook)(HeapState* heap) noexcept nogil
 ctypedef void (*barrier_fn)(HeapState* heap, Object** slot, Object* new_value) noexcept nogil
+ctypedef Object* (*external_alloc_fn)(HeapState* heap, uint32_t nbytes) noexcept nogil
+ctypedef void (*drop_fn)(HeapState* heap, Object* obj, bint recursive) noexcept nogil
 
 # The collector interface: one record of function pointers, filled by one collector
 # module.  Only slow paths call through it: the allocation fast path and the write
@@ -155,6 +158,11 @@ ctypedef struct Collector:
     barrier_fn write_barrier         # slow path; called only while heap.barrier_on
     heap_hook finish                 # end of run: finish work, stop helper threads
     heap_hook destroy                # free `state`
+    # Baselines that do not use the arena (malloc, boehm) allocate here instead: every
+    # size class's current span stays empty, so heap_alloc always reaches the slow path.
+    external_alloc_fn external_alloc
+    # The workload declares an object dead (mut_drop): only malloc acts on it.
+    drop_fn drop
 
 ctypedef struct ExtraRoots:
     Object** slots

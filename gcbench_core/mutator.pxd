@@ -72,6 +72,14 @@ cdef inline char* mut_payload(HeapState* heap, int r) noexcept nogil:
     cdef Object* obj = heap.stack[r]
     return <char*>(obj_slots(obj) + obj.nslots)
 
+# The workload knows that stack[r] is dead (and, when `recursive`, everything reachable
+# from it, which it owned alone): collectors ignore this; `malloc` frees them now.
+cdef inline void mut_drop(HeapState* heap, int r, bint recursive) noexcept nogil:
+    if heap.collector.drop != NULL and heap.stack[r] != NULL:
+        heap.collector.drop(heap, heap.stack[r], recursive)
+    heap.stack[r] = NULL
+    mut_tick(heap)
+
 # runtime.GC(): a full collection to completion.
 cdef inline void mut_gc(HeapState* heap) noexcept nogil:
     heap.collector.collect(heap)

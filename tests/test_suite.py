@@ -63,7 +63,7 @@ def test_small_suite_writes_one_pyperf_file(tmp_path):
     assert "[4/4]" in proc.stderr and "left" in proc.stderr      # progress with an estimate
 
     benches = load_benchmarks(out)
-    throughput = {n: b for n, b in benches.items() if b.get_metadata()["gcbench_kind"] == "throughput"}
+    throughput = {n: b for n, b in benches.items() if b.get_metadata()["gcbench_metric"] == "throughput"}
     assert len(throughput) == 4
     assert {b.get_metadata()["collector"] for b in throughput.values()} == {"marksweep", "nogc"}
     for name, bench in throughput.items():
@@ -84,7 +84,7 @@ def test_small_suite_writes_one_pyperf_file(tmp_path):
             # the pause benchmark holds exactly the kernel's recorded pauses, in seconds
             assert run["pauses_ns"]
             assert list(pauses.get_values()) == [p / 1e9 for p in run["pauses_ns"]]
-            assert pauses.get_metadata()["gcbench_kind"] == "pauses"
+            assert pauses.get_metadata()["gcbench_metric"] == "pause"
 
     for cmd in (["stats", out], ["hist", out], ["metadata", out]):
         proc = pyperf_cli(*cmd)

@@ -12,7 +12,7 @@ every node under construction.
 """
 from libc.stdint cimport uint32_t, uint64_t, int64_t
 from gcbench_core.heap cimport HeapState, ManagedHeap, run_kernel
-from gcbench_core.mutator cimport (mut_alloc, mut_store, mut_load, mut_clear, mut_set_global,
+from gcbench_core.mutator cimport (mut_alloc, mut_store, mut_load, mut_clear, mut_drop, mut_set_global,
                                    mut_payload, mut_tick)
 
 NAME = "binary-trees"
@@ -90,7 +90,7 @@ cdef void kernel(void* arg) noexcept nogil:
     cdef double* array
     # stretch the heap
     make_tree(heap, stretch, R_TEMP)
-    mut_clear(heap, R_TEMP)
+    mut_drop(heap, R_TEMP, True)
     # long-lived data, reachable from globals as well as the stack
     mut_alloc(heap, R_LONG_TREE, NODE_SLOTS, NODE_PAYLOAD)
     populate(heap, p.long_lived_depth, R_LONG_TREE)
@@ -108,10 +108,10 @@ cdef void kernel(void* arg) noexcept nogil:
         for i in range(iters):
             mut_alloc(heap, R_TEMP, NODE_SLOTS, NODE_PAYLOAD)
             populate(heap, depth, R_TEMP)
-            mut_clear(heap, R_TEMP)
+            mut_drop(heap, R_TEMP, True)
         for i in range(iters):
             make_tree(heap, depth, R_TEMP)
-            mut_clear(heap, R_TEMP)
+            mut_drop(heap, R_TEMP, True)
         depth += 2
     # GCBench keeps the long-lived data alive to the end and checks it
     if p.array_len > 1000 and array[1000] != 1.0 / 1001:

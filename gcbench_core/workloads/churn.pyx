@@ -11,7 +11,7 @@ live_objects * mean size, so every cycle marks the same amount of work.
 """
 from libc.stdint cimport uint32_t, uint64_t, int64_t
 from gcbench_core.heap cimport HeapState, ManagedHeap, Object, run_kernel
-from gcbench_core.mutator cimport mut_alloc, mut_store, mut_load, mut_clear, mut_set_global
+from gcbench_core.mutator cimport mut_alloc, mut_store, mut_load, mut_clear, mut_drop, mut_set_global
 from gcbench_core.rng cimport Rng, rng_seed, rng_below, rng_double
 
 NAME = "churn"
@@ -36,6 +36,7 @@ cdef enum:
     R_NEW = 1
     R_A = 2
     R_B = 3
+    R_OLD = 4
     G_RING = 0
 
 ctypedef struct Params:
@@ -67,7 +68,12 @@ cdef void kernel(void* arg) noexcept nogil:
         mut_store(heap, R_RING, <uint32_t>i, R_NEW)
     for step in range(p.ops):
         alloc_member(heap, &rng, p)
-        mut_store(heap, R_RING, <uint32_t>rng_below(&rng, n), R_NEW)
+        i = <int64_t>rng_below(&rng, n)
+        mut_load(heap, R_OLD, R_RING, <uint32_t>i)
+        mut_store(heap, R_RING, <uint32_t>i, R_NEW)
+        # the replaced member is garbage unless a rewritten slot still points to it
+        # (mutate_fraction > 0), which only the collectors can tell; malloc refuses that
+        mut_drop(heap, R_OLD, False)
         if p.mutate_fraction > 0 and rng_double(&rng) < p.mutate_fraction:
             a = mut_load(heap, R_A, R_RING, <uint32_t>rng_below(&rng, n))
             if a.nslots > 0:
@@ -89,4 +95,7 @@ def run(ManagedHeap heap, dict params, uint64_t seed):
     p.seed = seed
     if p.min_payload > p.max_payload:
         raise ValueError("min_payload must not exceed max_payload")
+    if p.mutate_fraction > 0 and heap.state.collector.drop != NULL:
+        raise ValueError("with mutate_fraction > 0 members are shared, so a collector that frees "
+                         "on drop (malloc) cannot know when they die; use mutate_fraction=0")
     run_kernel(heap, kernel, &p)

@@ -1,0 +1,31 @@
+"""boehm: the Boehm-Demers-Weiser conservative collector (libgc) as a baseline.
+
+The workloads' objects are allocated with GC_MALLOC; libgc decides when to collect
+(its heap grows until free space / heap < 1 / free_space_divisor), marks
+conservatively from the roots and sweeps lazily at allocation.  Pauses are its
+collection events, from GC_EVENT_START to GC_EVENT_END.  Built only when libgc's
+headers are present (Debian: libgc-dev); otherwise listed as unavailable.
+"""
+NAME = "boehm"
+DESCRIPTION = "Boehm-Demers-Weiser conservative mark-sweep (libgc), paused from its collection events"
+OPTIONS = {
+    "free_space_divisor": {"type": "int", "default": 3, "min": 1, "max": 1000,
+                           "help": "libgc's GC_free_space_divisor: collect when free space falls below "
+                                   "heap / N (larger: smaller heap, more collections); GOGC does not apply"},
+}
+SUPPORTS_VERIFY = False
+
+try:
+    from . import _boehm
+    AVAILABLE = True
+    UNAVAILABLE_REASON = ""
+except ImportError:
+    _boehm = None
+    AVAILABLE = False
+    UNAVAILABLE_REASON = "libgc was not found at build time: install libgc-dev (apt-get install libgc-dev), then reinstall gcbench"
+
+
+def attach(heap, opts):
+    if _boehm is None:
+        raise RuntimeError(UNAVAILABLE_REASON)
+    _boehm.attach(heap, opts)

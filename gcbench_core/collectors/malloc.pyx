@@ -1,0 +1,104 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""malloc: no collector at all; every object comes from the C library's malloc and is
+freed with free() the moment the workload drops it (mut_drop).
+
+The baseline of manual memory management: the same operation stream as every other
+collector, with the cost of malloc/free in place of allocation plus collection.  Objects
+live outside the arena, so there is nothing to mark, sweep or verify, and no pause.  A
+workload that never drops what it allocates simply grows; the heap size still bounds the
+bytes held (an allocation beyond it ends the run with "heap exhausted").  Freed bytes are
+counted in malloc_usable_size units, allocated bytes likewise, so accounting balances.
+"""
+from libc.stdint cimport uint32_t, int64_t, INT64_MAX
+from libc.stdlib cimport calloc, free, malloc, realloc
+from libc.stdio cimport snprintf
+from gcbench_core.heap cimport (HeapState, ManagedHeap, Object, MarkStack, obj_slots,
+                                heap_fail, mark_stack_push, mark_stack_free, ERR_HEAP_EXHAUSTED)
+
+cdef extern from "malloc.h" nogil:
+    size_t malloc_usable_size(void* p)
+
+NAME = "malloc"
+DESCRIPTION = "no collector: objects from C malloc, freed with free() when the workload drops them"
+OPTIONS = {}
+SUPPORTS_VERIFY = False
+
+ctypedef struct MallocState:
+    MarkStack free_stack        # objects waiting to be freed by a recursive drop
+
+cdef Object* malloc_alloc(HeapState* heap, uint32_t nbytes) noexcept nogil:
+    cdef char msg[200]
+    cdef Object* obj
+    cdef size_t usable
+    if heap.alloc_bytes - heap.freed_bytes + nbytes > heap.arena_bytes:
+        snprintf(msg, 200, "heap exhausted: malloc would hold more than the heap size of %lld bytes (%lld bytes live)",
+                 <long long>heap.arena_bytes, <long long>(heap.alloc_bytes - heap.freed_bytes))
+        heap_fail(heap, ERR_HEAP_EXHAUSTED, msg)
+        return NULL
+    # pointer slots must start NULL, as in the arena; the payload need not be zeroed,
+    # but Go zeroes it and so does the arena, so calloc keeps the work equal
+    obj = <Object*>calloc(1, nbytes)
+    if obj == NULL:
+        heap_fail(heap, ERR_HEAP_EXHAUSTED, "heap exhausted: malloc returned NULL")
+        return NULL
+    usable = malloc_usable_size(obj)
+    heap.alloc_count += 1
+    heap.alloc_bytes += <int64_t>usable
+    if heap.alloc_bytes - heap.freed_bytes > heap.peak_heap_bytes:
+        heap.peak_heap_bytes = heap.alloc_bytes - heap.freed_bytes
+        heap.peak_live_bytes = heap.peak_heap_bytes     # nothing dead is ever kept
+    return obj
+
+cdef inline void free_one(HeapState* heap, Object* obj) noexcept nogil:
+    heap.freed_count += 1
+    heap.freed_bytes += <int64_t>malloc_usable_size(obj)
+    free(obj)
+
+cdef void malloc_drop(HeapState* heap, Object* obj, bint recursive) noexcept nogil:
+    cdef MallocState* state = <MallocState*>heap.collector.state
+    cdef MarkStack* pending = &state.free_stack
+    cdef Object* child
+    cdef uint32_t i
+    if not recursive:
+        free_one(heap, obj)
+        return
+    # free the owned graph with an explicit stack (a tree of depth 20 is fine recursively,
+    # but a drop must not depend on the shape it is given)
+    mark_stack_push(pending, obj)
+    while pending.length > 0:
+        pending.length -= 1
+        obj = pending.items[pending.length]
+        for i in range(obj.nslots):
+            child = obj_slots(obj)[i]
+            if child != NULL:
+                mark_stack_push(pending, child)
+        free_one(heap, obj)
+
+cdef void malloc_never(HeapState* heap) noexcept nogil:
+    heap.next_poll_bytes = INT64_MAX
+
+cdef void malloc_nothing(HeapState* heap) noexcept nogil:
+    pass
+
+cdef void malloc_destroy(HeapState* heap) noexcept nogil:
+    cdef MallocState* state = <MallocState*>heap.collector.state
+    if state != NULL:
+        mark_stack_free(&state.free_stack)
+        free(state)
+        heap.collector.state = NULL
+
+def attach(ManagedHeap heap, dict opts):
+    cdef HeapState* h = heap.state
+    cdef MallocState* state = <MallocState*>calloc(1, sizeof(MallocState))
+    if state == NULL:
+        raise MemoryError()
+    h.collector.state = state
+    h.collector.name = b"malloc"
+    h.collector.alloc_hook = malloc_never
+    h.collector.out_of_memory = malloc_nothing
+    h.collector.collect = malloc_nothing
+    h.collector.finish = malloc_nothing
+    h.collector.destroy = malloc_destroy
+    h.collector.external_alloc = malloc_alloc
+    h.collector.drop = malloc_drop
+    h.next_poll_bytes = INT64_MAX

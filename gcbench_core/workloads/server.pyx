@@ -1,0 +1,287 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""server: request-shaped work with a per-request buffer, optionally from a Pool.
+
+`requests` requests are served by `workers` workers that run interleaved on the mutator
+thread.  A request has two steps: start (take a request buffer, fill it, build the
+request's small objects) and finish (read everything back into a checksum, keep
+`cache_keep` of its small objects in a long-lived cache, give back the buffer).  The
+loop starts the next request when it has arrived and a worker is idle, and otherwise
+finishes the oldest request in flight; so up to `workers` requests are in flight at once,
+and a pause that stops one stops all of them, as on one P with several goroutines.
+
+  buffer:   one object of `buffer_bytes` (header included, as Go's make([]byte, n) is
+            n bytes), filled in full; with pool=true it comes from a sync.Pool-style
+            Pool (gcbench_core/pool.pyx) and goes back at the end of the request;
+            otherwise it is allocated per request and dropped.
+  request:  one object with `small_objects` pointer slots, each to a small object of
+            `small_bytes` payload bytes.
+  cache:    a heap array of `cache_objects` slots reached from a global; each request
+            overwrites `cache_keep` random entries with its objects (churn: the old
+            entries become garbage), so the live set stays near the cache's size.
+
+Latency.  Each request's start and end (monotonic ns) go into preallocated C arrays in
+the kernel.  Without `rate`, requests run back to back and a request's latency is
+end - start ("simple" latency, as DaCapo reports it); it includes the steps of the other
+requests interleaved with it, as a goroutine's includes the time others run on its P.  With `rate` (requests per second),
+request i is scheduled at t0 + i * 1e9 / rate; a request that is ahead of its schedule
+waits for it (sleeping, then spinning the last stretch), and one that starts late because
+a pause delayed it counts the wait: metered latency = end - scheduled start.  With a
+rate, wall time (and so throughput figures) include the idle waits for arrivals.
+Every random choice comes from the seed and is drawn in request order, so pool=true and
+pool=false make the same cache stores.  Without `rate` the whole run is deterministic
+(request i runs on worker i % workers) and does not depend on the collector; with `rate`
+the interleaving, and so which worker's pool a buffer comes from, follows the clock.
+"""
+from libc.stdint cimport uint32_t, uint64_t, int64_t
+from libc.string cimport memset
+from posix.time cimport nanosleep, timespec
+import numpy as np
+
+from gcbench_core.heap cimport (HeapState, ManagedHeap, Object, run_kernel, obj_slots,
+                                gcb_now_ns, gcb_cpu_relax, HEADER_BYTES, MAX_STACK_SLOTS)
+from gcbench_core.mutator cimport (mut_alloc, mut_store, mut_load, mut_clear, mut_set_global,
+                                   mut_payload)
+from gcbench_core.rng cimport Rng, rng_seed, rng_below
+from gcbench_core.pool cimport Pool, pool_new, pool_destroy, pool_get, pool_put, pool_stats
+
+NAME = "server"
+DESCRIPTION = ("requests with a per-request buffer (optionally from a sync.Pool-style pool), "
+               "small objects and a long-lived cache; reports request latency percentiles")
+PARAMS = (
+    {"name": "requests", "type": "int", "default": 200000, "min": 1, "max": 10_000_000,
+     "help": "requests to serve"},
+    {"name": "workers", "type": "int", "default": 4, "min": 1, "max": 64,
+     "help": "workers (Go's Ps) serving requests interleaved; each has a request in flight"},
+    {"name": "buffer_bytes", "type": "int", "default": 4096, "min": 16, "max": 1 << 24,
+     "help": "size of each request's buffer object in bytes"},
+    {"name": "small_objects", "type": "int", "default": 8, "min": 0, "max": 1024,
+     "help": "small objects allocated per request"},
+    {"name": "small_bytes", "type": "int", "default": 32, "min": 0, "max": 4096,
+     "help": "payload bytes of each small object"},
+    {"name": "cache_objects", "type": "int", "default": 10000, "min": 1, "max": 50_000_000,
+     "help": "entries of the long-lived cache"},
+    {"name": "cache_keep", "type": "int", "default": 2, "min": 0, "max": 1024,
+     "help": "small objects each request stores into random cache entries (at most small_objects)"},
+    {"name": "pool", "type": "bool", "default": False,
+     "help": "take each request's buffer from a Pool and give it back at the end"},
+    {"name": "rate", "type": "float", "default": 0.0, "min": 0.0, "max": 1e9,
+     "help": "requests per second on a fixed schedule (0: back to back); adds metered latency"},
+)
+
+# Most latency values the result keeps raw (evenly spaced in request order), for charts.
+LATENCY_SAMPLE_CAP = 10000
+POOL_RING_CAPACITY = 64              # per worker; a worker has one buffer out at a time
+
+cdef enum:
+    R_CACHE = 0
+    R_SMALL = 1
+    R_WORKER0 = 2                    # worker w: buffer in R_WORKER0 + 2w, request in + 2w + 1
+    G_CACHE = 0
+    REQUEST_PAYLOAD = 16             # a request's own fields (id, checksum)
+    SPIN_BELOW_NS = 200000           # wait closer than this by spinning, not sleeping
+
+ctypedef struct Params:
+    HeapState* heap
+    Pool* pool                       # NULL: allocate every buffer
+    int64_t requests
+    int workers
+    uint32_t buffer_payload
+    uint32_t small_objects
+    uint32_t small_bytes
+    int64_t cache_objects
+    uint32_t cache_keep
+    double interval_ns               # 0: no schedule
+    uint64_t seed
+    int64_t* start_ns
+    int64_t* end_ns
+    int64_t* scheduled_ns            # NULL without a schedule
+    uint64_t checksum                # the requests' reads go here, so they are not elided
+
+cdef inline int buf_reg(int w) noexcept nogil:
+    return R_WORKER0 + 2 * w
+
+cdef inline int req_reg(int w) noexcept nogil:
+    return R_WORKER0 + 2 * w + 1
+
+cdef void wait_until(int64_t when_ns) noexcept nogil:
+    cdef timespec ts
+    cdef int64_t left = when_ns - gcb_now_ns()
+    if left > SPIN_BELOW_NS:
+        left -= SPIN_BELOW_NS // 2
+        ts.tv_sec = left // 1000000000
+        ts.tv_nsec = left % 1000000000
+        nanosleep(&ts, NULL)
+    while gcb_now_ns() < when_ns:
+        gcb_cpu_relax()
+
+cdef inline void start_request(HeapState* heap, Params* p, int w, int64_t index) noexcept nogil:
+    cdef uint32_t k
+    if p.pool != NULL:
+        pool_get(p.pool, w, buf_reg(w))
+    else:
+        mut_alloc(heap, buf_reg(w), 0, p.buffer_payload)
+    # read the request into the buffer: every byte is written
+    memset(mut_payload(heap, buf_reg(w)), <int>(index & 0xFF), p.buffer_payload)
+    mut_alloc(heap, req_reg(w), p.small_objects, REQUEST_PAYLOAD)
+    (<int64_t*>mut_payload(heap, req_reg(w)))[0] = index
+    for k in range(p.small_objects):
+        mut_alloc(heap, R_SMALL, 0, p.small_bytes)
+        if p.small_bytes > 0:
+            memset(mut_payload(heap, R_SMALL), <int>((index + k) & 0xFF), p.small_bytes)
+        mut_store(heap, req_reg(w), k, R_SMALL)
+    mut_clear(heap, R_SMALL)
+
+cdef inline void finish_request(HeapState* heap, Rng* rng, Params* p, int w) noexcept nogil:
+    cdef uint64_t sum = 0
+    cdef uint32_t k, i
+    cdef Object* request = heap.stack[req_reg(w)]
+    cdef Object* small
+    cdef unsigned char* data
+    # touch: read the buffer (one byte per cache line) and every small object
+    data = <unsigned char*>mut_payload(heap, buf_reg(w))
+    i = 0
+    while i < p.buffer_payload:
+        sum += data[i]
+        i += 64
+    for k in range(p.small_objects):
+        small = obj_slots(request)[k]
+        data = <unsigned char*>(obj_slots(small) + small.nslots)
+        for i in range(p.small_bytes):
+            sum += data[i]
+    (<uint64_t*>mut_payload(heap, req_reg(w)))[1] = sum
+    p.checksum += sum
+    # keep a few in the long-lived cache, replacing what was there
+    for k in range(p.cache_keep):
+        mut_load(heap, R_SMALL, req_reg(w), <uint32_t>rng_below(rng, p.small_objects))
+        mut_store(heap, R_CACHE, <uint32_t>rng_below(rng, p.cache_objects), R_SMALL)
+    mut_clear(heap, R_SMALL)
+    mut_clear(heap, req_reg(w))
+    if p.pool != NULL:
+        pool_put(p.pool, w, buf_reg(w))
+    mut_clear(heap, buf_reg(w))
+
+cdef void kernel(void* arg) noexcept nogil:
+    cdef Params* p = <Params*>arg
+    cdef HeapState* heap = p.heap
+    cdef Rng rng
+    cdef int64_t i, arrival = 0, t0, scheduled, now
+    cdef int w
+    # requests in flight (oldest first) and idle workers, both FIFO rings of `workers`
+    cdef int64_t flight_request[64]
+    cdef int flight_worker[64]
+    cdef int flight_head = 0, flight_count = 0
+    cdef int idle_worker[64]
+    cdef int idle_head = 0, idle_count = p.workers
+    for w in range(p.workers):
+        idle_worker[w] = w
+    rng_seed(&rng, p.seed)
+    # the long-lived cache, full from the start so the live set is steady
+    mut_alloc(heap, R_CACHE, <uint32_t>p.cache_objects, 0)
+    mut_set_global(heap, G_CACHE, R_CACHE)
+    for i in range(p.cache_objects):
+        mut_alloc(heap, R_SMALL, 0, p.small_bytes)
+        mut_store(heap, R_CACHE, <uint32_t>i, R_SMALL)
+    mut_clear(heap, R_SMALL)
+    # One step at a time: start the next request when it has arrived and a worker is
+    # idle, else finish the oldest request in flight; wait for an arrival only when
+    # nothing is in flight.  Back to back (no schedule) this is a pipeline of `workers`
+    # requests in which request i runs on worker i % workers.
+    t0 = gcb_now_ns()
+    while arrival < p.requests or flight_count > 0:
+        if arrival < p.requests and idle_count > 0:
+            if p.scheduled_ns != NULL:
+                scheduled = t0 + <int64_t>(<double>arrival * p.interval_ns)
+                if gcb_now_ns() < scheduled:
+                    if flight_count > 0:
+                        finish_oldest(heap, &rng, p, flight_request, flight_worker, &flight_head,
+                                      &flight_count, idle_worker, idle_head, &idle_count)
+                        continue
+                    wait_until(scheduled)
+                p.scheduled_ns[arrival] = scheduled
+            w = idle_worker[idle_head]
+            idle_head = (idle_head + 1) % p.workers
+            idle_count -= 1
+            p.start_ns[arrival] = gcb_now_ns()
+            start_request(heap, p, w, arrival)
+            flight_request[(flight_head + flight_count) % p.workers] = arrival
+            flight_worker[(flight_head + flight_count) % p.workers] = w
+            flight_count += 1
+            arrival += 1
+        else:
+            finish_oldest(heap, &rng, p, flight_request, flight_worker, &flight_head,
+                          &flight_count, idle_worker, idle_head, &idle_count)
+    mut_clear(heap, R_CACHE)
+
+cdef inline void finish_oldest(HeapState* heap, Rng* rng, Params* p, int64_t* flight_request,
+                               int* flight_worker, int* flight_head, int* flight_count,
+                               int* idle_worker, int idle_head, int* idle_count) noexcept nogil:
+    cdef int w = flight_worker[flight_head[0]]
+    cdef int64_t index = flight_request[flight_head[0]]
+    flight_head[0] = (flight_head[0] + 1) % p.workers
+    flight_count[0] -= 1
+    finish_request(heap, rng, p, w)
+    p.end_ns[index] = gcb_now_ns()
+    idle_worker[(idle_head + idle_count[0]) % p.workers] = w
+    idle_count[0] += 1
+
+
+def _sample(values):
+    """At most LATENCY_SAMPLE_CAP values, evenly spaced in request order; and the stride."""
+    stride = max(1, -(-len(values) // LATENCY_SAMPLE_CAP))
+    return values[::stride].tolist(), stride
+
+
+def run(ManagedHeap heap, dict params, uint64_t seed):
+    from gcbench.metrics import percentiles
+    cdef Params p
+    cdef int64_t[::1] start_view, end_view, sched_view
+    if params["cache_keep"] > params["small_objects"]:
+        raise ValueError("cache_keep must not exceed small_objects")
+    if params["cache_keep"] > 0 and params["small_objects"] == 0:
+        raise ValueError("cache_keep needs small objects to keep")
+    if R_WORKER0 + 2 * params["workers"] > MAX_STACK_SLOTS:
+        raise ValueError(f"too many workers for {MAX_STACK_SLOTS} stack slots")
+    n = params["requests"]
+    starts = np.zeros(n, dtype=np.int64)
+    ends = np.zeros(n, dtype=np.int64)
+    start_view = starts
+    end_view = ends
+    p.heap = heap.state
+    p.pool = NULL
+    p.requests = n
+    p.workers = params["workers"]
+    p.buffer_payload = params["buffer_bytes"] - HEADER_BYTES
+    p.small_objects = params["small_objects"]
+    p.small_bytes = params["small_bytes"]
+    p.cache_objects = params["cache_objects"]
+    p.cache_keep = params["cache_keep"]
+    p.seed = seed
+    p.checksum = 0
+    p.start_ns = &start_view[0]
+    p.end_ns = &end_view[0]
+    p.scheduled_ns = NULL
+    p.interval_ns = 0
+    scheduled = None
+    if params["rate"] > 0:
+        p.interval_ns = 1e9 / params["rate"]
+        scheduled = np.zeros(n, dtype=np.int64)
+        sched_view = scheduled
+        p.scheduled_ns = &sched_view[0]
+    extra = {}
+    if params["pool"]:
+        p.pool = pool_new(heap, p.workers, POOL_RING_CAPACITY, 0, p.buffer_payload)
+    try:
+        run_kernel(heap, kernel, &p)
+    finally:
+        if p.pool != NULL:
+            extra["pool"] = pool_stats(p.pool)
+            pool_destroy(p.pool)
+            p.pool = NULL
+    latencies = ends - starts
+    extra["request_latency_ns"] = percentiles(latencies)
+    extra["request_latencies_ns"], extra["request_latency_sample_every"] = _sample(latencies)
+    if scheduled is not None:
+        metered = ends - scheduled
+        extra["metered_latency_ns"] = percentiles(metered)
+        extra["metered_latencies_ns"], _ = _sample(metered)
+    return extra

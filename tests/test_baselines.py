@@ -1,0 +1,60 @@
+"""The malloc and boehm baselines: same workloads, same allocation sequence."""
+import pytest
+
+import gcbench
+from gcbench import registry
+from gcbench.errors import UsageError
+from conftest import SMALL_TREES, run_cli
+
+BOEHM = registry.collectors()["boehm"]
+
+
+def tree_nodes(depth):
+    return (1 << (depth + 1)) - 1
+
+
+def test_malloc_frees_what_the_workload_drops():
+    r = gcbench.run("malloc", "binary-trees", params=SMALL_TREES)
+    ms = gcbench.run("marksweep", "binary-trees", params=SMALL_TREES)
+    assert r["alloc_count"] == ms["alloc_count"]
+    assert r["cycles"] == 0 and r["pauses_ns"] == []
+    # what is left: the long-lived tree and the array
+    assert r["alloc_count"] - r["free_count"] == tree_nodes(SMALL_TREES["long_lived_depth"]) + 1
+    assert r["counters"]["heap_in_use_bytes"] == r["alloc_bytes"] - r["free_bytes"]
+
+
+def test_malloc_churn_needs_unshared_members(cli):
+    r = gcbench.run("malloc", "churn", params={"live_objects": 1000, "ops": 20000, "mutate_fraction": 0})
+    assert r["alloc_count"] - r["free_count"] == 1000 + 1
+    proc = cli("run", "-c", "malloc", "-w", "churn", check=2)
+    assert "mutate_fraction" in proc.stderr
+
+
+def test_malloc_respects_the_heap_size(cli):
+    proc = cli("run", "-c", "malloc", "-w", "binary-trees", "--heap", "1M", check=1)
+    assert "heap exhausted" in proc.stderr
+
+
+def test_verify_refused_outside_the_arena(cli):
+    proc = cli("run", "-c", "malloc", "-w", "binary-trees", "--verify", check=2)
+    assert "--verify" in proc.stderr
+
+
+def test_list_says_whether_boehm_is_available(cli):
+    out = cli("list", check=0).stdout
+    line = next(l for l in out.splitlines() if l.strip().startswith("boehm"))
+    if BOEHM.available:
+        assert "unavailable" not in line
+    else:
+        assert "libgc-dev" in line
+
+
+@pytest.mark.skipif(not BOEHM.available, reason="libgc not installed (apt-get install libgc-dev)")
+def test_boehm_runs_and_reports_pauses(cli):
+    r = gcbench.run("boehm", "binary-trees", params=dict(SMALL_TREES, max_depth=12))
+    assert r["cycles"] >= 1
+    assert len(r["pauses_ns"]) == r["cycles"]
+    assert all(p > 0 for p in r["pauses_ns"])
+    assert r["pause_cycles"] == list(range(1, r["cycles"] + 1))
+    proc = cli("run", "-c", "boehm", "-w", "binary-trees", "--param", "max_depth=12", check=0)
+    assert "pauses" in proc.stdout
