@@ -382,6 +382,8 @@ cdef inline Object* heap_alloc(HeapState* heap, uint32_t nslots, uint32_t payloa
                     mark_object_atomic(heap, obj)
                 return obj
     obj = heap_alloc_slow(heap, nbytes)
+    if obj == NULL:                  # only outside a run (inside, heap_fail unwinds)
+        return NULL
     obj.nslots = nslots
     obj.nbytes = nbytes
     return obj

@@ -18,9 +18,9 @@ from gcbench.errors import RunError, UsageError
 from conftest import SMALL_CHURN, params_args, run_cli
 
 # A small time-space sweep: marksweep with GOGC off collects only when the heap is full,
-# so the heap size decides how often it collects.  At 1M both collectors fail (heap
+# so the heap size decides how often it collects.  At 256K both collectors fail (heap
 # exhausted), as a suite's configurations below the minimum heap do.
-SWEEP_HEAPS = ("1M", "2M", "3M", "4M")
+SWEEP_HEAPS = ("256K", "512K", "768K", "1M")
 
 
 def _pyperf_bench(name, values, metadata):
@@ -35,7 +35,7 @@ def make_suite(directory):
     (every pause of those runs), both pointing to the configuration's single-run JSON."""
     os.makedirs(os.path.join(directory, "runs"), exist_ok=True)
     configs = [("nogc", 100, "16M"), ("marksweep", 50, "16M"), ("marksweep", 200, "16M")]
-    configs += [("marksweep", "off", h) for h in SWEEP_HEAPS] + [("nogc", "off", "1M")]
+    configs += [("marksweep", "off", h) for h in SWEEP_HEAPS] + [("nogc", "off", "256K")]
     benches = []
     for collector, gogc, heap in configs:
         walls, pauses = [], []
@@ -102,9 +102,9 @@ def assert_png(path, min_size=(400, 250)):
 def test_load_suite_follows_run_files_and_attaches_pyperf_values(suite):
     rs = results_mod.load_results(suite)
     configs = {(r["collector"], r["gogc"], r["heap_bytes"]) for r in rs}
-    assert ("nogc", 100, 16 << 20) in configs and ("marksweep", None, 2 << 20) in configs
+    assert ("nogc", 100, 16 << 20) in configs and ("marksweep", None, 512 << 10) in configs
     # below the minimum heap: failed, the suite left them out
-    assert ("nogc", None, 1 << 20) not in configs and ("marksweep", None, 1 << 20) not in configs
+    assert ("nogc", None, 256 << 10) not in configs and ("marksweep", None, 256 << 10) not in configs
     for r in rs:
         assert len(r["throughput_values_s"]) == 3 and all(v > 0 for v in r["throughput_values_s"])
         assert r["suite_metadata"]["gcbench_run_file"].startswith("runs/")
@@ -209,7 +209,7 @@ def test_charts_cover_all_their_data(suite_results):
 
 
 def test_time_space_uses_smallest_completed_heap_or_measured_minimum(suite_results):
-    assert plots.min_heap_bytes(suite_results) == (2 << 20, False)
+    assert plots.min_heap_bytes(suite_results) == (512 << 10, False)
     measured = [dict(r, min_heap_bytes=512 << 10) for r in suite_results]
     assert plots.min_heap_bytes(measured) == (512 << 10, True)
 
