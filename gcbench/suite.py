@@ -23,6 +23,7 @@ import ctypes
 import datetime
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -30,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import __version__, suitefile
+from . import __version__, registry, suitefile
 from .errors import Interrupted, RunError, UsageError
 from .units import format_bytes
 
@@ -195,6 +196,32 @@ def _on_sigterm(signum, frame):
     raise _Terminated()
 
 
+def worker_settings(settings, mode, pass_mode_flag, collector):
+    """pyperf's settings for one configuration: (settings, pyperf flag or None).
+
+    A collector that must have one run per process (ONE_RUN_PER_PROCESS, e.g. libgc's one
+    heap per process) gets as many worker processes as the values it would have had,
+    each with one value of one run and no warm-up; pyperf's --fast/--rigorous scaling is
+    then applied here, since pyperf's own would put several values in a process."""
+    flag = f"--{mode}" if pass_mode_flag and mode else None
+    module = registry.get_collector(collector).module
+    if not getattr(module, "ONE_RUN_PER_PROCESS", False):
+        return dict(settings), flag
+    processes = settings.get("processes", PYPERF_DEFAULT_PROCESSES)
+    values = settings.get("values", PYPERF_DEFAULT_VALUES)
+    if flag == "--fast":          # pyperf's rules (pyperf/_runner.py)
+        processes, values = max(processes // 2, 3), max(values * 2 // 3, 2)
+    elif flag == "--rigorous":
+        processes *= 2
+    out = dict(settings, processes=processes * values, values=1, warmups=0, loops=1)
+    out.pop("min_time", None)
+    return out, None
+
+
+PYPERF_DEFAULT_PROCESSES = 20     # pyperf.Runner's defaults without a JIT
+PYPERF_DEFAULT_VALUES = 3
+
+
 def run_configuration(spec, work_dir, mode_flag):
     """Run one configuration in a pyperf main process; returns (benchmark or None, error)."""
     import pyperf
@@ -233,11 +260,16 @@ def run_configuration(spec, work_dir, mode_flag):
         except ValueError:
             pass
     if proc.returncode < 0:
-        reason = f"crashed with signal {-proc.returncode}"
-    else:
-        lines = [line for line in (output or "").splitlines() if line.strip()]
-        reason = lines[-1].strip() if lines else f"exit code {proc.returncode}"
-    return None, f"pyperf worker failed: {reason}"
+        return None, f"crashed with signal {-proc.returncode}"
+    # the first exception a worker printed says why (pyperf's own comes last: "... failed
+    # with exit code 1"); gcbench's errors are shown without their module
+    errors = [f"{m.group(2)}: {m.group(3) or ''}" if m.group(2) not in ("RunError", "UsageError") else m.group(3) or ""
+              for m in re.finditer(r"^((?:\w+\.)*)(\w*(?:Error|Exception|Interrupt))(?:: (.*))?$",
+                                   output or "", re.M)]
+    if errors:
+        return None, f"in a pyperf worker: {errors[0]}"
+    lines = [line for line in (output or "").splitlines() if line.strip()]
+    return None, f"pyperf worker failed: {lines[-1].strip() if lines else f'exit code {proc.returncode}'}"
 
 
 # ---------------------------------------------------------------- the suite
@@ -314,7 +346,6 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
               if s.get("status") in ("failed", "skipped") and name in names}
     todo = [c for c in configs if c.name not in done and c.name not in failed]
     settings = suite.pyperf
-    mode_flag = f"--{mode}" if pass_mode_flag and mode else None
 
     progress = Progress(len(todo), err)
     skipped = len(configs) - len(todo)
@@ -348,10 +379,11 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
                     heap_bytes, minimum = resolve_heap(config, status["minheap"], progress)
                     meta = benchmark_metadata(suite, config, heap_bytes, minimum,
                                               output.relative(run_file), build)
+                    config_settings, flag = worker_settings(settings, mode, pass_mode_flag, config.collector)
                     spec = {"name": config.name, "config": config.run_config(heap_bytes),
                             "metadata": {**meta, "gcbench_metric": "throughput"},
-                            "settings": settings, "run_file": str(run_file)}
-                    bench, error = run_configuration(spec, work_dir, mode_flag)
+                            "settings": config_settings, "run_file": str(run_file)}
+                    bench, error = run_configuration(spec, work_dir, flag)
                 except NotApplicable as exc:
                     entry.update(status="skipped", error=str(exc))
                     write_json_atomic(run_file, {"failed": True, "applicable": False, "error": str(exc),

@@ -121,16 +121,20 @@ def test_small_suite_writes_one_pyperf_file(tmp_path):
 
 
 def test_failing_configuration_is_recorded_and_the_suite_goes_on(tmp_path):
+    # nogc runs out of a 1M heap; malloc (when built) refuses churn's shared objects
     suite_file = write(tmp_path, """
 name = "failing"
 heap = ["1M"]
 [[collector]]
 name = "nogc"
 [[collector]]
+name = "malloc"
+optional = true
+[[collector]]
 name = "marksweep"
 [[workload]]
 name = "churn"
-params = { live_objects = 2000, ops = 200000 }
+params = { live_objects = 2000, ops = 200000, mutate_fraction = 0.2 }
 """ + FAST)
     out = tmp_path / "f.json"
     proc = run_cli("suite", suite_file, "-o", out, "--fast", check=1)
@@ -141,7 +145,33 @@ params = { live_objects = 2000, ops = 200000 }
     assert entries["marksweep"]["status"] == "done"
     benches = load_benchmarks(out)
     assert {b.get_metadata()["collector"] for b in benches.values()} == {"marksweep"}
-    assert "FAILED" in run_cli("compare", out, check=0).stdout
+    table = run_cli("compare", out, check=0).stdout
+    assert "FAILED" in table
+    if "malloc" in entries:
+        # a combination the collector refuses is skipped, not failed
+        assert entries["malloc"]["status"] == "skipped" and "malloc" in entries["malloc"]["error"]
+        assert "n/a" in table and "not applicable" in proc.stderr
+
+
+def test_refused_combinations_do_not_fail_the_suite(tmp_path):
+    if not registry.collectors().get("malloc") or not registry.collectors()["malloc"].available:
+        pytest.skip("no malloc collector in this build")
+    suite_file = write(tmp_path, """
+name = "refused"
+heap = ["16M"]
+[[collector]]
+name = "malloc"
+[[workload]]
+name = "churn"
+params = { live_objects = 2000, ops = 100000, mutate_fraction = 0.2 }
+[[workload]]
+name = "churn"
+params = { live_objects = 2000, ops = 100000, mutate_fraction = 0.0 }
+""" + FAST)
+    out = tmp_path / "n.json"
+    proc = run_cli("suite", suite_file, "-o", out, "--fast", check=0)
+    assert "1 not applicable" in proc.stdout
+    assert len(load_benchmarks(out)) == 1
 
 
 def test_killed_suite_keeps_finished_configurations_and_resumes(tmp_path):
@@ -340,3 +370,18 @@ def test_suite_matrix_order_and_names():
     assert flag is False and [h.text for h in fast.heaps] == ["3x"]
     assert fast.configurations()[0].params["ops"] == 7000
     assert fast.configurations()[0].name.startswith("churn(ops=7000)/")
+
+
+def test_one_run_per_process_collectors_get_a_process_per_value():
+    from gcbench.suite import worker_settings
+    base = {"processes": 4, "values": 3, "warmups": 1, "min_time": 0.1}
+    assert worker_settings(base, None, False, "marksweep") == (base, None)
+    assert worker_settings(base, "fast", True, "marksweep") == (base, "--fast")
+    boehm = registry.collectors().get("boehm")
+    if boehm is None or not boehm.available:
+        pytest.skip("no boehm collector in this build")
+    assert worker_settings(base, None, False, "boehm") == (
+        {"processes": 12, "values": 1, "warmups": 0, "loops": 1}, None)
+    # pyperf's --fast rules, applied here instead of by pyperf
+    assert worker_settings(base, "fast", True, "boehm")[0]["processes"] == 3 * 2
+    assert worker_settings(base, "rigorous", True, "boehm")[0]["processes"] == 8 * 3
