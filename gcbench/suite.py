@@ -423,7 +423,7 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
         progress.note(f"suite {suite.name} stopped: {output.json_path} keeps the {kept} finished "
                       f"configurations; complete it with: gcbench suite "
                       f"{'' if suite.path == str(suitefile.DEFAULT_SUITE) else suite.path + ' '}"
-                      f"-o {output.json_path} --resume")
+                      f"-o {output.json_path}{' --' + mode if mode else ''} --resume")
         raise Interrupted("interrupted", "interrupted") from None
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -437,6 +437,8 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
     print(summary, file=out, end="")
     _report_and_charts(output, command, err)
     print(f"results: {output.json_path}", file=out)
+    if (output.dir / "report.html").exists():
+        print(f"report: {output.dir / 'report.html'}", file=out)
     return 1 if failures else 0
 
 
@@ -476,6 +478,8 @@ def _report_and_charts(output, command, err):
     except Exception as exc:     # the suite's data is saved; a report failure must not hide it
         print(f"gcbench: warning: could not load the results for the report: {exc}", file=err)
         return
+    # write_report draws every chart itself (and lists the kinds it skipped); without the
+    # report module, draw the charts alone
     for module_name, call in (("report", lambda m: m.write_report(results, str(output.dir), command=command)),
                               ("plots", lambda m: m.render_all(results, str(output.dir)))):
         try:
@@ -486,6 +490,7 @@ def _report_and_charts(output, command, err):
             call(module)
         except Exception as exc:
             print(f"gcbench: warning: {module_name} failed: {exc}", file=err)
+        return
 
 
 def main(args):
