@@ -139,6 +139,32 @@ ctypedef struct CycleRecord:
     int64_t sweep_ns                 # sweeping inside the pause (STW collectors)
     int64_t forced                   # 1: runtime.GC() or out of memory
 
+# Operation recording (`gcbench record`, gcbench/traces.py).  One fixed-size record per
+# mutator operation; the binary trace file is these records after a header.
+cdef enum:
+    TRACE_ALLOC = 1                  # a = R, x = NPTR, y = payload SIZE
+    TRACE_STORE = 2                  # slot x of root a := root b (flags & TRACE_NULL: null)
+    TRACE_LOAD = 3                   # root a := slot x of root b
+    TRACE_CLEAR = 4                  # root a := null
+    TRACE_GC = 5                     # runtime.GC()
+    TRACE_GSET = 6                   # global a := root b (through the barrier)
+    TRACE_GGET = 7                   # root a := global b
+    TRACE_TICK = 8                   # x mutator operations without a heap effect (safepoints)
+    TRACE_NULL = 1                   # flags bit of TRACE_STORE
+
+ctypedef struct TraceRecord:
+    uint8_t op
+    uint8_t a
+    uint8_t b
+    uint8_t flags
+    uint32_t x
+    uint32_t y
+
+ctypedef struct TraceBuffer:
+    TraceRecord* records
+    int64_t length
+    int64_t capacity
+
 ctypedef struct HeapState
 ctypedef void (*heap_hook)(HeapState* heap) noexcept nogil
 ctypedef void (*barrier_fn)(HeapState* heap, Object** slot, Object* new_value) noexcept nogil
@@ -267,6 +293,9 @@ ctypedef struct HeapState:
     gcb_escape escape
     int in_run
 
+    # --- operation recording: NULL unless `gcbench record` asked for it ---
+    TraceBuffer* trace
+
 
 # ---------------------------------------------------------------------------
 # Functions implemented in heap.pyx
@@ -288,6 +317,8 @@ cdef void heap_verify(HeapState* heap, bint check_marks) noexcept nogil
 cdef void mark_stack_grow(MarkStack* stack) noexcept nogil
 cdef void mark_stack_free(MarkStack* stack) noexcept nogil
 cdef void heap_release_current_spans(HeapState* heap) noexcept nogil
+cdef void heap_trace_append(HeapState* heap, uint8_t op, uint8_t a, uint8_t b, uint8_t flags,
+                            uint32_t x, uint32_t y) noexcept nogil
 
 
 # ---------------------------------------------------------------------------
@@ -346,6 +377,14 @@ cdef inline uint32_t size_class_of(HeapState* heap, uint32_t nbytes) noexcept no
     if nbytes <= 1024:
         return heap.size_to_class8[(nbytes + 7) >> 3]
     return heap.size_to_class128[(nbytes - 1024 + 127) >> 7]
+
+# The bytes the arena would charge for an object of `nbytes`: its size class, or whole
+# pages for a large object.  Baselines outside the arena count in these units too, so
+# that alloc_bytes means the same under every collector.
+cdef inline int64_t charged_bytes(HeapState* heap, uint32_t nbytes) noexcept nogil:
+    if nbytes <= MAX_SMALL_SIZE:
+        return heap.class_size[size_class_of(heap, nbytes)]
+    return ((<int64_t>nbytes + PAGE_SIZE - 1) >> PAGE_SHIFT) << PAGE_SHIFT
 
 
 # ---------------------------------------------------------------------------

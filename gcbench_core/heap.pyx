@@ -795,6 +795,40 @@ cdef void corrupt_heap(HeapState* heap, int kind) noexcept nogil:
 
 
 # ---------------------------------------------------------------------------
+# Operation recording: the slow path of the mutator operations' `heap.trace != NULL`
+# test.  Consecutive ticks fold into one record, so a workload's safepoint-only
+# operations cost one record per run of them.
+
+cdef void heap_trace_append(HeapState* heap, uint8_t op, uint8_t a, uint8_t b, uint8_t flags,
+                            uint32_t x, uint32_t y) noexcept nogil:
+    cdef TraceBuffer* buf = heap.trace
+    cdef TraceRecord* rec
+    cdef TraceRecord* grown
+    cdef int64_t cap
+    if op == TRACE_TICK and buf.length > 0:
+        rec = &buf.records[buf.length - 1]
+        if rec.op == TRACE_TICK and rec.x < <uint32_t>0xFFFFFFFF:
+            rec.x += 1
+            return
+    if buf.length == buf.capacity:
+        cap = buf.capacity * 2 if buf.capacity > 0 else 65536
+        grown = <TraceRecord*>realloc(buf.records, cap * sizeof(TraceRecord))
+        if grown == NULL:
+            heap_fail(heap, ERR_INTERNAL, "out of memory recording the operation trace")
+            return
+        buf.records = grown
+        buf.capacity = cap
+    rec = &buf.records[buf.length]
+    rec.op = op
+    rec.a = a
+    rec.b = b
+    rec.flags = flags
+    rec.x = x
+    rec.y = y
+    buf.length += 1
+
+
+# ---------------------------------------------------------------------------
 # Default collector hooks (a heap with no collector attached never collects)
 
 cdef void hook_nothing(HeapState* heap) noexcept nogil:
@@ -856,6 +890,14 @@ PAUSE_DTYPE = np.dtype([("start_ns", np.int64), ("end_ns", np.int64), ("kind", n
 CYCLE_DTYPE = np.dtype([(name, np.int64) for name in (
     "start_ns", "end_ns", "heap_before", "heap_after", "live_bytes", "live_objects",
     "goal_bytes", "mark_ns", "sweep_ns", "forced")])
+
+
+# One TraceRecord (heap.pxd); the binary trace format stores these after its header.
+TRACE_DTYPE = np.dtype([("op", np.uint8), ("a", np.uint8), ("b", np.uint8), ("flags", np.uint8),
+                        ("x", np.uint32), ("y", np.uint32)])
+assert TRACE_DTYPE.itemsize == sizeof(TraceRecord)
+TRACE_OPS = {"alloc": TRACE_ALLOC, "store": TRACE_STORE, "load": TRACE_LOAD, "clear": TRACE_CLEAR,
+             "gc": TRACE_GC, "gset": TRACE_GSET, "gget": TRACE_GGET, "tick": TRACE_TICK}
 
 
 cdef class ManagedHeap:
@@ -967,6 +1009,9 @@ cdef class ManagedHeap:
         if heap.verify_bits != NULL:
             munmap(heap.verify_bits, ((heap.arena_bytes >> 3) // 64 + 1) * 8)
         mark_stack_free(&heap.verify_stack)
+        if heap.trace != NULL:
+            free(heap.trace.records)
+            free(heap.trace)
         free(heap.pauses)
         free(heap.cycle_log)
         free(heap)
@@ -1064,6 +1109,21 @@ cdef class ManagedHeap:
         cdef HeapState* heap = self.state
         cdef int64_t objects = heap.alloc_count - heap.freed_count
         return objects, heap.alloc_bytes - heap.freed_bytes
+
+    def start_recording(self):
+        """Record every mutator operation from now on (see `recorded_trace`)."""
+        if self.state.trace == NULL:
+            self.state.trace = <TraceBuffer*>calloc(1, sizeof(TraceBuffer))
+            if self.state.trace == NULL:
+                raise MemoryError()
+
+    def recorded_trace(self):
+        """The recorded operations as a numpy array of TRACE_DTYPE (a copy)."""
+        cdef TraceBuffer* buf = self.state.trace
+        out = np.empty(0 if buf == NULL else buf.length, dtype=TRACE_DTYPE)
+        if buf != NULL and buf.length:
+            memcpy(<void*><uintptr_t>out.ctypes.data, buf.records, buf.length * sizeof(TraceRecord))
+        return out
 
     def size_classes(self):
         """[(size, pages per span)] of every small size class."""

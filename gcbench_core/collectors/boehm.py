@@ -14,6 +14,7 @@ OPTIONS = {
                                    "heap / N (larger: smaller heap, more collections); GOGC does not apply"},
 }
 SUPPORTS_VERIFY = False
+RECLAIMS_EXACTLY = False     # conservative: a full collection may keep what looks like a pointer
 # libgc has one heap per process: a run leaves it grown and fragmented for the next, so a
 # tight heap that one run fits can fail the second.  Benchmarks give each run its own
 # process (gcbench suite's pyperf workers run one value each; minheap forks per probe).
