@@ -385,3 +385,18 @@ def test_one_run_per_process_collectors_get_a_process_per_value():
     # pyperf's --fast rules, applied here instead of by pyperf
     assert worker_settings(base, "fast", True, "boehm")[0]["processes"] == 3 * 2
     assert worker_settings(base, "rigorous", True, "boehm")[0]["processes"] == 8 * 3
+
+
+def test_resume_without_output_finds_the_newest_unfinished_run(tmp_path):
+    from gcbench.suite import latest_unfinished
+    for stamp, suite_name, finished in (("20260101-000000", "small", False), ("20260102-000000", "small", True),
+                                        ("20260103-000000", "other", False)):
+        d = tmp_path / "results" / stamp
+        d.mkdir(parents=True)
+        (d / "suite.status.json").write_text(json.dumps({"suite": suite_name, "finished": finished}))
+        time.sleep(0.01)
+    found = latest_unfinished("small", root=tmp_path / "results")
+    assert found == tmp_path / "results" / "20260101-000000" / "suite.json"
+    assert latest_unfinished("absent", root=tmp_path / "results") is None
+    proc = run_cli("suite", "--fast", "--resume", cwd=tmp_path, check=2)
+    assert "no unfinished run of suite 'default'" in proc.stderr
