@@ -22,7 +22,8 @@ LIMIT_S = 600
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fast", action="store_true", help="the --fast variant")
+    parser.add_argument("--fast", "--smallest", dest="fast", action="store_true",
+                        help="the --fast variant (--smallest: the same, for the smoke test)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gcbench-bench-suite-") as tmp:
         out = Path(tmp) / "suite.json"
