@@ -628,7 +628,11 @@ cdef void mark_termination(HeapState* heap, TricolorState* st, bint forced) noex
     marked_objects = st.mut.marked_objects + st.bg.marked_objects
     black_bytes = heap.alloc_bytes - st.mark_start_alloc_bytes
     black_objects = heap.alloc_count - st.mark_start_alloc_count
-    live = marked_bytes + black_bytes
+    # The goal follows Go's heapMarked: the bytes found reachable by marking.  Objects
+    # allocated black during the cycle survive it, but most are young garbage (on
+    # binary-trees, counting them doubled the goal past the heap and turned every other
+    # cycle into an out-of-memory full collection); they are counted in heap_after.
+    live = marked_bytes
     heap.marked_objects_total += marked_objects
     heap_after = heap_in_use(heap)
     pages = heap.pages_in_use
@@ -638,7 +642,7 @@ cdef void mark_termination(HeapState* heap, TricolorState* st, bint forced) noex
     cycle = &heap.cycle_log[st.cycle_index]
     cycle.heap_after = heap_after
     cycle.live_bytes = live
-    cycle.live_objects = marked_objects + black_objects
+    cycle.live_objects = marked_objects
     cycle.goal_bytes = heap.heap_goal if heap.gogc >= 0 else -1
     cycle.mark_ns = t0 - st.mark_start_ns
     cycle.sweep_ns = 0
