@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from gcbench import registry
 from gcbench.runner import run
+from conftest import charged_bytes_function
 
 REGRESSIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "regressions")
 ROOTS, GLOBALS = 6, 2
@@ -42,19 +43,7 @@ def variant_id(v):
     return v[0] + "".join(f"-{x}" for x in v[1].values())
 
 
-def size_classes():
-    from gcbench_core.heap import ManagedHeap
-    classes = [size for size, _ in ManagedHeap(1 << 20, 100).size_classes()]
-
-    def charged(nptr, payload):
-        nbytes = 8 + 8 * nptr + payload
-        if nbytes > 32768:
-            return (nbytes + 8191) // 8192 * 8192
-        return next(c for c in classes if c >= nbytes)
-    return charged
-
-
-CHARGED = size_classes()
+CHARGED = charged_bytes_function()
 
 
 def model_of_trace(text):
