@@ -4,11 +4,11 @@ Exit codes: 0 success, 1 a run failed (heap exhausted, heap corruption), 2 bad i
 130 interrupted.  Errors are one line on stderr, never a traceback.
 """
 import argparse
-import json
 import os
 import sys
 
 from . import __version__, registry
+from .atomic import write_json_atomic
 from .errors import Interrupted, RunError, UsageError
 from .units import format_bytes, parse_key_values
 
@@ -274,15 +274,6 @@ def _workload_choice(args):
     else:
         workload = args.workload
     return workload, params, 1 if seed is None else seed
-
-
-def write_json_atomic(path, data):
-    """Write then rename, so a reader never sees a half-written file."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, path)
 
 
 def cmd_run(args):

@@ -19,7 +19,6 @@ included), summed over pyperf's loops.  Heap creation and reading results are no
 they are the harness's cost, not the collector's.
 """
 import json
-import os
 import sys
 
 EXIT_RUN_FAILED = 3
@@ -34,16 +33,9 @@ def time_runs(loops, config):
     return total
 
 
-def write_json_atomic(path, data):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
 def recorded_run(spec):
     """Run once and write the run file; returns 0 or the exit code of a failure."""
+    from gcbench.atomic import write_json_atomic
     from gcbench.errors import RunError, UsageError
     from gcbench.runner import run_prepared
     try:

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from . import __version__, registry, suitefile
+from .atomic import write_json_atomic
 from .errors import Interrupted, RunError, UsageError
 from .units import format_bytes
 
@@ -78,7 +79,7 @@ def output_for(path_text):
 def latest_unfinished(suite_name, root=RESULTS_DIR):
     """The newest results/*/suite.json of this suite that has not finished (for --resume)."""
     candidates = []
-    for status_path in Path(root).glob(f"*/*.status.json"):
+    for status_path in Path(root).glob("*/*.status.json"):
         try:
             status = json.loads(status_path.read_text())
         except (OSError, ValueError):
@@ -87,14 +88,6 @@ def latest_unfinished(suite_name, root=RESULTS_DIR):
             json_path = status_path.with_name(status_path.name[:-len(".status.json")] + ".json")
             candidates.append((status_path.stat().st_mtime, json_path))
     return max(candidates)[1] if candidates else None
-
-
-def write_json_atomic(path, data):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, path)
 
 
 def write_suite_atomic(path, benchmarks):

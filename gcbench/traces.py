@@ -36,6 +36,7 @@ import struct
 
 import numpy as np
 
+from .atomic import atomic_open
 from .errors import UsageError
 
 TEXT_HEADER = "# gcbench trace 1"
@@ -234,23 +235,19 @@ def extent(records):
 
 def write_text(path, records, roots, nglobals):
     from gcbench_core.tracetext import format_text
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as f:
+    with atomic_open(path, "wb") as f:
         f.write(f"{TEXT_HEADER}\nroots {roots}\n".encode())
         if nglobals:
             f.write(f"globals {nglobals}\n".encode())
         for start in range(0, len(records), 1 << 20):     # bounded buffers on long traces
             f.write(format_text(records[start:start + (1 << 20)]))
-    os.replace(tmp, path)
 
 
 def write_binary(path, records, roots, nglobals):
     dtype, _ = _core()
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as f:
+    with atomic_open(path, "wb") as f:
         f.write(_BIN_HEADER.pack(MAGIC, 1, dtype.itemsize, roots, nglobals, records.shape[0]))
         f.write(np.ascontiguousarray(records, dtype=dtype).tobytes())
-    os.replace(tmp, path)
 
 
 def format_for(path, fmt=None):

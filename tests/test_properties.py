@@ -9,7 +9,6 @@ tests/regressions/ (named after the collector variant); every trace there is rep
 under every variant by test_regression_traces, so a bug once found stays found.
 """
 import os
-import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
