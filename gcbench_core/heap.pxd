@@ -15,7 +15,8 @@
 # its payload.  Collectors reach object layout only through the inline helpers here.
 #
 # Allocation state follows Go's mspan: every object below `freeindex` is allocated;
-# at or above it, an object is allocated iff its alloc bit is set.  Sweeping makes the
+# at or above it, an object is allocated iff its alloc bit is set.  A current span may
+# also hold a bump run (see Span.bump_next) that the fast path consumes first.  Sweeping makes the
 # mark bits the new alloc bits (`allocBits = gcmarkBits`) and resets freeindex to 0.
 #
 # Sweep generations follow Go's mcentral: `sweepgen` grows by 2 per cycle; a span with
