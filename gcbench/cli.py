@@ -56,6 +56,16 @@ def build_parser():
     p.add_argument("--verify", action="store_true",
                    help="check the whole heap after every cycle (reachable objects allocated and "
                         "intact, accounting balanced); a violation fails the run with exit code 1")
+    p.add_argument("--stress", default="0", metavar="N",
+                   help="stress mode (as MMTk's stress factor): force a collection every N "
+                        "allocations (a concurrent collector starts a cycle), so that barrier and "
+                        "root bugs show up in small runs; collectors that never collect (nogc, malloc) "
+                        "ignore it; 0 (default) is off")
+    p.add_argument("--checkmark", action="store_true",
+                   help="after every concurrent mark, re-mark from the roots with the world "
+                        "stopped and fail the run (exit 1) if the concurrent mark missed a "
+                        "reachable object (Go's GODEBUG=gccheckmark=1); a no-op for collectors "
+                        "without concurrent marking (nogc, marksweep, malloc, boehm)")
     p.add_argument("--gctrace", action="store_true",
                    help="print one Go-style gctrace line per cycle to stderr")
     p.add_argument("--memstats", action="store_true",
@@ -151,10 +161,22 @@ def print_summary(result, out=sys.stdout):
 def write_json_atomic(path, data):
     """Write then rename, so a reader never sees a half-written file."""
     tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            json.dump(data, f, indent=1)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        # Ctrl-C or a full disk mid-write: leave no partial file behind
+        _remove_quietly(tmp)
+        raise
+
+
+def _remove_quietly(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
 
 
 def cmd_run(args):
@@ -162,10 +184,13 @@ def cmd_run(args):
     from . import gotrace
     if args.timeline:
         _check_output_file(args.timeline, "--timeline")
+    if args.json:
+        _check_output_file(args.json, "--json")
     result = run(args.collector, args.workload,
                  params=parse_key_values(args.param, "--param"),
                  opts=parse_key_values(args.opt, "--opt"),
-                 seed=args.seed, heap=args.heap, gogc=args.gogc, verify=args.verify)
+                 seed=args.seed, heap=args.heap, gogc=args.gogc, verify=args.verify,
+                 stress=args.stress, checkmark=args.checkmark)
     if args.gctrace:
         for line in gotrace.gctrace_lines(result):
             print(line, file=sys.stderr)
@@ -175,7 +200,10 @@ def cmd_run(args):
         for line in gotrace.format_memstats(gotrace.memstats(result)):
             print(line)
     if args.json:
-        write_json_atomic(args.json, result)
+        try:
+            write_json_atomic(args.json, result)
+        except OSError as exc:
+            raise UsageError(f"cannot write --json {args.json}: {exc.strerror or exc}") from None
     if args.timeline:
         from .timeline import write_trace
         try:

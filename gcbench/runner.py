@@ -85,7 +85,23 @@ def run(collector, workload, params=None, opts=None, seed=1, heap=DEFAULT_HEAP, 
     heap corruption); Interrupted on Ctrl-C.
     """
     config = prepare(collector, workload, params, opts, seed, heap, gogc)
+    stress = parse_stress(stress)
     return run_prepared(config, verify=verify, stress=stress, checkmark=checkmark, on_heap=on_heap)
+
+
+def parse_stress(value):
+    """--stress N: a non-negative number of allocations between forced collections (0: off)."""
+    if value is None or value is False:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            value = int(str(value).strip())
+        except ValueError:
+            raise UsageError(f"malformed --stress {value!r}: expected a non-negative integer "
+                             "(allocations between forced collections; 0 is off)") from None
+    if value < 0 or value >= 1 << 62:
+        raise UsageError(f"--stress must be in [0, 2**62), got {value}")
+    return value
 
 
 def run_prepared(config, verify=False, stress=0, checkmark=False, on_heap=None):
