@@ -13,10 +13,18 @@ from .errors import Interrupted, RunError, UsageError
 from .units import format_bytes, parse_key_values
 
 
+def one_line(text):
+    """`text` with control and line-break characters escaped, so that an error message
+    quoting hostile input is still one line."""
+    import unicodedata
+    return "".join(repr(ch)[1:-1] if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch
+                   for ch in str(text))
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         # one line, exit code 2 (argparse's default prints the usage as well)
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
 
 
 def _add_run_config(p):
@@ -229,6 +237,18 @@ def _output_dir(args):
     return out
 
 
+# load_results checks the keys every chart needs; a file that passes that check but has
+# other fields damaged (hand-edited, another version's) must still end in one line, not a
+# traceback from deep inside the charts.
+_DAMAGED_RESULT_ERRORS = (KeyError, TypeError, ValueError, IndexError, AttributeError,
+                          ZeroDivisionError, OverflowError)
+
+
+def _damaged_result(path, exc):
+    detail = " ".join(str(exc).split())[:120]
+    return UsageError(f"{path}: damaged gcbench result ({type(exc).__name__}: {detail})")
+
+
 def cmd_plot(args):
     from .plots import render
     from .results import load_results
@@ -238,6 +258,8 @@ def cmd_plot(args):
         paths = render(results, out, kinds=args.kind, fmt=args.format, baseline=args.baseline)
     except OSError as exc:
         raise UsageError(f"cannot write charts to {out}: {exc.strerror or exc}") from None
+    except _DAMAGED_RESULT_ERRORS as exc:
+        raise _damaged_result(args.result, exc) from None
     for path in paths:
         print(path)
     return 0
@@ -252,6 +274,8 @@ def cmd_report(args):
         html_path, md_path = write_report(results, out)
     except OSError as exc:
         raise UsageError(f"cannot write the report to {out}: {exc.strerror or exc}") from None
+    except _DAMAGED_RESULT_ERRORS as exc:
+        raise _damaged_result(args.result, exc) from None
     print(html_path)
     print(md_path)
     return 0
@@ -269,13 +293,13 @@ def main(argv=None):
     try:
         return COMMANDS[args.command](args)
     except UsageError as exc:
-        print(f"gcbench: error: {exc}", file=sys.stderr)
+        print(f"gcbench: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except Interrupted:
         print("gcbench: interrupted", file=sys.stderr)
         return 130
     except RunError as exc:
-        print(f"gcbench: {exc}", file=sys.stderr)
+        print(f"gcbench: {one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("gcbench: interrupted", file=sys.stderr)

@@ -1,5 +1,6 @@
 """Parsing of sizes and parameter values, with one-line errors."""
 import re
+from fractions import Fraction
 
 from .errors import UsageError
 
@@ -16,7 +17,8 @@ def parse_size(text, what="size"):
     m = _SIZE.match(str(text))
     if not m:
         raise UsageError(f"malformed {what} {text!r}: expected bytes or a number with K, M, G (e.g. 64M, 2G)")
-    value = float(m.group(1)) * _MULT[m.group(2).lower()]
+    # exact arithmetic: a float would turn 400 digits into infinity
+    value = Fraction(m.group(1)) * _MULT[m.group(2).lower()]
     if value < 1:
         raise UsageError(f"{what} must be positive, got {text!r}")
     return int(value)

@@ -288,6 +288,10 @@ cdef void heap_verify(HeapState* heap, bint check_marks) noexcept nogil
 cdef void mark_stack_grow(MarkStack* stack) noexcept nogil
 cdef void mark_stack_free(MarkStack* stack) noexcept nogil
 cdef void heap_release_current_spans(HeapState* heap) noexcept nogil
+# Ctrl-C check for workload loops that run long without mutator operations (waiting for
+# a scheduled arrival, filling a large buffer): fails the run with ERR_INTERRUPTED.
+# (The flag is per extension module in gcb_util.h, so only heap.pyx may read it.)
+cdef void heap_check_interrupt(HeapState* heap) noexcept nogil
 
 
 # ---------------------------------------------------------------------------

@@ -433,6 +433,11 @@ cdef void heap_poll_slow(HeapState* heap) noexcept nogil:
         heap.collector.poll_hook(heap)
 
 
+cdef void heap_check_interrupt(HeapState* heap) noexcept nogil:
+    if gcb_sigint_pending():
+        heap_fail(heap, ERR_INTERRUPTED, "interrupted")
+
+
 # ---------------------------------------------------------------------------
 # Marking with the world stopped: mark-on-push, an explicit stack, never recursion.
 
