@@ -285,12 +285,12 @@ COMMANDS = {"list": cmd_list, "run": cmd_run, "plot": cmd_plot, "report": cmd_re
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not args.command:
-        parser.print_help()
-        return 2
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not args.command:
+            parser.print_help()
+            return 2
         return COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"gcbench: error: {one_line(exc)}", file=sys.stderr)
