@@ -85,8 +85,8 @@ _REQUIRED_TYPES = {"collector": "a string", "workload": "a string", "opts": "an 
 
 
 def _is_number(x):
-    import math
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    # finite and within int64, as every count and nanosecond figure of a real run is
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and abs(x) < 2 ** 63
 
 
 def _is_kind(value, kind):
@@ -97,7 +97,8 @@ def _is_kind(value, kind):
     if kind == "a positive integer":
         return isinstance(value, int) and not isinstance(value, bool) and value > 0
     if kind == "a non-negative number":
-        return _is_number(value) and value >= 0
+        # wall_s: at most 30 years
+        return _is_number(value) and 0 <= value < 1e9
     if kind == "a list of numbers":
         return isinstance(value, list) and all(_is_number(x) for x in value)
     if kind == "a list of objects":

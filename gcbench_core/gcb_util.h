@@ -13,6 +13,20 @@
 #include <signal.h>
 #include <setjmp.h>
 
+/* Debug builds (GCBENCH_DEBUG=1 pip install ., which defines GCBENCH_DEBUG): internal
+ * assertions and poisoning of freed objects.  Code tests `if GCB_DEBUG:` in Cython; in a
+ * release build the constant is 0 and the compiler removes those blocks entirely. */
+#ifdef GCBENCH_DEBUG
+#define GCB_DEBUG 1
+#else
+#define GCB_DEBUG 0
+#endif
+/* Every byte of a freed object in a debug build.  A header of two such words
+ * (nslots = nbytes = 0xDBDBDBDB) is impossible for a live object, whose nbytes is at
+ * least 8 + 8 * nslots. */
+#define GCB_POISON_BYTE 0xDB
+#define GCB_POISON_WORD32 0xDBDBDBDBu
+
 #define GCB_COMPILER_BARRIER() __asm__ __volatile__("" ::: "memory")
 
 /* Monotonic clock in ns; the compiler barriers keep timed work from being moved
