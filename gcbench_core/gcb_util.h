@@ -76,7 +76,10 @@ static inline void gcb_cpu_relax(void) {
 
 /* Ctrl-C during a native run: a C handler that only raises a flag; the mutator
  * polls it at its safepoints and unwinds.  (Python's own handler cannot run
- * while the GIL is released.) */
+ * while the GIL is released.)  The flag is `static`: every extension module that
+ * includes this header has its own copy, and only heap.pyx's is ever set.  Other
+ * modules must not call gcb_sigint_pending(); they call heap_check_interrupt()
+ * (heap.pxd), e.g. in a loop that runs long without mutator operations. */
 static volatile sig_atomic_t gcb_sigint_flag = 0;
 static struct sigaction gcb_old_sigint;
 static inline void gcb_on_sigint(int sig) { (void)sig; gcb_sigint_flag = 1; }

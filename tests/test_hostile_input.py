@@ -292,3 +292,15 @@ def test_sizes_beyond_the_heap_fail_quickly_before_or_without_allocating():
         code, _, stderr = call_main(argv)
         check_outcome(argv, code, stderr)
         assert code == 1 and "heap exhausted" in stderr, (argv, code, stderr)
+
+
+@pytest.mark.parametrize("collector", ["nogc", "malloc", "boehm"])
+def test_every_collector_bounds_a_huge_live_set_by_the_heap(collector):
+    entry = registry.collectors().get(collector)
+    if entry is None or not entry.available:
+        pytest.skip(f"{collector} not available")
+    argv = ["run", "-c", collector, "-w", "churn", "--heap", "8M", "--param",
+            "live_objects=1000000", "--param", "ops=0", "--param", "mutate_fraction=0"]
+    code, _, stderr = call_main(argv)
+    check_outcome(argv, code, stderr)
+    assert code == 1 and "heap exhausted" in stderr, (argv, code, stderr)
