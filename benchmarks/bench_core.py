@@ -2,7 +2,7 @@
 """The core engine's speed targets (issue "Core engine"), printed as figures.
 
     python benchmarks/bench_core.py            # full size (about 15 s)
-    python benchmarks/bench_core.py --quick    # smallest settings (for the smoke test)
+    python benchmarks/bench_core.py --smallest # smallest settings (for the smoke test)
 
 1. nogc allocation rate on binary-trees, objects per second of mutator time (target >= 100 M/s).
 2. marksweep marking cost on the long-lived tree (depth 16, 131071 nodes), ns per object
@@ -48,7 +48,8 @@ def median_pause_ms(depth, params):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="smallest settings, for the smoke test")
+    ap.add_argument("--quick", "--smallest", dest="quick", action="store_true",
+                    help="smallest settings, for the smoke test")
     args = ap.parse_args(argv)
     repeats = 2 if args.quick else 5
     trees = dict(max_depth=12) if args.quick else {}

@@ -27,16 +27,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
 
 
-def _add_run_config(p):
+def _add_run_config(p, workload_required=True):
     p.add_argument("--collector", "-c", required=True, metavar="NAME",
                    help="collector to run (see `gcbench list`)")
-    p.add_argument("--workload", "-w", required=True, metavar="NAME",
+    p.add_argument("--workload", "-w", required=workload_required, metavar="NAME",
                    help="workload to run (see `gcbench list`)")
     p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
                    help="workload parameter; repeat for several (defaults in `gcbench list`)")
     p.add_argument("--opt", "-o", action="append", default=[], metavar="KEY=VALUE",
                    help="collector option, e.g. barrier=hybrid; repeat for several")
-    p.add_argument("--seed", default="1", metavar="N",
+    p.add_argument("--seed", default=None, metavar="N",
                    help="seed of every random choice the workload makes (default 1)")
     p.add_argument("--heap", default="256M", metavar="SIZE",
                    help="heap (arena) size: bytes, or a number with K, M, G (default 256M)")
@@ -60,7 +60,13 @@ def build_parser():
                        description="Run one workload under one collector and print a summary: "
                                    "cycles, pauses, total STW time, throughput, GC CPU fraction, "
                                    "peak heap.")
-    _add_run_config(p)
+    _add_run_config(p, workload_required=False)
+    p.add_argument("--workload-file", metavar="FILE.toml",
+                   help="take the workload, its parameters and optionally the seed from a TOML "
+                        "file (see gcbench/workload_file.py); --param values override the file's")
+    p.add_argument("--trace", metavar="FILE",
+                   help="replay an operation trace (text or binary, see `gcbench record`) instead "
+                        "of a workload; the result adds gc_live_objects and gc_live_bytes")
     p.add_argument("--verify", action="store_true",
                    help="check the whole heap after every cycle (reachable objects allocated and "
                         "intact, accounting balanced); a violation fails the run with exit code 1")
@@ -82,6 +88,26 @@ def build_parser():
     p.add_argument("--timeline", metavar="FILE.json",
                    help="write the run's events (pauses by kind, cycles, mark/sweep phases, heap "
                         "counters) as a Chrome trace that Perfetto and chrome://tracing open")
+
+    p = sub.add_parser("record", help="run a workload and write its operation stream as a trace",
+                       description="Run a workload with recording on and write every mutator "
+                                   "operation (alloc, store, load, clear, gc, gset, gget, tick) as "
+                                   "a trace that `gcbench run --trace` replays bit for bit.")
+    p.add_argument("--workload", "-w", metavar="NAME", help="workload to record (see `gcbench list`)")
+    p.add_argument("--workload-file", metavar="FILE.toml", help="take the workload from a TOML file")
+    p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
+                   help="workload parameter; repeat for several")
+    p.add_argument("--seed", default=None, metavar="N", help="seed (default 1)")
+    p.add_argument("--output", "-o", required=True, metavar="FILE",
+                   help="trace file to write (binary if it ends in .bin or .gcbt, else text)")
+    p.add_argument("--format", choices=("text", "binary"), help="trace format (overrides the extension)")
+    p.add_argument("--collector", "-c", default="marksweep", metavar="NAME",
+                   help="collector to record under (the operation stream does not depend on it; "
+                        "default marksweep)")
+    p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
+                   help="collector option; repeat for several")
+    p.add_argument("--heap", default="256M", metavar="SIZE", help="heap size (default 256M)")
+    p.add_argument("--gogc", default="100", metavar="N|off", help="GOGC (default 100)")
     _add_plot_commands(sub)
     return parser
 
@@ -130,8 +156,22 @@ def cmd_list(args):
     print("workloads:")
     for entry in registry.workloads().values():
         print(f"  {entry.name:<15} {entry.description}")
-        for spec in entry.specs.values():
-            print(f"  {'':<15}   {spec['name']}={spec.get('default')}  {spec.get('help', '')}")
+        specs = entry.specs
+        for spec in specs.values():
+            name = spec["name"]
+            if name.startswith(("min_", "max_")) and f"{name[4:]}_dist" in specs:
+                continue          # shown with its distribution below
+            if name.endswith("_dist") and f"min_{name[:-5]}" in specs:
+                what = name[:-5]
+                lo, hi = specs[f"min_{what}"], specs[f"max_{what}"]
+                print(f"  {'':<15}   {name}={spec.get('default')} min_{what}={lo.get('default')} "
+                      f"max_{what}={hi.get('default')}  {hi.get('help', '').replace('largest ', '', 1)} "
+                      f"({'|'.join(spec['choices'])})")
+                continue
+            choices = f" ({'|'.join(map(str, spec['choices']))})" if spec.get("choices") else ""
+            print(f"  {'':<15}   {name}={spec.get('default')}  {spec.get('help', '')}{choices}")
+    print("distributions: fixed = always (min+max)//2; uniform = every value in [min, max]; "
+          "pareto = bounded Pareto, shape 1.16 (mostly near min, a few near max)")
     return 0
 
 
@@ -162,8 +202,58 @@ def print_summary(result, out=sys.stdout):
         print(f"  pool         {pool['gets']} gets: {pool['hits_private']} private, {pool['hits_shared']} shared, "
               f"{pool['hits_stolen']} stolen, {pool['hits_victim']} victim, {pool['misses']} new; "
               f"{pool['puts']} puts, {pool['dropped']} dropped by cleanup", file=out)
+    for key in _workload_result_keys(result):
+        print(f"  {key:<12} {_fmt_extra(result[key])}", file=out)
     if result["verified"]:
         print(f"  verified     yes ({result['counters']['verified_cycles']} cycles and the final heap)", file=out)
+
+
+def _workload_result_keys(result):
+    # extra result keys a workload declares (RESULT_KEYS) and returned
+    try:
+        module = registry.get_workload(result["workload"]).module
+    except UsageError:
+        return ()
+    return [k for k in getattr(module, "RESULT_KEYS", ()) if k in result]
+
+
+def _fmt_extra(value):
+    if isinstance(value, list):
+        if len(value) <= 8:
+            return "[" + ", ".join(map(str, value)) + "]"
+        return f"[{', '.join(map(str, value[:3]))}, ..., {value[-1]}] ({len(value)} entries)"
+    return str(value)
+
+
+def _workload_choice(args):
+    """(workload, params, seed) from --workload / --workload-file / --trace."""
+    from . import workload_file
+    given = [flag for flag, value in (("--workload", args.workload),
+                                      ("--workload-file", args.workload_file),
+                                      ("--trace", getattr(args, "trace", None))) if value]
+    if len(given) != 1:
+        options = "--workload, --workload-file" + (", --trace" if hasattr(args, "trace") else "")
+        if not given:
+            raise UsageError(f"one of {options} is required")
+        raise UsageError(f"give only one of {options} (got {' and '.join(given)})")
+    params = parse_key_values(args.param, "--param")
+    seed = args.seed
+    if args.workload_file:
+        spec = workload_file.load(args.workload_file)
+        workload = spec["workload"]
+        params = {**spec["params"], **params}
+        if seed is None:
+            seed = spec["seed"]
+    elif getattr(args, "trace", None):
+        from . import traces
+        if params:
+            raise UsageError("--param does not apply to --trace")
+        traces.load_trace(args.trace)          # validate before anything runs
+        workload = "trace-replay"
+        params = {"path": os.path.abspath(args.trace)}
+    else:
+        workload = args.workload
+    return workload, params, 1 if seed is None else seed
 
 
 def write_json_atomic(path, data):
@@ -194,10 +284,10 @@ def cmd_run(args):
         _check_output_file(args.timeline, "--timeline")
     if args.json:
         _check_output_file(args.json, "--json")
-    result = run(args.collector, args.workload,
-                 params=parse_key_values(args.param, "--param"),
+    workload, params, seed = _workload_choice(args)
+    result = run(args.collector, workload, params=params,
                  opts=parse_key_values(args.opt, "--opt"),
-                 seed=args.seed, heap=args.heap, gogc=args.gogc, verify=args.verify,
+                 seed=seed, heap=args.heap, gogc=args.gogc, verify=args.verify,
                  stress=args.stress, checkmark=args.checkmark)
     if args.gctrace:
         for line in gotrace.gctrace_lines(result):
@@ -281,7 +371,20 @@ def cmd_report(args):
     return 0
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "plot": cmd_plot, "report": cmd_report}
+
+def cmd_record(args):
+    from . import traces
+    workload, params, seed = _workload_choice(args)
+    result, records, fmt = traces.record(args.collector, workload, args.output, fmt=args.format,
+                                         params=params, opts=parse_key_values(args.opt, "--opt"),
+                                         seed=seed, heap=args.heap, gogc=args.gogc)
+    print(f"recorded {len(records)} operations of {result['workload']} (seed {result['seed']}: "
+          f"{result['alloc_count']} objects, {format_bytes(result['alloc_bytes'])} allocated, "
+          f"{result['cycles']} cycles under {result['collector']}) to {args.output} ({fmt})")
+    return 0
+
+
+COMMANDS = {"list": cmd_list, "run": cmd_run, "record": cmd_record, "plot": cmd_plot, "report": cmd_report}
 
 
 def main(argv=None):

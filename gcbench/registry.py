@@ -60,6 +60,13 @@ def workloads():
     return _workloads
 
 
+def exact_collectors():
+    """Collectors after whose full collection exactly the reachable objects remain (those
+    not declaring RECLAIMS_EXACTLY = False: nogc, malloc and the conservative boehm do)."""
+    return {name: entry for name, entry in collectors().items()
+            if entry.available and getattr(entry.module, "RECLAIMS_EXACTLY", True)}
+
+
 def get_collector(name):
     table = collectors()
     if name not in table:

@@ -57,6 +57,8 @@ def prepare(collector, workload, params=None, opts=None, seed=1, heap=DEFAULT_HE
     """Validate everything a run needs; returns the normalised configuration."""
     centry = registry.get_collector(collector)
     wentry = registry.get_workload(workload)
+    if seed is None:            # no --seed given
+        seed = 1
     if isinstance(seed, bool) or not isinstance(seed, int):
         try:
             seed = int(str(seed))

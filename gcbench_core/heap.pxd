@@ -71,6 +71,11 @@ cdef enum:
     NO_SPAN = -1
     PREFETCH_DEPTH = 8               # mark loop prefetch FIFO (a power of two)
 
+# Span.alloc_flags: extra work for every object the fast path takes from the span.
+cdef enum:
+    ALLOC_CLEAR_SLOTS = 1            # reused memory: clear the pointer slots
+    ALLOC_BLACK = 2                  # marking is on: the object is born marked
+
 # Span states.
 cdef enum:
     SPAN_FREE = 0
@@ -101,7 +106,9 @@ ctypedef struct Span:
     char* base
     uint64_t* alloc_bits
     uint64_t* mark_bits
-    uint64_t alloc_cache             # ~alloc bits from freeindex on (Go's allocCache)
+    uint64_t alloc_cache             # free bits of freeindex's word from freeindex on, bits
+                                     # past nelems clear (Go's allocCache); may be 0 (stale)
+                                     # when freeindex is a multiple of 64
     uint32_t freeindex
     uint32_t nelems
     uint32_t elemsize
@@ -113,8 +120,10 @@ ctypedef struct Span:
     int32_t prev
     uint8_t state
     uint8_t sizeclass
-    uint8_t needzero                 # memory may hold old data: zero on allocation
+    uint8_t needzero                 # memory may hold old data: clear slots on allocation
     uint8_t list_kind                # which list the span is on (for debugging/verify)
+    uint8_t alloc_flags              # set while the span is some class's current span:
+                                     # ALLOC_CLEAR_SLOTS | ALLOC_BLACK (one test in the fast path)
 
 ctypedef struct SpanList:
     int32_t head
@@ -142,6 +151,32 @@ ctypedef struct CycleRecord:
     int64_t mark_ns                  # wall time of marking (concurrent part included)
     int64_t sweep_ns                 # sweeping inside the pause (STW collectors)
     int64_t forced                   # 1: runtime.GC() or out of memory
+
+# Operation recording (`gcbench record`, gcbench/traces.py).  One fixed-size record per
+# mutator operation; the binary trace file is these records after a header.
+cdef enum:
+    TRACE_ALLOC = 1                  # a = R, x = NPTR, y = payload SIZE
+    TRACE_STORE = 2                  # slot x of root a := root b (flags & TRACE_NULL: null)
+    TRACE_LOAD = 3                   # root a := slot x of root b
+    TRACE_CLEAR = 4                  # root a := null
+    TRACE_GC = 5                     # runtime.GC()
+    TRACE_GSET = 6                   # global a := root b (through the barrier)
+    TRACE_GGET = 7                   # root a := global b
+    TRACE_TICK = 8                   # x mutator operations without a heap effect (safepoints)
+    TRACE_NULL = 1                   # flags bit of TRACE_STORE
+
+ctypedef struct TraceRecord:
+    uint8_t op
+    uint8_t a
+    uint8_t b
+    uint8_t flags
+    uint32_t x
+    uint32_t y
+
+ctypedef struct TraceBuffer:
+    TraceRecord* records
+    int64_t length
+    int64_t capacity
 
 ctypedef struct HeapState
 ctypedef void (*heap_hook)(HeapState* heap) noexcept nogil
@@ -271,6 +306,9 @@ ctypedef struct HeapState:
     gcb_escape escape
     int in_run
 
+    # --- operation recording: NULL unless `gcbench record` asked for it ---
+    TraceBuffer* trace
+
 
 # ---------------------------------------------------------------------------
 # Functions implemented in heap.pyx
@@ -292,6 +330,9 @@ cdef void heap_verify(HeapState* heap, bint check_marks) noexcept nogil
 cdef void mark_stack_grow(MarkStack* stack) noexcept nogil
 cdef void mark_stack_free(MarkStack* stack) noexcept nogil
 cdef void heap_release_current_spans(HeapState* heap) noexcept nogil
+cdef void heap_set_allocate_black(HeapState* heap, bint on) noexcept nogil
+cdef void heap_trace_append(HeapState* heap, uint8_t op, uint8_t a, uint8_t b, uint8_t flags,
+                            uint32_t x, uint32_t y) noexcept nogil
 # Ctrl-C check for workload loops that run long without mutator operations (waiting for
 # a scheduled arrival, filling a large buffer): fails the run with ERR_INTERRUPTED.
 # (The flag is per extension module in gcb_util.h, so only heap.pyx may read it.)
@@ -363,6 +404,14 @@ cdef inline uint32_t size_class_of(HeapState* heap, uint32_t nbytes) noexcept no
         return heap.size_to_class8[(nbytes + 7) >> 3]
     return heap.size_to_class128[(nbytes - 1024 + 127) >> 7]
 
+# The bytes the arena would charge for an object of `nbytes`: its size class, or whole
+# pages for a large object.  Baselines outside the arena count in these units too, so
+# that alloc_bytes means the same under every collector.
+cdef inline int64_t charged_bytes(HeapState* heap, uint32_t nbytes) noexcept nogil:
+    if nbytes <= MAX_SMALL_SIZE:
+        return heap.class_size[size_class_of(heap, nbytes)]
+    return ((<int64_t>nbytes + PAGE_SIZE - 1) >> PAGE_SHIFT) << PAGE_SHIFT
+
 
 # ---------------------------------------------------------------------------
 # Allocation fast path (Go's nextFreeFast).  Returns an object whose pointer slots
@@ -373,31 +422,35 @@ cdef inline uint32_t size_class_of(HeapState* heap, uint32_t nbytes) noexcept no
 cdef inline Object* heap_alloc(HeapState* heap, uint32_t nslots, uint32_t payload) noexcept nogil:
     cdef uint32_t nbytes = HEADER_BYTES + nslots * 8 + payload
     cdef Span* span
+    cdef uint64_t cache
     cdef int bit
-    cdef uint32_t index, next_free
+    cdef uint32_t index
     cdef Object* obj
     if gcb_unlikely(heap.alloc_bytes >= heap.next_poll_bytes):
         heap.collector.alloc_hook(heap)
     if gcb_likely(nbytes <= MAX_SMALL_SIZE):
         span = heap.current[size_class_of(heap, nbytes)]
-        bit = gcb_ctz64(span.alloc_cache)
-        index = span.freeindex + bit
-        if gcb_likely(bit < 64 and index < span.nelems):
-            next_free = index + 1
-            if gcb_likely((next_free & 63) != 0 or next_free == span.nelems):
-                span.alloc_cache >>= (bit + 1)
-                span.freeindex = next_free
-                obj = <Object*>(span.base + <uint64_t>index * span.elemsize)
-                if span.needzero:
-                    memset_zero(obj, nbytes)
-                obj.nslots = nslots
-                obj.nbytes = nbytes
-                heap.alloc_count += 1
-                heap.alloc_bytes += span.elemsize
-                if heap.allocate_black:
+        cache = span.alloc_cache
+        if gcb_likely(cache != 0):
+            # the cache holds only free objects of this span (bits past nelems are
+            # masked off when it is loaded), so no bounds test is needed here
+            bit = gcb_ctz64(cache)
+            index = span.freeindex + bit
+            span.alloc_cache = (cache >> bit) >> 1     # two shifts: bit may be 63
+            span.freeindex = index + 1
+            obj = <Object*>(span.base + <uint64_t>index * span.elemsize)
+            if span.alloc_flags:
+                if span.alloc_flags & ALLOC_CLEAR_SLOTS:
+                    clear_slots(obj, nslots)
+                if span.alloc_flags & ALLOC_BLACK:
                     mark_object_atomic(heap, obj)
-                return obj
+            (<uint64_t*>obj)[0] = <uint64_t>nslots | (<uint64_t>nbytes << 32)   # the header
+            heap.alloc_count += 1
+            heap.alloc_bytes += span.elemsize
+            return obj
     obj = heap_alloc_slow(heap, nbytes)
+    if obj == NULL:                  # only outside a run (inside, heap_fail unwinds)
+        return NULL
     obj.nslots = nslots
     obj.nbytes = nbytes
     return obj
@@ -405,8 +458,24 @@ cdef inline Object* heap_alloc(HeapState* heap, uint32_t nslots, uint32_t payloa
 cdef extern from "string.h" nogil:
     void* memset(void* s, int c, size_t n)
 
-cdef inline void memset_zero(void* p, size_t n) noexcept nogil:
-    memset(p, 0, n)
+# Reused memory holds a dead object's data.  Its pointer slots must be NULL before the
+# object can be reached (the collector traces them); its payload is left as it is, as
+# malloc leaves it (Go zeroes it: a workload that wants zeroes writes them).
+# (Spelled out for small counts: gcc turns a short variable-length loop into `rep stos`,
+# whose start-up cost alone doubled the allocation fast path.)
+cdef inline void clear_slots(Object* obj, uint32_t nslots) noexcept nogil:
+    cdef Object** slots = obj_slots(obj)
+    if nslots <= 4:
+        if nslots > 0:
+            slots[0] = NULL
+        if nslots > 1:
+            slots[1] = NULL
+        if nslots > 2:
+            slots[2] = NULL
+        if nslots > 3:
+            slots[3] = NULL
+    else:
+        memset(slots, 0, <size_t>nslots * 8)
 
 
 cdef class ManagedHeap:

@@ -243,36 +243,34 @@ cdef Span* span_alloc(HeapState* heap, uint32_t npages, uint8_t state) noexcept 
 # ---------------------------------------------------------------------------
 # Allocation slow path (Go's nextFree + mcentral.cacheSpan)
 
-# Claim the next free index of `s` at or after freeindex, keeping alloc_cache in step;
-# nelems when the span is full.
+# The free bits of word `w` of a small span, with the bits past nelems cleared.
+cdef inline uint64_t cache_word(Span* s, uint32_t w) noexcept nogil:
+    cdef uint64_t free_bits = ~s.alloc_bits[w]
+    cdef uint32_t first = w << 6
+    if first + 64 > s.nelems:
+        free_bits &= ((<uint64_t>1) << (s.nelems - first)) - 1
+    return free_bits
+
+# Claim the next free index of `s` at or after freeindex, keeping alloc_cache in step
+# (Go's nextFreeIndex); nelems when the span is full.  Everything below freeindex is
+# allocated, so a word whose cache runs out is skipped to the next word boundary.
 cdef uint32_t span_take(Span* s) noexcept nogil:
     cdef int bit
-    cdef uint32_t index, next_free
-    while s.freeindex < s.nelems:
-        bit = gcb_ctz64(s.alloc_cache)
-        if bit < 64:
-            index = s.freeindex + bit
-            if index >= s.nelems:
-                s.freeindex = s.nelems
-                s.alloc_cache = 0
-                return s.nelems
-            next_free = index + 1
-            if (next_free & 63) == 0:
-                s.freeindex = next_free
-                s.alloc_cache = ~s.alloc_bits[next_free >> 6] if next_free < s.nelems else 0
-            else:
-                s.alloc_cache >>= (bit + 1)
-                s.freeindex = next_free
-            return index
-        # nothing free in the rest of this word: everything there is allocated
-        next_free = (s.freeindex + 64) & ~(<uint32_t>63)
-        if next_free >= s.nelems:
+    cdef uint32_t index
+    while s.alloc_cache == 0:
+        if (s.freeindex & 63) != 0:
+            s.freeindex = (s.freeindex + 64) & ~(<uint32_t>63)
+        if s.freeindex >= s.nelems:
             s.freeindex = s.nelems
-            s.alloc_cache = 0
             return s.nelems
-        s.freeindex = next_free
-        s.alloc_cache = ~s.alloc_bits[next_free >> 6]
-    return s.nelems
+        s.alloc_cache = cache_word(s, s.freeindex >> 6)
+        if s.alloc_cache == 0:
+            s.freeindex += 64
+    bit = gcb_ctz64(s.alloc_cache)
+    index = s.freeindex + bit
+    s.alloc_cache = (s.alloc_cache >> bit) >> 1
+    s.freeindex = index + 1
+    return index
 
 cdef inline void put_swept(HeapState* heap, Span* s) noexcept nogil:
     # A swept small span goes to the partial or full list of the current generation.
@@ -368,7 +366,7 @@ cdef int sweep_span(HeapState* heap, Span* s, bint keep) noexcept nogil:
         span_release_pages(heap, s)
         return SWEPT_FREED
     s.freeindex = 0
-    s.alloc_cache = ~s.alloc_bits[0]
+    s.alloc_cache = cache_word(s, 0)
     if live == s.nelems:
         s.freeindex = s.nelems
         s.alloc_cache = 0
@@ -416,6 +414,7 @@ cdef Span* find_span_for_class(HeapState* heap, uint32_t c) noexcept nogil:
     s.elemsize = heap.class_size[c]
     s.nelems = (s.npages * PAGE_SIZE) // s.elemsize
     s.divmul = <uint32_t>((<uint64_t>0xFFFFFFFF) // s.elemsize + 1)
+    s.alloc_cache = cache_word(s, 0)
     return s
 
 cdef void heap_release_current_spans(HeapState* heap) noexcept nogil:
@@ -426,6 +425,12 @@ cdef void heap_release_current_spans(HeapState* heap) noexcept nogil:
         if s != &heap.empty_span:
             put_swept(heap, s)
             heap.current[c] = &heap.empty_span
+
+# Turn allocate-black on or off.  Every current span is released, so that the spans the
+# fast path takes from next carry the new ALLOC_BLACK flag.  O(size classes).
+cdef void heap_set_allocate_black(HeapState* heap, bint on) noexcept nogil:
+    heap.allocate_black = on
+    heap_release_current_spans(heap)
 
 cdef Object* heap_alloc_slow(HeapState* heap, uint32_t nbytes) noexcept nogil:
     cdef uint32_t c, index, npages
@@ -454,7 +459,7 @@ cdef Object* heap_alloc_slow(HeapState* heap, uint32_t nbytes) noexcept nogil:
         list_push(heap, &heap.large[swept_index(heap)], s)
         obj = <Object*>s.base
         if s.needzero:
-            memset(obj, 0, nbytes)
+            clear_slots(obj, (nbytes - HEADER_BYTES) // 8)
     else:
         c = size_class_of(heap, nbytes)
         s = heap.current[c]
@@ -471,6 +476,7 @@ cdef Object* heap_alloc_slow(HeapState* heap, uint32_t nbytes) noexcept nogil:
                 return NULL
             # the refill may have collected (out of memory) and flipped: re-read
             heap.current[c] = s
+            s.alloc_flags = (ALLOC_CLEAR_SLOTS if s.needzero else 0) | (ALLOC_BLACK if heap.allocate_black else 0)
             index = span_take(s)
         if GCB_DEBUG:
             debug_assert(heap, s.state == SPAN_SMALL and s.sizeclass == c, "alloc: span of the wrong class")
@@ -478,7 +484,7 @@ cdef Object* heap_alloc_slow(HeapState* heap, uint32_t nbytes) noexcept nogil:
                          "alloc: handing out a slot whose alloc bit is set (a live object)")
         obj = <Object*>(s.base + <uint64_t>index * s.elemsize)
         if s.needzero:
-            memset(obj, 0, nbytes)
+            clear_slots(obj, (nbytes - HEADER_BYTES) // 8)
     heap.alloc_count += 1
     heap.alloc_bytes += s.elemsize
     if heap.allocate_black:
@@ -864,6 +870,40 @@ cdef void corrupt_heap(HeapState* heap, int kind) noexcept nogil:
 
 
 # ---------------------------------------------------------------------------
+# Operation recording: the slow path of the mutator operations' `heap.trace != NULL`
+# test.  Consecutive ticks fold into one record, so a workload's safepoint-only
+# operations cost one record per run of them.
+
+cdef void heap_trace_append(HeapState* heap, uint8_t op, uint8_t a, uint8_t b, uint8_t flags,
+                            uint32_t x, uint32_t y) noexcept nogil:
+    cdef TraceBuffer* buf = heap.trace
+    cdef TraceRecord* rec
+    cdef TraceRecord* grown
+    cdef int64_t cap
+    if op == TRACE_TICK and buf.length > 0:
+        rec = &buf.records[buf.length - 1]
+        if rec.op == TRACE_TICK and rec.x < <uint32_t>0xFFFFFFFF:
+            rec.x += 1
+            return
+    if buf.length == buf.capacity:
+        cap = buf.capacity * 2 if buf.capacity > 0 else 65536
+        grown = <TraceRecord*>realloc(buf.records, cap * sizeof(TraceRecord))
+        if grown == NULL:
+            heap_fail(heap, ERR_INTERNAL, "out of memory recording the operation trace")
+            return
+        buf.records = grown
+        buf.capacity = cap
+    rec = &buf.records[buf.length]
+    rec.op = op
+    rec.a = a
+    rec.b = b
+    rec.flags = flags
+    rec.x = x
+    rec.y = y
+    buf.length += 1
+
+
+# ---------------------------------------------------------------------------
 # Default collector hooks (a heap with no collector attached never collects)
 
 cdef void hook_nothing(HeapState* heap) noexcept nogil:
@@ -925,6 +965,14 @@ PAUSE_DTYPE = np.dtype([("start_ns", np.int64), ("end_ns", np.int64), ("kind", n
 CYCLE_DTYPE = np.dtype([(name, np.int64) for name in (
     "start_ns", "end_ns", "heap_before", "heap_after", "live_bytes", "live_objects",
     "goal_bytes", "mark_ns", "sweep_ns", "forced")])
+
+
+# One TraceRecord (heap.pxd); the binary trace format stores these after its header.
+TRACE_DTYPE = np.dtype([("op", np.uint8), ("a", np.uint8), ("b", np.uint8), ("flags", np.uint8),
+                        ("x", np.uint32), ("y", np.uint32)])
+assert TRACE_DTYPE.itemsize == sizeof(TraceRecord)
+TRACE_OPS = {"alloc": TRACE_ALLOC, "store": TRACE_STORE, "load": TRACE_LOAD, "clear": TRACE_CLEAR,
+             "gc": TRACE_GC, "gset": TRACE_GSET, "gget": TRACE_GGET, "tick": TRACE_TICK}
 
 
 cdef class ManagedHeap:
@@ -1036,6 +1084,9 @@ cdef class ManagedHeap:
         if heap.verify_bits != NULL:
             munmap(heap.verify_bits, ((heap.arena_bytes >> 3) // 64 + 1) * 8)
         mark_stack_free(&heap.verify_stack)
+        if heap.trace != NULL:
+            free(heap.trace.records)
+            free(heap.trace)
         free(heap.pauses)
         free(heap.cycle_log)
         free(heap)
@@ -1133,6 +1184,21 @@ cdef class ManagedHeap:
         cdef HeapState* heap = self.state
         cdef int64_t objects = heap.alloc_count - heap.freed_count
         return objects, heap.alloc_bytes - heap.freed_bytes
+
+    def start_recording(self):
+        """Record every mutator operation from now on (see `recorded_trace`)."""
+        if self.state.trace == NULL:
+            self.state.trace = <TraceBuffer*>calloc(1, sizeof(TraceBuffer))
+            if self.state.trace == NULL:
+                raise MemoryError()
+
+    def recorded_trace(self):
+        """The recorded operations as a numpy array of TRACE_DTYPE (a copy)."""
+        cdef TraceBuffer* buf = self.state.trace
+        out = np.empty(0 if buf == NULL else buf.length, dtype=TRACE_DTYPE)
+        if buf != NULL and buf.length:
+            memcpy(<void*><uintptr_t>out.ctypes.data, buf.records, buf.length * sizeof(TraceRecord))
+        return out
 
     def size_classes(self):
         """[(size, pages per span)] of every small size class."""

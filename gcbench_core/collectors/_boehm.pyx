@@ -13,7 +13,7 @@ roots.  libgc has one heap per process: later runs in the same process share it.
 """
 from libc.stdint cimport uint32_t, int64_t, INT64_MAX
 from libc.string cimport memset
-from gcbench_core.heap cimport (HeapState, ManagedHeap, Object, gcb_now_ns, heap_fail,
+from gcbench_core.heap cimport (HeapState, ManagedHeap, Object, gcb_now_ns, heap_fail, charged_bytes,
                                 heap_record_pause, heap_new_cycle, CycleRecord,
                                 ERR_HEAP_EXHAUSTED, PAUSE_STW_COLLECT, MAX_STACK_SLOTS, MAX_GLOBALS)
 
@@ -106,7 +106,7 @@ cdef Object* boehm_alloc(HeapState* heap, uint32_t nbytes) noexcept nogil:
         heap_fail(heap, ERR_HEAP_EXHAUSTED, "heap exhausted: libgc could not allocate within its maximum heap size")
         return NULL
     heap.alloc_count += 1
-    heap.alloc_bytes += <int64_t>GC_size(obj)
+    heap.alloc_bytes += charged_bytes(heap, nbytes)
     in_use = heap.alloc_bytes - heap.freed_bytes
     if in_use > heap.peak_heap_bytes:
         heap.peak_heap_bytes = in_use

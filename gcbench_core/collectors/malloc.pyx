@@ -7,21 +7,21 @@ collector, with the cost of malloc/free in place of allocation plus collection. 
 live outside the arena, so there is nothing to mark, sweep or verify, and no pause.  A
 workload that never drops what it allocates simply grows; the heap size still bounds the
 bytes held (an allocation beyond it ends the run with "heap exhausted").  Freed bytes are
-counted in malloc_usable_size units, allocated bytes likewise, so accounting balances.
+counted in the arena's size-class units (charged_bytes), as are allocated bytes, so that
+alloc_bytes compares across collectors and accounting balances.
 """
 from libc.stdint cimport uint32_t, int64_t, INT64_MAX
 from libc.stdlib cimport calloc, free, malloc, realloc
+from libc.string cimport memset
 from libc.stdio cimport snprintf
-from gcbench_core.heap cimport (HeapState, ManagedHeap, Object, MarkStack, obj_slots,
+from gcbench_core.heap cimport (HeapState, ManagedHeap, Object, MarkStack, obj_slots, charged_bytes, HEADER_BYTES,
                                 heap_fail, mark_stack_push, mark_stack_free, ERR_HEAP_EXHAUSTED)
-
-cdef extern from "malloc.h" nogil:
-    size_t malloc_usable_size(void* p)
 
 NAME = "malloc"
 DESCRIPTION = "no collector: objects from C malloc, freed with free() when the workload drops them"
 OPTIONS = {}
 SUPPORTS_VERIFY = False
+RECLAIMS_EXACTLY = False     # frees only what workloads drop; a full collection frees nothing
 
 ctypedef struct MallocState:
     MarkStack free_stack        # objects waiting to be freed by a recursive drop
@@ -29,21 +29,20 @@ ctypedef struct MallocState:
 cdef Object* malloc_alloc(HeapState* heap, uint32_t nbytes) noexcept nogil:
     cdef char msg[200]
     cdef Object* obj
-    cdef size_t usable
     if heap.alloc_bytes - heap.freed_bytes + nbytes > heap.arena_bytes:
         snprintf(msg, 200, "heap exhausted: malloc would hold more than the heap size of %lld bytes (%lld bytes live)",
                  <long long>heap.arena_bytes, <long long>(heap.alloc_bytes - heap.freed_bytes))
         heap_fail(heap, ERR_HEAP_EXHAUSTED, msg)
         return NULL
-    # pointer slots must start NULL, as in the arena; the payload need not be zeroed,
-    # but Go zeroes it and so does the arena, so calloc keeps the work equal
-    obj = <Object*>calloc(1, nbytes)
+    # pointer slots must start NULL, as in the arena; the slot count is not known here
+    # (the header is written after), so the whole object is cleared
+    obj = <Object*>malloc(nbytes)
     if obj == NULL:
         heap_fail(heap, ERR_HEAP_EXHAUSTED, "heap exhausted: malloc returned NULL")
         return NULL
-    usable = malloc_usable_size(obj)
+    memset(obj, 0, HEADER_BYTES + (<size_t>(nbytes - HEADER_BYTES) // 8) * 8)
     heap.alloc_count += 1
-    heap.alloc_bytes += <int64_t>usable
+    heap.alloc_bytes += charged_bytes(heap, nbytes)
     if heap.alloc_bytes - heap.freed_bytes > heap.peak_heap_bytes:
         heap.peak_heap_bytes = heap.alloc_bytes - heap.freed_bytes
         heap.peak_live_bytes = heap.peak_heap_bytes     # nothing dead is ever kept
@@ -51,7 +50,7 @@ cdef Object* malloc_alloc(HeapState* heap, uint32_t nbytes) noexcept nogil:
 
 cdef inline void free_one(HeapState* heap, Object* obj) noexcept nogil:
     heap.freed_count += 1
-    heap.freed_bytes += <int64_t>malloc_usable_size(obj)
+    heap.freed_bytes += charged_bytes(heap, obj.nbytes)
     free(obj)
 
 cdef void malloc_drop(HeapState* heap, Object* obj, bint recursive) noexcept nogil:

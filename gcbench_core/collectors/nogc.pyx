@@ -11,6 +11,7 @@ from gcbench_core.heap cimport HeapState, ManagedHeap
 NAME = "nogc"
 DESCRIPTION = "never collects: the mutator's own cost (needs a heap that holds every allocation)"
 OPTIONS = {}
+RECLAIMS_EXACTLY = False     # never frees
 
 cdef void nogc_alloc_hook(HeapState* heap) noexcept nogil:
     heap.next_poll_bytes = INT64_MAX

@@ -5,14 +5,18 @@ A ring (one long-lived array object with `live_objects` pointer slots, reached f
 global) holds the live set.  For `ops` steps, a random ring entry is replaced by a
 freshly allocated object; with probability `mutate_fraction` a pointer slot of a
 random live object is rewritten to point to another live object, so the live graph is
-not a flat list.  Object sizes and slot counts are drawn uniformly from
-[min_payload, max_payload] bytes and [0, max_slots] slots.  Live heap stays near
+not a flat list.  Object payloads and slot counts are drawn from named distributions
+(gcbench_core/dist.pxd), by default uniformly from [min_payload, max_payload] bytes and
+[min_slots, max_slots] = [0, 2] slots, exactly the draws churn made before the
+distributions existed (same seed, same run).  Live heap stays near
 live_objects * mean size, so every cycle marks the same amount of work.
 """
 from libc.stdint cimport uint32_t, uint64_t, int64_t
 from gcbench_core.heap cimport HeapState, ManagedHeap, Object, run_kernel
 from gcbench_core.mutator cimport mut_alloc, mut_store, mut_load, mut_clear, mut_drop, mut_set_global
 from gcbench_core.rng cimport Rng, rng_seed, rng_below, rng_double
+from gcbench_core.dist cimport Dist, dist_set, dist_sample
+from gcbench_core.distspec import dist_params, dist_args
 
 NAME = "churn"
 DESCRIPTION = "a ring of live objects, each step replacing a random one and rewriting pointers"
@@ -23,12 +27,8 @@ PARAMS = (
      "help": "replacement steps"},
     {"name": "mutate_fraction", "type": "float", "default": 0.1, "min": 0.0, "max": 1.0,
      "help": "probability that a step also rewrites a pointer slot of a live object"},
-    {"name": "min_payload", "type": "int", "default": 8, "min": 0, "max": 1 << 20,
-     "help": "smallest payload in bytes"},
-    {"name": "max_payload", "type": "int", "default": 56, "min": 0, "max": 1 << 20,
-     "help": "largest payload in bytes"},
-    {"name": "max_slots", "type": "int", "default": 2, "min": 0, "max": 64,
-     "help": "largest number of pointer slots per object"},
+    *dist_params("payload", "payload bytes", 8, 56),
+    *dist_params("slots", "pointer slots", 0, 2, limit=64),
 )
 
 cdef enum:
@@ -44,14 +44,13 @@ ctypedef struct Params:
     int64_t live_objects
     int64_t ops
     double mutate_fraction
-    uint32_t min_payload
-    uint32_t max_payload
-    uint32_t max_slots
+    Dist payload
+    Dist slots
     uint64_t seed
 
 cdef inline void alloc_member(HeapState* heap, Rng* rng, Params* p) noexcept nogil:
-    cdef uint32_t slots = <uint32_t>rng_below(rng, p.max_slots + 1)
-    cdef uint32_t payload = p.min_payload + <uint32_t>rng_below(rng, p.max_payload - p.min_payload + 1)
+    cdef uint32_t slots = dist_sample(&p.slots, rng)
+    cdef uint32_t payload = dist_sample(&p.payload, rng)
     mut_alloc(heap, R_NEW, slots, payload)
 
 cdef void kernel(void* arg) noexcept nogil:
@@ -89,12 +88,9 @@ def run(ManagedHeap heap, dict params, uint64_t seed):
     p.live_objects = params["live_objects"]
     p.ops = params["ops"]
     p.mutate_fraction = params["mutate_fraction"]
-    p.min_payload = params["min_payload"]
-    p.max_payload = params["max_payload"]
-    p.max_slots = params["max_slots"]
+    dist_set(&p.payload, dist_args(params, "payload"))
+    dist_set(&p.slots, dist_args(params, "slots"))
     p.seed = seed
-    if p.min_payload > p.max_payload:
-        raise ValueError("min_payload must not exceed max_payload")
     if p.mutate_fraction > 0 and heap.state.collector.drop != NULL:
         raise ValueError("with mutate_fraction > 0 members are shared, so a collector that frees "
                          "on drop (malloc) cannot know when they die; use mutate_fraction=0")

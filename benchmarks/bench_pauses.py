@@ -1,0 +1,105 @@
+"""Pause times and write-barrier cost of the tricolor collector (issue 3).
+
+1. Pauses as the live heap grows: `churn` with a large live ring under `marksweep` and
+   `tricolor` (same workload, seed, heap and GOGC).  Target: tricolor's longest pause at
+   most 1/20 of marksweep's longest, and under 1 ms.
+2. Write-barrier cost: mutator throughput (operations per second of the mutator thread's
+   CPU time; per wall second is printed too) of
+   `churn` under `tricolor` with marking never triggered (GOGC off, a heap that holds
+   every allocation), relative to `nogc`.  Target: within 5%.  Best of --repeat runs each,
+   alternating, so that a noisy neighbour on a shared machine hurts both alike.
+
+Usage (from a checkout built in place: PYTHONPATH=$PWD; or with gcbench installed):
+    python benchmarks/bench_pauses.py            # small: 200,000 live objects
+    python benchmarks/bench_pauses.py --full     # the issue's size: 1,000,000 live objects
+Prints its figures; exits 1 if a target is missed (--no-check to only print).
+"""
+import argparse
+import sys
+
+import gcbench
+from gcbench import metrics
+
+
+def fmt_ms(ns):
+    return f"{ns / 1e6:.3f} ms"
+
+
+def pauses(args):
+    params = {"live_objects": args.live, "ops": args.ops}
+    print(f"[pauses] churn live_objects={args.live} ops={args.ops} heap={args.heap} GOGC=100 seed={args.seed}")
+    results = {}
+    for collector, opts in (("marksweep", {}), ("tricolor", {"barrier": args.barrier})):
+        r = gcbench.run(collector, "churn", params=params, opts=opts, seed=args.seed, heap=args.heap)
+        p = metrics.percentiles(r["pauses_ns"])
+        results[collector] = r
+        kinds = sorted(set(r["pause_kinds"]))
+        print(f"  {collector:9s} cycles {r['cycles']:3d}  pauses {len(r['pauses_ns']):3d} ({', '.join(kinds)})  "
+              f"p50 {fmt_ms(p['p50'])}  p99 {fmt_ms(p['p99'])}  max {fmt_ms(p['max'])}  "
+              f"wall {r['wall_s']:.3f} s  peak heap {r['peak_heap_bytes'] / 2**20:.1f} MiB")
+    tc = results["tricolor"]
+    c = tc["counters"]
+    print(f"  tricolor   background marking {fmt_ms(c['background_mark_ns'])} (CPU {fmt_ms(c['background_cpu_ns'])}), "
+          f"assists {fmt_ms(c['assist_ns'])}, sweeping {fmt_ms(c['sweep_ns'])}, "
+          f"goal overruns {c['goal_overruns']}/{tc['cycles']}, barrier shades {c['barrier_shades']}")
+    ms_max = max(results["marksweep"]["pauses_ns"], default=0)
+    tc_max = max(tc["pauses_ns"], default=0)
+    ratio = tc_max / ms_max if ms_max else float("nan")
+    ok = ms_max > 0 and tc_max * 20 <= ms_max and tc_max < 1_000_000
+    print(f"  longest pause: tricolor {fmt_ms(tc_max)} vs marksweep {fmt_ms(ms_max)} = 1/{1 / ratio:.0f}"
+          f"  (target <= 1/20 and < 1 ms): {'met' if ok else 'MISSED'}")
+    return ok
+
+
+def barrier_cost(args):
+    params = {"live_objects": args.live, "ops": args.ops}
+    print(f"[barrier cost] churn live_objects={args.live} ops={args.ops}, GOGC off, heap {args.big_heap}, "
+          f"best of {args.repeat}")
+    # Throughput per second of the mutator thread's CPU time (the target's measure: immune
+    # to preemption by other processes on a shared machine) and per second of wall time.
+    best_cpu = {"nogc": 0.0, "tricolor": 0.0}
+    best_wall = {"nogc": 0.0, "tricolor": 0.0}
+    for round_ in range(args.repeat):
+        # alternate the order, so neither always runs first
+        for collector in (("nogc", "tricolor") if round_ % 2 == 0 else ("tricolor", "nogc")):
+            r = gcbench.run(collector, "churn", params=params, seed=args.seed, heap=args.big_heap, gogc="off")
+            assert r["cycles"] == 0, "marking must never be triggered here"
+            best_cpu[collector] = max(best_cpu[collector], r["mutator_ops"] / (r["counters"]["mutator_cpu_ns"] / 1e9))
+            best_wall[collector] = max(best_wall[collector], r["mutator_ops"] / r["wall_s"])
+    rel = best_cpu["tricolor"] / best_cpu["nogc"]
+    ok = rel >= 0.95
+    for collector in best_cpu:
+        print(f"  {collector:9s} {best_cpu[collector] / 1e6:.1f} M ops per CPU second  "
+              f"({best_wall[collector] / 1e6:.1f} M ops per wall second)")
+    print(f"  tricolor / nogc = {rel:.3f} by CPU time, {best_wall['tricolor'] / best_wall['nogc']:.3f} by wall time"
+          f"  (target >= 0.95): {'met' if ok else 'MISSED'}")
+    return ok
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--full", action="store_true", help="the issue's size: 1,000,000 live objects")
+    ap.add_argument("--live", type=int, help="live objects in the churn ring (default 200,000; --full 1,000,000)")
+    ap.add_argument("--ops", type=int, help="churn steps (default 3 x live)")
+    ap.add_argument("--heap", default=None, help="heap for the pause runs (default 512M; --full 1G)")
+    ap.add_argument("--big-heap", default=None, help="heap for the barrier-cost runs (default 1G; --full 2G)")
+    ap.add_argument("--barrier", default="hybrid", choices=("dijkstra", "yuasa", "hybrid"))
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--no-check", action="store_true", help="print only; exit 0 even if a target is missed")
+    ap.add_argument("--smallest", action="store_true",
+                    help="smoke-test size: 20,000 live objects, one repeat, targets not checked")
+    args = ap.parse_args(argv)
+    if args.smallest:
+        args.live, args.heap, args.big_heap, args.repeat, args.no_check = 20_000, "128M", "256M", 1, True
+    args.live = args.live or (1_000_000 if args.full else 200_000)
+    args.ops = args.ops or 3 * args.live
+    args.heap = args.heap or ("1G" if args.full else "512M")
+    args.big_heap = args.big_heap or ("2G" if args.full else "1G")
+    ok = pauses(args)
+    ok = barrier_cost(args) and ok
+    return 0 if ok or args.no_check else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
