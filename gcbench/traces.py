@@ -189,6 +189,8 @@ def load_trace(path):
     """Read and validate a trace file (text or binary, told apart by the magic); raises
     UsageError with the line (text) or record (binary) of the first problem."""
     from gcbench_core.workloads.trace_replay import check_trace
+    from .units import require_regular_file
+    require_regular_file(path, "trace")
     try:
         st = os.stat(path)
         key = (os.path.realpath(path), st.st_mtime_ns, st.st_size)

@@ -64,3 +64,20 @@ def parse_key_values(items, what="--param"):
             raise UsageError(f"malformed {what} {item!r}: empty key")
         out[key] = value.strip()
     return out
+
+
+def require_regular_file(path, what):
+    """Refuse, with a UsageError, an input path that is not a regular file.  Reading a
+    device or a pipe (/dev/zero, a FIFO) could take forever and all memory; a directory
+    or a name with a NUL byte gives Python exceptions rather than one line."""
+    import os
+    if "\0" in os.fsdecode(path):
+        raise UsageError(f"{what} {path!r}: not a valid file name (NUL byte)")
+    try:
+        if os.path.isdir(path):
+            raise UsageError(f"{what} {path}: is a directory")
+        if os.path.exists(path) and not os.path.isfile(path):
+            raise UsageError(f"{what} {path}: not a regular file")
+    except ValueError:
+        # NUL bytes in the name
+        raise UsageError(f"{what} {path!r}: not a valid file name") from None

@@ -104,7 +104,7 @@ def value_strategy(dest, choices, files):
         return st.one_of(st.sampled_from(SIZES), text_values())
     if dest in ("seed", "gogc", "stress"):
         return st.one_of(st.sampled_from(HOSTILE_NUMBERS), text_values())
-    if dest in ("json", "timeline", "output", "result") or "file" in dest or "path" in dest:
+    if dest in ("json", "timeline", "output", "result", "trace") or "file" in dest or "path" in dest:
         return st.sampled_from(sorted(files.values()))
     return st.one_of(text_values(), st.sampled_from(sorted(files.values())))
 
@@ -126,8 +126,11 @@ def argv_strategy(command, files):
     def assemble(parts):
         flag_list, positional, extra = parts
         argv = [command]
+        chosen = {item[0] for item in flag_list}
         if command == "run":
-            argv += ["-c", "marksweep", "-w", "churn"] + SMALL_RUN
+            # the workload comes from exactly one of --workload / --workload-file / --trace
+            workload = [] if chosen & {"--trace", "--workload-file"} else ["-w", "churn"]
+            argv += ["-c", "marksweep"] + workload + SMALL_RUN
         for item in flag_list:
             argv += item
         return argv + positional + extra
@@ -204,6 +207,30 @@ def hostile_files(tmp):
     write("fake.gz", "not gzip")
     write("valid.json", json.dumps(result))
     write("valid_list.json", json.dumps([result, result]))
+    # workload files (TOML) and traces
+    write("bad.toml", "[[[")
+    write("wrong_type.toml", "workload = 5\n")
+    write("unknown_workload.toml", 'workload = "nosuch"\n')
+    write("huge_param.toml", 'workload = "churn"\n[params]\nlive_objects = 1e400\n')
+    write("string_param.toml", 'workload = "churn"\n[params]\nops = "100"\n')
+    write("bad_key.toml", 'workload = "churn"\nbogus = 1\n[params]\nnosuch = 1\n')
+    write("small.toml", 'workload = "churn"\n[params]\nlive_objects = 100\nops = 1000\n')
+    write("trace_junk.trace", "# gcbench trace 1\nalloc 0 1 8\nstore 0 0 0\nbogus 1 2\n")
+    write("trace_huge.trace", "# gcbench trace 1\nalloc 0 99999999999 8\n")
+    write("trace_roots.trace", "# gcbench trace 1\nalloc 300 1 8\nload 1 2 5\n")
+    write("trace_noheader.trace", "alloc 0 1 8\n")
+    write("trace_magic.bin", b"GCBTRACE" + bytes(range(64)), "wb")
+    try:
+        from gcbench import traces
+        real = os.path.join(tmp, "real.bin")
+        traces.record("marksweep", "churn", real, fmt=None, params={"live_objects": 50, "ops": 200},
+                      heap="8M")
+        paths["real.bin"] = real
+        with open(real, "rb") as f:
+            data = f.read()
+        write("trace_truncated.bin", data[: len(data) // 2 + 3], "wb")
+    except ImportError:
+        pass
     write("pyperf_junk.json", json.dumps({"version": "1.0", "benchmarks": [{"x": 1}]}))
     write("pyperf_nofile.json", json.dumps({"version": "1.0", "benchmarks": []}))
     # real results with one field damaged, each way
@@ -304,3 +331,22 @@ def test_every_collector_bounds_a_huge_live_set_by_the_heap(collector):
     code, _, stderr = call_main(argv)
     check_outcome(argv, code, stderr)
     assert code == 1 and "heap exhausted" in stderr, (argv, code, stderr)
+
+
+def test_every_hostile_file_as_a_workload_file_or_trace(files, tmp_path):
+    # exhaustively: each hostile file in each input-file flag of run and record
+    specs = command_specs()
+    uses = []
+    for command in ("run", "record"):
+        dests = {spec[3]: spec[0][0] for spec in specs.get(command, ([], []))[0]}
+        for dest in ("workload_file", "trace"):
+            if dest in dests:
+                uses.append((command, dests[dest]))
+    assert uses, "no input-file flags found"
+    for name, path in sorted(files.items()):
+        for command, flag in uses:
+            argv = [command, "-c", "marksweep", flag, path, "--heap", "8M"]
+            if command == "record":
+                argv += ["-o", str(tmp_path / "out.trace")]
+            code, _, stderr = call_main(argv)
+            check_outcome(argv, code, stderr)
