@@ -113,8 +113,15 @@ def run_prepared(config, verify=False, stress=0, checkmark=False, on_heap=None):
     wentry = registry.get_workload(config["workload"])
     if verify and not getattr(centry.module, "SUPPORTS_VERIFY", True):
         raise UsageError(f"--verify checks the arena heap; collector {centry.name!r} allocates outside it")
-    managed = ManagedHeap(config["heap_bytes"], config["gogc"], verify=verify,
-                          stress_allocs=int(stress or 0), checkmark=checkmark)
+    try:
+        managed = ManagedHeap(config["heap_bytes"], config["gogc"], verify=verify,
+                              stress_allocs=int(stress or 0), checkmark=checkmark)
+    except MemoryError:
+        # the heap is mapped lazily, so this is the address-space limit (ulimit -v) or a
+        # strict overcommit policy refusing the reservation, before anything was touched
+        raise UsageError(f"cannot reserve a heap of {config['heap_bytes']} bytes: the system "
+                         "refused the mapping (address-space limit or overcommit policy); "
+                         "choose a smaller --heap") from None
     centry.module.attach(managed, dict(config["opts"]))
     if on_heap is not None:
         on_heap(managed)

@@ -1070,7 +1070,10 @@ cdef class ManagedHeap:
         cdef HeapState* heap = self.state
         if heap == NULL:
             return
-        heap.collector.destroy(heap)
+        # __cinit__ may have failed (MemoryError mapping the arena) before the default
+        # hooks were set: destroy is then still NULL
+        if heap.collector.destroy != NULL:
+            heap.collector.destroy(heap)
         if heap.arena != NULL:
             munmap(heap.arena, heap.arena_bytes)
         if heap.spans != NULL:

@@ -37,12 +37,27 @@ from gcbench import cli, registry
 from conftest import run_cli
 
 WATCHDOG_S = 4.0
-# what every run starts with, so that a run the fuzzer does not resize is quick
-SMALL_RUN = ["--heap", "8M", "--param", "live_objects=200", "--param", "ops=2000",
-             "--param", "long_lived_depth=4", "--param", "array_len=100", "--param", "max_depth=6",
-             "--param", "requests=200", "--param", "cache_objects=100"]
-SMALL_KEYS = {"live_objects", "ops", "long_lived_depth", "array_len", "max_depth", "requests",
-              "cache_objects"}
+# What a fuzzed run or record starts with (later flags override earlier ones), so that
+# a run whose sizes the fuzzer leaves alone is quick: a workload and small parameters.
+SMALL_PARAMS = {
+    "churn": {"live_objects": 200, "ops": 2000},
+    "binary-trees": {"long_lived_depth": 4, "array_len": 100, "min_depth": 2, "max_depth": 6},
+    "server": {"requests": 200, "cache_objects": 100},
+    "queue": {"lifetime": 200, "ops": 2000},
+    "lru-cache": {"capacity": 200, "keys": 2000, "requests": 2000},
+    "growing-slices": {"slices": 50, "max_length": 100},
+    "leak": {"requests": 2000, "leak_fraction": 0.05},
+    "escape": {"calls": 2000},
+    "python-heap": {"churn_ops": 2000, "churn_live": 200},
+    "graph-mutate": {"nodes": 200, "ops": 2000},
+}
+
+
+def small_prefix(workload):
+    argv = ["-w", workload, "--heap", "256M" if workload == "python-heap" else "8M"]
+    for key, value in SMALL_PARAMS.get(workload, {}).items():
+        argv += ["--param", f"{key}={value}"]
+    return argv
 
 
 def command_specs():
@@ -124,18 +139,24 @@ def argv_strategy(command, files):
     junk = st.lists(text_values(), max_size=2)
 
     def assemble(parts):
-        flag_list, positional, extra = parts
+        flag_list, positional, extra, collector, workload = parts
         argv = [command]
         chosen = {item[0] for item in flag_list}
-        if command == "run":
+        if command in ("run", "record"):
+            argv += ["-c", collector]
             # the workload comes from exactly one of --workload / --workload-file / --trace
-            workload = [] if chosen & {"--trace", "--workload-file"} else ["-w", "churn"]
-            argv += ["-c", "marksweep"] + workload + SMALL_RUN
+            if not chosen & {"--trace", "--workload-file"}:
+                argv += small_prefix(workload)
+            if command == "record":
+                argv += ["-o", os.path.join(files["directory"], "fuzz.trace")]
         for item in flag_list:
             argv += item
         return argv + positional + extra
 
-    return st.tuples(flag_lists, pos, st.one_of(st.just([]), junk)).map(assemble)
+    collectors = st.sampled_from(sorted(registry.collectors()))
+    workloads = st.sampled_from(sorted(registry.workloads()))
+    return st.tuples(flag_lists, pos, st.one_of(st.just([]), junk), collectors,
+                     workloads).map(assemble)
 
 
 def call_main(argv):

@@ -73,3 +73,19 @@ def test_fill_an_8gib_heap():
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1 << 20):.2f} GiB")
     assert result["cycles"] >= 1
     assert live > 0.85 * BIG_HEAP
+
+
+def test_a_heap_the_system_refuses_to_map_is_a_usage_error(tmp_path):
+    # under an address-space limit (ulimit -v) the reservation itself fails: one line,
+    # exit code 2, and no crash while tearing down the half-built heap
+    import subprocess
+    import sys
+
+    def limit_address_space():
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+    proc = subprocess.run([sys.executable, "-m", "gcbench", "run", "-c", "marksweep", "-w", "churn",
+                           "--heap", "4G"], capture_output=True, text=True, timeout=60,
+                          cwd=str(tmp_path), preexec_fn=limit_address_space)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert proc.stderr.count("\n") == 1 and "cannot reserve a heap" in proc.stderr
