@@ -313,15 +313,14 @@ def cmd_run(args):
 
 def _check_output_file(path, flag):
     """Refuse an unwritable output path before a run rather than after it."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise UsageError(f"{flag} {path}: directory {directory} does not exist")
-    if os.path.isdir(path):
-        raise UsageError(f"{flag} {path}: is a directory")
+    from .units import check_output_file
+    check_output_file(path, flag)
 
 
 def _output_dir(args):
     out = args.output or os.path.dirname(os.path.abspath(args.result))
+    if "\0" in out:
+        raise UsageError(f"-o {out!r}: not a valid directory name (NUL byte)")
     if os.path.exists(out) and not os.path.isdir(out):
         raise UsageError(f"-o {out}: not a directory")
     return out

@@ -269,7 +269,9 @@ def record(collector, workload, path, fmt=None, **run_args):
 
     Returns (result, records): the run's result dict and the recorded operations."""
     from .runner import run
+    from .units import check_output_file, remove_quietly
     fmt = format_for(path, fmt)
+    check_output_file(path, "trace output")
     holder = {}
 
     def start(heap):
@@ -279,5 +281,13 @@ def record(collector, workload, path, fmt=None, **run_args):
     result = run(collector, workload, on_heap=start, **run_args)
     records = holder["heap"].recorded_trace()
     roots, nglobals = extent(records)
-    (write_binary if fmt == "binary" else write_text)(path, records, roots, nglobals)
+    try:
+        (write_binary if fmt == "binary" else write_text)(path, records, roots, nglobals)
+    except OSError as exc:
+        remove_quietly(f"{path}.tmp")
+        raise UsageError(f"cannot write trace {path}: {exc.strerror or exc}") from None
+    except BaseException:
+        # Ctrl-C mid-write: no partial file
+        remove_quietly(f"{path}.tmp")
+        raise
     return result, records, fmt

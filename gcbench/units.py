@@ -81,3 +81,28 @@ def require_regular_file(path, what):
     except ValueError:
         # NUL bytes in the name
         raise UsageError(f"{what} {path!r}: not a valid file name") from None
+
+
+def check_output_file(path, what):
+    """Refuse an output path that cannot be written, before a run rather than after it."""
+    import os
+    if "\0" in os.fsdecode(path):
+        raise UsageError(f"{what} {path!r}: not a valid file name (NUL byte)")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise UsageError(f"{what} {path}: directory {directory} does not exist")
+    if os.path.isdir(path):
+        raise UsageError(f"{what} {path}: is a directory")
+    # outputs are written to a temporary file and renamed over the target: over a device
+    # (/dev/null) or a FIFO that rename would replace the device node itself
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise UsageError(f"{what} {path}: not a regular file (outputs are written to a "
+                         "temporary file and renamed into place)")
+
+
+def remove_quietly(path):
+    import os
+    try:
+        os.remove(path)
+    except OSError:
+        pass

@@ -119,7 +119,11 @@ def value_strategy(dest, choices, files):
         return st.one_of(st.sampled_from(SIZES), text_values())
     if dest in ("seed", "gogc", "stress"):
         return st.one_of(st.sampled_from(HOSTILE_NUMBERS), text_values())
-    if dest in ("json", "timeline", "output", "result", "trace") or "file" in dest or "path" in dest:
+    if dest in ("json", "timeline", "output"):
+        # never real devices as outputs: a bug there would replace /dev/null for the whole
+        # machine (outputs are renamed into place); the FIFO stands for them
+        return st.sampled_from(sorted(output_paths(files)))
+    if dest in ("result", "trace") or "file" in dest or "path" in dest:
         return st.sampled_from(sorted(files.values()))
     return st.one_of(text_values(), st.sampled_from(sorted(files.values())))
 
@@ -157,6 +161,10 @@ def argv_strategy(command, files):
     workloads = st.sampled_from(sorted(registry.workloads()))
     return st.tuples(flag_lists, pos, st.one_of(st.just([]), junk), collectors,
                      workloads).map(assemble)
+
+
+def output_paths(files):
+    return [path for name, path in files.items() if not name.startswith("dev_")]
 
 
 def call_main(argv):
@@ -216,6 +224,8 @@ def hostile_files(tmp):
             f.write(data)
         paths[name] = path
 
+    paths["fifo"] = os.path.join(tmp, "fifo")
+    os.mkfifo(paths["fifo"])
     write("empty.json", "")
     write("binary.json", bytes(range(256)) * 4, "wb")
     write("latin1.json", "\xe9\xff".encode("latin-1"), "wb")
@@ -313,10 +323,16 @@ def test_every_damaged_result_file(files, tmp_path):
     (["run", "-c", "marksweep", "-w", "churn", "--json", "/no/such/dir/r.json"], "--json"),
     (["run", "-c", "marksweep", "-w", "churn", "--timeline", "/"], "--timeline"),
     (["plot", "/dev/zero"], "/dev/zero"),
+    # a FIFO stands for a device (/dev/null): never test with a real one, a regression
+    # would replace the machine's device node
+    (["run", "-c", "marksweep", "-w", "churn", "--json", "FIFO"], "not a regular file"),
     (["report", "/no/such/file.json"], "no such file"),
     (["run", "-c", "nosuch", "-w", "churn"], "nosuch"),
 ])
-def test_malformed_inputs_in_a_real_process(argv, fragment):
+def test_malformed_inputs_in_a_real_process(argv, fragment, tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    argv = [str(fifo) if a == "FIFO" else a for a in argv]
     proc = run_cli(*argv, timeout=60)
     assert proc.returncode == 2, (argv, proc.returncode, proc.stderr)
     assert proc.stderr.count("\n") == 1 and fragment in proc.stderr, proc.stderr
@@ -371,3 +387,25 @@ def test_every_hostile_file_as_a_workload_file_or_trace(files, tmp_path):
                 argv += ["-o", str(tmp_path / "out.trace")]
             code, _, stderr = call_main(argv)
             check_outcome(argv, code, stderr)
+
+
+def test_every_hostile_path_as_every_output(files, tmp_path):
+    # exhaustively: each hostile path as each output of each command; a refused output
+    # leaves no temporary file behind
+    valid = files["valid.json"]
+    outputs = [["run", "-c", "marksweep"] + small_prefix("churn") + ["--json"],
+               ["run", "-c", "marksweep"] + small_prefix("churn") + ["--timeline"],
+               ["record", "-c", "marksweep"] + small_prefix("churn") + ["-o"],
+               ["plot", valid, "--kind", "pauses", "-o"],
+               ["report", valid, "-o"]]
+    for name, path in sorted(files.items()):
+        if name.startswith("valid") or name.startswith("dev_"):
+            continue
+        for prefix in outputs:
+            if prefix[0] not in command_specs():
+                continue
+            argv = prefix + [path]
+            code, _, stderr = call_main(argv)
+            check_outcome(argv, code, stderr)
+    leftovers = [n for n in os.listdir(files["directory"]) if n.endswith(".tmp")]
+    assert leftovers == []
