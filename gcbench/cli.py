@@ -4,11 +4,11 @@ Exit codes: 0 success, 1 a run failed (heap exhausted, heap corruption), 2 bad i
 130 interrupted.  Errors are one line on stderr, never a traceback.
 """
 import argparse
-import json
 import os
 import sys
 
 from . import __version__, registry
+from .atomic import write_json_atomic
 from .errors import Interrupted, RunError, UsageError
 from .units import format_bytes, parse_key_values
 
@@ -108,6 +108,44 @@ def build_parser():
                    help="collector option; repeat for several")
     p.add_argument("--heap", default="256M", metavar="SIZE", help="heap size (default 256M)")
     p.add_argument("--gogc", default="100", metavar="N|off", help="GOGC (default 100)")
+
+    p = sub.add_parser("suite", help="run a benchmark suite under pyperf (no file: the default suite)",
+                       description="Run every configuration of a suite file (TOML: workloads x "
+                                   "collectors x heap sizes x GOGC x seeds) in pyperf worker "
+                                   "processes and write one pyperf JSON file, a run file per "
+                                   "configuration and a summary.  Without FILE, the built-in "
+                                   "default suite: every collector on the standard workloads at "
+                                   "two heap sizes, under results/<date-time>/.")
+    p.add_argument("file", nargs="?", metavar="FILE.toml", help="suite file (default: the built-in suite)")
+    p.add_argument("-o", "--output", metavar="PATH",
+                   help="suite JSON file, or a directory for suite.json "
+                        "(default results/<date-time>/suite.json)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--fast", action="store_true",
+                      help="rough figures quickly: the suite's [pyperf.fast] settings, else pyperf's --fast")
+    mode.add_argument("--rigorous", action="store_true",
+                      help="more worker processes: the suite's [pyperf.rigorous] settings, else pyperf's --rigorous")
+    p.add_argument("--resume", action="store_true",
+                   help="complete an interrupted suite (the file given with -o, else the newest "
+                        "unfinished one under results/), running only the configurations it lacks")
+
+    p = sub.add_parser("minheap", help="find the smallest heap in which a workload completes",
+                       description="Bisect the heap size (to the page) for the smallest heap in "
+                                   "which the workload completes under the collector.  The last "
+                                   "line of output ends with the size in bytes.")
+    _add_run_config(p)
+    p.set_defaults(heap="64M")
+
+    p = sub.add_parser("compare", help="compare collectors across suite results in one table",
+                       description="One table from suite JSON files: a row per configuration, a "
+                                   "column group per collector: time per run and its ratio to the "
+                                   "baseline (t-test at 95%%, n.s. when not significant), pause "
+                                   "p50/p99/max, MMU at 10 ms, peak heap.")
+    p.add_argument("files", nargs="+", metavar="FILE.json", help="suite JSON files written by gcbench suite")
+    p.add_argument("--baseline", metavar="COLLECTOR",
+                   help="collector the others are compared with (default marksweep, else the first)")
+    p.add_argument("--format", default="text", choices=("text", "markdown", "csv"),
+                   help="table format (default text)")
     _add_plot_commands(sub)
     return parser
 
@@ -256,27 +294,6 @@ def _workload_choice(args):
     return workload, params, 1 if seed is None else seed
 
 
-def write_json_atomic(path, data):
-    """Write then rename, so a reader never sees a half-written file."""
-    tmp = f"{path}.tmp"
-    try:
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=1)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        # Ctrl-C or a full disk mid-write: leave no partial file behind
-        _remove_quietly(tmp)
-        raise
-
-
-def _remove_quietly(path):
-    try:
-        os.remove(path)
-    except OSError:
-        pass
-
-
 def cmd_run(args):
     from .runner import run
     from . import gotrace
@@ -383,7 +400,40 @@ def cmd_record(args):
     return 0
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "record": cmd_record, "plot": cmd_plot, "report": cmd_report}
+
+def cmd_suite(args):
+    from . import suite
+    return suite.main(args)
+
+
+def cmd_minheap(args):
+    from . import minheap
+    from .runner import prepare
+    config = prepare(args.collector, args.workload,
+                     params=parse_key_values(args.param, "--param"),
+                     opts=parse_key_values(args.opt, "--opt"),
+                     seed=args.seed, heap=args.heap, gogc=args.gogc)
+
+    def on_probe(heap_bytes, completed, seconds):
+        outcome = "completes" if completed else "heap exhausted"
+        print(f"  {format_bytes(heap_bytes):>10} ({heap_bytes} bytes): {outcome} ({seconds:.2f} s)",
+              file=sys.stderr, flush=True)
+
+    found, search = minheap.find_min_heap(config, on_probe=on_probe)
+    failing = search.largest_failing(found)
+    fails = f"; {failing} bytes runs out" if failing else ""
+    print(f"minimum heap of {config['workload']} under {config['collector']}: {format_bytes(found)} "
+          f"({len(search.probes)} runs{fails}), bytes: {found}")
+    return 0
+
+
+def cmd_compare(args):
+    from . import compare
+    return compare.main(args)
+
+
+COMMANDS = {"list": cmd_list, "run": cmd_run, "record": cmd_record, "plot": cmd_plot,
+            "report": cmd_report, "suite": cmd_suite, "minheap": cmd_minheap, "compare": cmd_compare}
 
 
 def main(argv=None):

@@ -39,20 +39,34 @@ def gctrace_lines(result):
     return lines
 
 
+PAUSE_HISTORY = 256     # Go's len(MemStats.PauseNs)
+
+
 def memstats(result):
-    """runtime.MemStats-like totals (Go's names)."""
+    """runtime.MemStats-like totals (Go's names).
+
+    PauseNs is Go's circular buffer: 256 entries, the stop-the-world time of cycle N
+    (the sum of its pauses) at index (N - 1) % 256, so the most recent cycle is at
+    (NumGC + 255) % 256 and entries of cycles not yet run are 0.  PauseEnd likewise
+    holds when each cycle's last pause ended (ns from the start of the run, where Go
+    uses the Unix epoch)."""
     pauses = [int(p) for p in result["pauses_ns"]]
+    starts = [int(s) for s in result.get("pause_starts_ns", [0] * len(pauses))]
     counters = result["counters"]
-    # Go keeps PauseNs per cycle in a circular buffer of 256: the sum of a cycle's pauses
-    per_cycle = {}
-    for cycle, length in zip(result.get("pause_cycles", []), pauses):
-        per_cycle[cycle] = per_cycle.get(cycle, 0) + length
-    recent = [per_cycle[c] for c in sorted(per_cycle)][-256:]
+    num_gc = result["cycles"]
+    pause_ns = [0] * PAUSE_HISTORY
+    pause_end = [0] * PAUSE_HISTORY
+    for cycle, length, start in zip(result.get("pause_cycles", []), pauses, starts):
+        if 1 <= cycle <= num_gc and cycle > num_gc - PAUSE_HISTORY:
+            slot = (cycle - 1) % PAUSE_HISTORY
+            pause_ns[slot] += length
+            pause_end[slot] = max(pause_end[slot], start + length)
     return {
-        "NumGC": result["cycles"],
+        "NumGC": num_gc,
         "NumForcedGC": sum(1 for c in result["cycle_log"] if c.get("forced")),
         "PauseTotalNs": sum(pauses),
-        "PauseNs": recent,
+        "PauseNs": pause_ns,
+        "PauseEnd": pause_end,
         "HeapAlloc": counters["heap_in_use_bytes"],
         "HeapInuse": counters["pages_in_use_bytes"],
         "NextGC": counters["heap_goal_bytes"] or 0,
@@ -63,13 +77,21 @@ def memstats(result):
     }
 
 
+def recent(circular, num_gc, count=16):
+    """The last `count` entries of a Go circular pause buffer, oldest first."""
+    n = min(count, num_gc, len(circular))
+    return [circular[(num_gc - n + i) % len(circular)] for i in range(n)]
+
+
 def format_memstats(stats):
     lines = []
+    num_gc = stats["NumGC"]
     for key, value in stats.items():
-        if key == "PauseNs":
-            shown = " ".join(str(v) for v in value[-16:])
-            more = f" (last 16 of {len(value)})" if len(value) > 16 else ""
-            lines.append(f"{key:>14}: [{shown}]{more}")
+        if key in ("PauseNs", "PauseEnd"):
+            shown = recent(value, num_gc)
+            kept = min(num_gc, len(value))
+            more = f" (last {len(shown)} of {kept} kept, oldest first)" if kept > len(shown) else ""
+            lines.append(f"{key:>14}: [{' '.join(map(str, shown))}]{more}")
         elif isinstance(value, float):
             lines.append(f"{key:>14}: {value:.6f}")
         else:

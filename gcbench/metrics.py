@@ -31,7 +31,8 @@ def mmu(result, window_ns):
 
     Returns (utilization, worst_window_start_ns).  The utilization of a window is the
     fraction of it not covered by pauses.  The minimum is reached by a window that
-    starts at a pause start or ends at a pause end, so only those are tried.
+    starts at a pause start or ends at a pause end, so only those are tried.  A window
+    at least as long as the run is the run itself (its overall utilization).
     """
     duration = int(round(result["wall_s"] * 1e9))
     window_ns = int(window_ns)
@@ -63,12 +64,94 @@ def mmu(result, window_ns):
     return max(0.0, min(1.0, utilization)), int(candidates[k])
 
 
+MMU_HEADLINE_WINDOW_NS = 10_000_000     # the MMU that summaries and comparisons show
+MMU_WINDOWS_NS = tuple(int(w) for w in np.unique(np.round(np.logspace(6, 9, 16)).astype(np.int64)))
+
+
 def mmu_curve(result, windows_ns=None):
-    """[(window_ns, mmu, worst_start_ns)] over log-spaced windows from 1 ms to 1 s (and
-    the run's length when shorter)."""
+    """[(window_ns, mmu, worst_start_ns)] over log-spaced windows from 1 ms to 1 s.
+
+    Windows longer than the run are replaced by one window covering the whole run (a
+    longer window has no position inside it), so the curve ends at the run's overall
+    mutator utilization."""
     if windows_ns is None:
-        windows_ns = np.unique(np.round(np.logspace(6, 9, 16)).astype(np.int64))
-    return [(int(w), *mmu(result, w)) for w in windows_ns]
+        windows_ns = MMU_WINDOWS_NS
+    duration = int(round(result["wall_s"] * 1e9))
+    inside = [int(w) for w in windows_ns if 0 < w <= duration]
+    if duration > 0 and len(inside) < len(windows_ns):
+        inside.append(duration)
+    return [(w, *mmu(result, w)) for w in sorted(set(inside))]
+
+
+def pauses_per_cycle(result):
+    """Stop-the-world pauses over completed cycles (1 for a stop-the-world collector, 2
+    for a concurrent one with a mark-start and a mark-termination pause); None without
+    cycles."""
+    cycles = result["cycles"]
+    return len(result["pauses_ns"]) / cycles if cycles else None
+
+
+def total_stw_ns(result):
+    """Sum of every stop-the-world pause, in ns."""
+    return int(np.sum(np.asarray(result["pauses_ns"], dtype=np.int64)))
+
+
+def throughput(result):
+    """(mutator operations per second, allocated bytes per second) of wall time; None
+    for a run of zero length."""
+    wall = result["wall_s"]
+    if wall <= 0:
+        return None, None
+    return result["mutator_ops"] / wall, result["alloc_bytes"] / wall
+
+
+def heap_overhead(result):
+    """Peak heap in use over peak live heap (1.0 = no space beyond the live data); None
+    when nothing was ever marked live (no cycle ran)."""
+    live = result["peak_live_bytes"]
+    return result["peak_heap_bytes"] / live if live else None
+
+
+# Two-sided 95% critical values of Student's t for 1..30 degrees of freedom; beyond 30
+# the table continues with the few values below, then the normal 1.96.
+_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+        2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+        2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+_T95_TAIL = ((40, 2.021), (50, 2.009), (60, 2.000), (80, 1.990), (100, 1.984), (200, 1.972))
+
+
+def t_critical_95(df):
+    """Two-sided 95% critical value of Student's t with `df` degrees of freedom."""
+    df = int(df)
+    if df < 1:
+        raise ValueError("degrees of freedom must be at least 1")
+    if df <= len(_T95):
+        return _T95[df - 1]
+    value = _T95[-1]
+    for bound, critical in _T95_TAIL:
+        if df >= bound:
+            value = critical
+    return value if df < 1000 else 1.960
+
+
+def t_test(sample1, sample2):
+    """Student's two-sample, two-tailed t-test at 95% with pooled variance (pyperf's
+    test, generalised to samples of different sizes).  Returns (significant, t)."""
+    a = np.asarray(sample1, dtype=np.float64)
+    b = np.asarray(sample2, dtype=np.float64)
+    if a.size < 1 or b.size < 1 or a.size + b.size < 3:
+        return False, None
+    df = a.size + b.size - 2
+    pooled = (np.sum((a - a.mean()) ** 2) + np.sum((b - b.mean()) ** 2)) / df
+    diff = float(a.mean() - b.mean())
+    error = float(np.sqrt(pooled * (1.0 / a.size + 1.0 / b.size)))
+    if error == 0.0:
+        # identical values within each sample: any difference at all is certain
+        if diff == 0.0:
+            return False, 0.0
+        return True, float("inf") if diff > 0 else float("-inf")
+    t = diff / error
+    return abs(t) >= t_critical_95(df), t
 
 
 def gc_cpu_fraction(counters):
@@ -85,20 +168,20 @@ def summarize(result):
     pauses = np.asarray(result["pauses_ns"], dtype=np.int64)
     wall = result["wall_s"]
     mutator = result["mutator_s"]
-    cycles = result["cycles"]
+    ops_per_s, bytes_per_s = throughput(result)
     summary = {
         "pause_ns": percentiles(pauses),
         "pause_count": int(pauses.size),
-        "pauses_per_cycle": (pauses.size / cycles) if cycles else None,
-        "total_stw_ns": int(pauses.sum()),
-        "ops_per_s": result["mutator_ops"] / wall if wall > 0 else None,
-        "alloc_bytes_per_s": result["alloc_bytes"] / wall if wall > 0 else None,
+        "pauses_per_cycle": pauses_per_cycle(result),
+        "total_stw_ns": total_stw_ns(result),
+        "ops_per_s": ops_per_s,
+        "alloc_bytes_per_s": bytes_per_s,
         "allocs_per_mutator_s": result["alloc_count"] / mutator if mutator > 0 else None,
         "gc_cpu_fraction": result["gc_cpu_fraction"],
         "peak_heap_bytes": result["peak_heap_bytes"],
         "peak_live_bytes": result["peak_live_bytes"],
-        "heap_overhead": (result["peak_heap_bytes"] / result["peak_live_bytes"]) if result["peak_live_bytes"] else None,
+        "heap_overhead": heap_overhead(result),
     }
-    if wall > 0:
-        summary["mmu_10ms"] = mmu(result, 10_000_000)[0] if wall * 1e9 > 10_000_000 else None
+    # a run shorter than the window counts as one window: its overall utilization
+    summary["mmu_10ms"] = mmu(result, MMU_HEADLINE_WINDOW_NS)[0] if wall > 0 else None
     return summary

@@ -5,6 +5,8 @@ A collector module exposes NAME, DESCRIPTION, OPTIONS ({name: {"default", "choic
 "help"}}) and attach(heap, opts).  A workload module exposes NAME, DESCRIPTION, PARAMS
 (a tuple of {"name", "type", "default", "min", "max", "choices", "help"}) and
 run(heap, params, seed).  Either may expose AVAILABLE = False with UNAVAILABLE_REASON.
+A collector whose state outlives a run in the process (libgc's one heap) sets
+ONE_RUN_PER_PROCESS = True, and benchmark harnesses then give every run a fresh process.
 """
 import importlib
 import math

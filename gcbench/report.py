@@ -13,6 +13,7 @@ import os
 import shlex
 
 from . import metrics, plots
+from .atomic import write_text_atomic
 from .units import format_bytes
 
 CSS = """
@@ -153,13 +154,6 @@ def reproduce_commands(results, command=None):
     return out
 
 
-def _write_atomic(path, text):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def _title(results):
     workloads = sorted({r["workload"] for r in results})
     collectors = sorted({r["collector"] for r in results})
@@ -189,8 +183,8 @@ def write_report(results, out_dir, command=None, charts=None):
     title = _title(results)
     html_path = os.path.join(out_dir, "report.html")
     md_path = os.path.join(out_dir, "report.md")
-    _write_atomic(html_path, _html(title, cols, rows, styles, charts, env, commands, pause_note, skipped))
-    _write_atomic(md_path, _markdown(title, cols, rows, charts, env, commands, pause_note, skipped, out_dir))
+    write_text_atomic(html_path, _html(title, cols, rows, styles, charts, env, commands, pause_note, skipped))
+    write_text_atomic(md_path, _markdown(title, cols, rows, charts, env, commands, pause_note, skipped, out_dir))
     return html_path, md_path
 
 

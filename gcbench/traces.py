@@ -36,6 +36,7 @@ import struct
 
 import numpy as np
 
+from .atomic import atomic_open
 from .errors import UsageError
 
 TEXT_HEADER = "# gcbench trace 1"
@@ -236,23 +237,19 @@ def extent(records):
 
 def write_text(path, records, roots, nglobals):
     from gcbench_core.tracetext import format_text
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as f:
+    with atomic_open(path, "wb") as f:
         f.write(f"{TEXT_HEADER}\nroots {roots}\n".encode())
         if nglobals:
             f.write(f"globals {nglobals}\n".encode())
         for start in range(0, len(records), 1 << 20):     # bounded buffers on long traces
             f.write(format_text(records[start:start + (1 << 20)]))
-    os.replace(tmp, path)
 
 
 def write_binary(path, records, roots, nglobals):
     dtype, _ = _core()
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as f:
+    with atomic_open(path, "wb") as f:
         f.write(_BIN_HEADER.pack(MAGIC, 1, dtype.itemsize, roots, nglobals, records.shape[0]))
         f.write(np.ascontiguousarray(records, dtype=dtype).tobytes())
-    os.replace(tmp, path)
 
 
 def format_for(path, fmt=None):
@@ -269,7 +266,7 @@ def record(collector, workload, path, fmt=None, **run_args):
 
     Returns (result, records): the run's result dict and the recorded operations."""
     from .runner import run
-    from .units import check_output_file, remove_quietly
+    from .units import check_output_file
     fmt = format_for(path, fmt)
     check_output_file(path, "trace output")
     holder = {}
@@ -282,12 +279,8 @@ def record(collector, workload, path, fmt=None, **run_args):
     records = holder["heap"].recorded_trace()
     roots, nglobals = extent(records)
     try:
+        # (the writers remove their temporary file on any failure, Ctrl-C included)
         (write_binary if fmt == "binary" else write_text)(path, records, roots, nglobals)
     except OSError as exc:
-        remove_quietly(f"{path}.tmp")
         raise UsageError(f"cannot write trace {path}: {exc.strerror or exc}") from None
-    except BaseException:
-        # Ctrl-C mid-write: no partial file
-        remove_quietly(f"{path}.tmp")
-        raise
     return result, records, fmt

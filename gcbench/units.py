@@ -99,10 +99,3 @@ def check_output_file(path, what):
         raise UsageError(f"{what} {path}: not a regular file (outputs are written to a "
                          "temporary file and renamed into place)")
 
-
-def remove_quietly(path):
-    import os
-    try:
-        os.remove(path)
-    except OSError:
-        pass

@@ -302,7 +302,7 @@ ctypedef struct HeapState:
 
     # --- errors: rt_fail() records and unwinds to the run's entry point ---
     int error_code
-    char error_msg[512]
+    char error_msg[1024]
     gcb_escape escape
     int in_run
 
@@ -331,6 +331,9 @@ cdef void mark_stack_grow(MarkStack* stack) noexcept nogil
 cdef void mark_stack_free(MarkStack* stack) noexcept nogil
 cdef void heap_release_current_spans(HeapState* heap) noexcept nogil
 cdef void heap_set_allocate_black(HeapState* heap, bint on) noexcept nogil
+# Hooks for collectors that have nothing to do at a point of the interface.
+cdef void collector_noop(HeapState* heap) noexcept nogil
+cdef void collector_never_collects(HeapState* heap) noexcept nogil    # an alloc_hook
 cdef void heap_trace_append(HeapState* heap, uint8_t op, uint8_t a, uint8_t b, uint8_t flags,
                             uint32_t x, uint32_t y) noexcept nogil
 # Ctrl-C check for workload loops that run long without mutator operations (waiting for
@@ -380,15 +383,18 @@ cdef inline bint mark_object(HeapState* heap, Object* obj) noexcept nogil:
     return True
 
 # The same, safe against a concurrent marker: the first thread to set the bit owns
-# the object and pushes it (grey); the others see it set and do nothing.
-cdef inline bint mark_object_atomic(HeapState* heap, Object* obj) noexcept nogil:
+# the object and pushes it (grey); the others see it set and do nothing.  Returns the
+# object's size-class bytes if this call set the bit (for live-byte counts), else 0.
+cdef inline uint32_t mark_object_atomic(HeapState* heap, Object* obj) noexcept nogil:
     cdef Span* span = span_of(heap, obj)
     cdef uint32_t i = obj_index(span, obj)
     cdef uint64_t* word = &span.mark_bits[i >> 6]
     cdef uint64_t bit = (<uint64_t>1) << (i & 63)
     if gcb_load_u64(word) & bit:
-        return False
-    return (gcb_fetch_or_u64(word, bit) & bit) == 0
+        return 0
+    if gcb_fetch_or_u64(word, bit) & bit:
+        return 0
+    return span.elemsize
 
 cdef inline void mark_stack_push(MarkStack* stack, Object* obj) noexcept nogil:
     if gcb_unlikely(stack.length == stack.capacity):

@@ -11,7 +11,7 @@
 
 from libc.stdint cimport uint8_t, uint32_t, int32_t, uint64_t, int64_t, uintptr_t, INT64_MAX
 from libc.stdlib cimport malloc, calloc, realloc, free
-from libc.string cimport memset, memcpy, strncpy
+from libc.string cimport memset, memcpy, strncpy, strlen
 from libc.stdio cimport snprintf, fprintf, stderr
 from libc.stdlib cimport abort
 
@@ -65,8 +65,8 @@ cdef void* map_zeroed(size_t nbytes) noexcept nogil:
 cdef void heap_fail(HeapState* heap, int code, const char* msg) noexcept nogil:
     if heap.error_code == ERR_NONE:
         heap.error_code = code
-        strncpy(heap.error_msg, msg, 511)
-        heap.error_msg[511] = 0
+        strncpy(heap.error_msg, msg, 1023)
+        heap.error_msg[1023] = 0
     if heap.in_run:
         gcb_throw(&heap.escape)
 
@@ -725,34 +725,34 @@ cdef inline bint object_allocated(Span* s, uint32_t index) noexcept nogil:
 
 # Check that `obj` (found in `where`) is a valid allocated object; fail with a message.
 cdef void verify_object(HeapState* heap, Object* obj, const char* where, bint check_marks) noexcept nogil:
-    cdef char msg[400]
+    cdef char msg[900]
     cdef Span* s
     cdef uint32_t index
     cdef uintptr_t offset = <uintptr_t>obj - <uintptr_t>heap.arena
     if not in_arena(heap, obj) or (offset & 7) != 0 or (offset >> PAGE_SHIFT) >= heap.high_water_page:
-        snprintf(msg, 400, "heap corruption: %s holds %p, which is not an object address in the arena", where, <void*>obj)
+        snprintf(msg, 900, "heap corruption: %p is not an object address in the arena (reached by %s)", <void*>obj, where)
         heap_fail(heap, ERR_HEAP_CORRUPTION, msg)
         return
     s = span_of(heap, obj)
     if s.state == SPAN_FREE:
-        snprintf(msg, 400, "heap corruption: reachable object %p (from %s) lies in free pages: it was freed while reachable", <void*>obj, where)
+        snprintf(msg, 900, "heap corruption: reachable object %p lies in free pages: it was freed while reachable (reached by %s)", <void*>obj, where)
         heap_fail(heap, ERR_HEAP_CORRUPTION, msg)
         return
     index = obj_index(s, obj)
     if <uintptr_t>obj != <uintptr_t>(s.base + <uint64_t>index * s.elemsize) or index >= s.nelems:
-        snprintf(msg, 400, "heap corruption: %s holds %p, which is not at an object boundary of its span (element size %u)", where, <void*>obj, s.elemsize)
+        snprintf(msg, 900, "heap corruption: %p is not at an object boundary of its span (element size %u; reached by %s)", <void*>obj, s.elemsize, where)
         heap_fail(heap, ERR_HEAP_CORRUPTION, msg)
         return
     if not object_allocated(s, index):
-        snprintf(msg, 400, "heap corruption: reachable object %p (from %s, size class %u bytes) was freed", <void*>obj, where, s.elemsize)
+        snprintf(msg, 900, "heap corruption: reachable object %p (size class %u bytes) was freed (reached by %s)", <void*>obj, s.elemsize, where)
         heap_fail(heap, ERR_HEAP_CORRUPTION, msg)
         return
     if obj.nbytes > s.elemsize or obj.nbytes < HEADER_BYTES + 8 * <uint64_t>obj.nslots:
-        snprintf(msg, 400, "heap corruption: reachable object %p (from %s) has a damaged header (%u slots, %u bytes, element size %u)", <void*>obj, where, obj.nslots, obj.nbytes, s.elemsize)
+        snprintf(msg, 900, "heap corruption: reachable object %p has a damaged header (%u slots, %u bytes, element size %u; reached by %s)", <void*>obj, obj.nslots, obj.nbytes, s.elemsize, where)
         heap_fail(heap, ERR_HEAP_CORRUPTION, msg)
         return
     if check_marks and not ((s.mark_bits[index >> 6] >> (index & 63)) & 1):
-        snprintf(msg, 400, "heap corruption: reachable object %p (from %s) is unmarked at the end of marking: it would be freed", <void*>obj, where)
+        snprintf(msg, 900, "heap corruption: reachable object %p is unmarked at the end of marking (the concurrent mark missed it; it would be freed); path from a root: %s", <void*>obj, where)
         heap_fail(heap, ERR_HEAP_CORRUPTION, msg)
         return
 
@@ -764,18 +764,111 @@ cdef inline bint verify_visit(HeapState* heap, Object* obj) noexcept nogil:
     heap.verify_bits[granule >> 6] |= bit
     return True
 
+# The verifier's trace is breadth-first over an append-only list of every object it
+# reached (heap.verify_stack.items), with each entry's parent entry and slot beside it,
+# so that a failure can name the path from a root (as Go's gccheckmark does).  Root
+# entries have parent ROOT_ENTRY and, in the slot array, the root's number: stack slots
+# first, then globals, then the extra roots in order.
+cdef int64_t* verify_parent = NULL
+cdef uint32_t* verify_slot = NULL
+cdef int64_t verify_capacity = 0
+cdef enum:
+    ROOT_ENTRY = -1
+
+cdef void describe_root(HeapState* heap, uint32_t number, char* buf, size_t size) noexcept nogil:
+    cdef int i
+    if number < <uint32_t>heap.nstack:
+        snprintf(buf, size, "stack slot %u", number)
+        return
+    number -= heap.nstack
+    if number < <uint32_t>heap.nglobals:
+        snprintf(buf, size, "global %u", number)
+        return
+    number -= heap.nglobals
+    for i in range(heap.nextra_roots):
+        if number < heap.extra_roots[i].count:
+            snprintf(buf, size, "extra root %d[%u]", i, number)
+            return
+        number -= <uint32_t>heap.extra_roots[i].count
+    snprintf(buf, size, "a root")
+
+# "global 0 -> 0x...[slot 1] -> 0x...[slot 0] -> 0x..." for entry `e` (at most 12 hops
+# shown: the root end and the object end).
+cdef void describe_path(HeapState* heap, int64_t e, char* buf, size_t size) noexcept nogil:
+    cdef int64_t chain[12]
+    cdef int n = 0, k
+    cdef size_t used
+    cdef int64_t cur = e
+    cdef bint cut = False
+    while cur != ROOT_ENTRY:
+        if n == 12:
+            cut = True
+            for k in range(11):
+                chain[k] = chain[k + 1]
+            n = 11
+        chain[n] = cur
+        n += 1
+        cur = verify_parent[cur]
+    # chain[n-1] is the root entry
+    describe_root(heap, verify_slot[chain[n - 1]], buf, size)
+    used = strlen(buf)
+    if cut and used < size:
+        snprintf(buf + used, size - used, " -> ...")
+        used = strlen(buf)
+    for k in range(n - 1, -1, -1):
+        if used >= size:
+            break
+        if k == n - 1:
+            snprintf(buf + used, size - used, " -> %p", <void*>heap.verify_stack.items[chain[k]])
+        else:
+            snprintf(buf + used, size - used, " -> [slot %u] %p", verify_slot[chain[k]],
+                     <void*>heap.verify_stack.items[chain[k]])
+        used = strlen(buf)
+
+cdef bint verify_record(HeapState* heap, Object* obj, int64_t parent, uint32_t slot) noexcept nogil:
+    # append a reached object; false if the verifier ran out of memory (it has failed)
+    global verify_parent, verify_slot, verify_capacity
+    cdef MarkStack* seen = &heap.verify_stack
+    cdef int64_t* parents
+    cdef uint32_t* slots
+    mark_stack_push(seen, obj)
+    if seen.length > verify_capacity:
+        parents = <int64_t*>realloc(verify_parent, seen.capacity * sizeof(int64_t))
+        slots = <uint32_t*>realloc(verify_slot, seen.capacity * sizeof(uint32_t))
+        if parents == NULL or slots == NULL:
+            free(parents if parents != NULL else verify_parent)
+            verify_parent = NULL
+            verify_slot = slots
+            verify_capacity = 0
+            heap_fail(heap, ERR_INTERNAL, "verifier: out of memory")
+            return False
+        verify_parent = parents
+        verify_slot = slots
+        verify_capacity = seen.capacity
+    verify_parent[seen.length - 1] = parent
+    verify_slot[seen.length - 1] = slot
+    return True
+
+# Check the object of entry `e`, just recorded; false once a violation was found (outside
+# a run heap_fail returns, and a bad object must not be followed).
+cdef bint verify_entry(HeapState* heap, int64_t e, bint check_marks) noexcept nogil:
+    cdef char where[320]
+    cdef Object* obj = heap.verify_stack.items[e]
+    describe_path(heap, e, where, 320)
+    verify_object(heap, obj, where, check_marks)
+    return heap.error_code == ERR_NONE
+
 # check_marks: also require every reachable object to be marked (end of marking,
 # before sweeping).  Otherwise check allocation state and the accounting identity.
 cdef void heap_verify(HeapState* heap, bint check_marks) noexcept nogil:
     cdef char msg[400]
-    cdef char where[64]
     cdef int i
-    cdef int64_t j, expected, counted = 0, nbits_words
-    cdef uint32_t p, k
+    cdef int64_t j, expected, counted = 0, nbits_words, cursor
+    cdef uint32_t p, k, root_number = 0
     cdef Span* s
     cdef Object* obj
     cdef Object* child
-    cdef MarkStack* stack = &heap.verify_stack
+    cdef MarkStack* seen = &heap.verify_stack
     nbits_words = (heap.arena_bytes >> 3) // 64 + 1
     if heap.verify_bits == NULL:
         heap.verify_bits = <uint64_t*>map_zeroed(nbits_words * 8)
@@ -784,39 +877,30 @@ cdef void heap_verify(HeapState* heap, bint check_marks) noexcept nogil:
             return
     else:
         memset(heap.verify_bits, 0, nbits_words * 8)
-    stack.length = 0
-    # roots
+    seen.length = 0
+    # roots: stack slots, globals, extra roots (numbered in that order)
     for i in range(heap.nstack + heap.nglobals):
         obj = heap.stack[i] if i < heap.nstack else heap.globals[i - heap.nstack]
-        if obj == NULL:
-            continue
-        if i < heap.nstack:
-            snprintf(where, 64, "stack slot %d", i)
-        else:
-            snprintf(where, 64, "global %d", i - heap.nstack)
-        verify_object(heap, obj, where, check_marks)
-        if verify_visit(heap, obj):
-            mark_stack_push(stack, obj)
+        if obj != NULL and not verify_root(heap, obj, root_number, check_marks):
+            return
+        root_number += 1
     for i in range(heap.nextra_roots):
         for j in range(heap.extra_roots[i].count):
             obj = heap.extra_roots[i].slots[j]
-            if obj == NULL:
-                continue
-            snprintf(where, 64, "extra root %d[%lld]", i, <long long>j)
-            verify_object(heap, obj, where, check_marks)
-            if verify_visit(heap, obj):
-                mark_stack_push(stack, obj)
-    while stack.length > 0:
-        stack.length -= 1
-        obj = stack.items[stack.length]
+            if obj != NULL and not verify_root(heap, obj, root_number, check_marks):
+                return
+            root_number += 1
+    cursor = 0
+    while cursor < seen.length:
+        obj = seen.items[cursor]
         for k in range(obj.nslots):
             child = obj_slots(obj)[k]
-            if child == NULL:
-                continue
-            if verify_visit(heap, child):
-                snprintf(where, 64, "slot %u of object %p", k, <void*>obj)
-                verify_object(heap, child, where, check_marks)
-                mark_stack_push(stack, child)
+            if child != NULL and (not in_arena(heap, child) or verify_visit(heap, child)):
+                if not verify_record(heap, child, cursor, k):
+                    return
+                if not verify_entry(heap, seen.length - 1, check_marks):
+                    return
+        cursor += 1
     # accounting: allocated objects in in-use spans == alloc_bytes - freed_bytes
     p = 0
     while p < heap.high_water_page:
@@ -834,6 +918,13 @@ cdef void heap_verify(HeapState* heap, bint check_marks) noexcept nogil:
         snprintf(msg, 400, "heap corruption: accounting does not balance: spans hold %lld bytes of objects, but allocated - freed = %lld - %lld = %lld",
                  <long long>counted, <long long>heap.alloc_bytes, <long long>heap.freed_bytes, <long long>expected)
         heap_fail(heap, ERR_HEAP_CORRUPTION, msg)
+
+cdef bint verify_root(HeapState* heap, Object* obj, uint32_t number, bint check_marks) noexcept nogil:
+    if in_arena(heap, obj) and not verify_visit(heap, obj):
+        return True
+    if not verify_record(heap, obj, ROOT_ENTRY, number):
+        return False
+    return verify_entry(heap, heap.verify_stack.length - 1, check_marks)
 
 # Test-only damage, so tests can prove the verifier fails (DESIGN invariant 5).
 cdef void corrupt_heap(HeapState* heap, int kind) noexcept nogil:
@@ -906,10 +997,10 @@ cdef void heap_trace_append(HeapState* heap, uint8_t op, uint8_t a, uint8_t b, u
 # ---------------------------------------------------------------------------
 # Default collector hooks (a heap with no collector attached never collects)
 
-cdef void hook_nothing(HeapState* heap) noexcept nogil:
+cdef void collector_never_collects(HeapState* heap) noexcept nogil:
     heap.next_poll_bytes = INT64_MAX
 
-cdef void hook_noop(HeapState* heap) noexcept nogil:
+cdef void collector_noop(HeapState* heap) noexcept nogil:
     pass
 
 cdef void barrier_noop(HeapState* heap, Object** slot, Object* new_value) noexcept nogil:
@@ -1057,13 +1148,13 @@ cdef class ManagedHeap:
         if heap.pauses == NULL or heap.cycle_log == NULL:
             raise MemoryError()
         heap.collector.name = "none"
-        heap.collector.alloc_hook = hook_nothing
+        heap.collector.alloc_hook = collector_never_collects
         heap.collector.poll_hook = NULL
-        heap.collector.out_of_memory = hook_noop
-        heap.collector.collect = hook_noop
+        heap.collector.out_of_memory = collector_noop
+        heap.collector.collect = collector_noop
         heap.collector.write_barrier = barrier_noop
-        heap.collector.finish = hook_noop
-        heap.collector.destroy = hook_noop
+        heap.collector.finish = collector_noop
+        heap.collector.destroy = collector_noop
         heap.cycle_start_hook = NULL
 
     def __dealloc__(self):

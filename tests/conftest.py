@@ -1,4 +1,3 @@
-import json
 import subprocess
 import tempfile
 import sys
@@ -31,3 +30,17 @@ def params_args(params):
     for k, v in params.items():
         out += ["--param", f"{k}={v}"]
     return out
+
+
+def charged_bytes_function():
+    """f(nptr, payload) -> the bytes the arena charges for such an object (its size class,
+    or whole pages when large), from the heap's own class table."""
+    from gcbench_core.heap import ManagedHeap
+    classes = [size for size, _ in ManagedHeap(1 << 20, 100).size_classes()]
+
+    def charged(nptr, payload):
+        nbytes = 8 + 8 * nptr + payload
+        if nbytes > 32768:
+            return (nbytes + 8191) // 8192 * 8192
+        return next(c for c in classes if c >= nbytes)
+    return charged

@@ -3,8 +3,7 @@ import pytest
 
 import gcbench
 from gcbench import registry
-from gcbench.errors import UsageError
-from conftest import SMALL_TREES, run_cli
+from conftest import SMALL_TREES
 
 BOEHM = registry.collectors()["boehm"]
 

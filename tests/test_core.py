@@ -4,7 +4,7 @@ import json
 import pytest
 
 import gcbench
-from gcbench.errors import RunError, UsageError
+from gcbench.errors import RunError
 from conftest import SMALL_CHURN, SMALL_TREES, params_args, run_cli
 
 

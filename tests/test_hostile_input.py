@@ -146,7 +146,7 @@ def argv_strategy(command, files):
         flag_list, positional, extra, collector, workload = parts
         argv = [command]
         chosen = {item[0] for item in flag_list}
-        if command in ("run", "record"):
+        if command in ("run", "record", "minheap"):
             argv += ["-c", collector]
             # the workload comes from exactly one of --workload / --workload-file / --trace
             if not chosen & {"--trace", "--workload-file"}:
@@ -199,6 +199,22 @@ def check_outcome(argv, code, stderr):
     if code in (1, 2, 130):
         lines = stderr.strip("\n").split("\n")
         assert len(lines) == 1 and lines[0].startswith("gcbench"), (argv, code, stderr)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def bounded_address_space():
+    # A safety net for the machine: an input path that makes a command read without end
+    # (a device, a FIFO) ends in MemoryError here instead of the machine's OOM killer.
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as f:
+        mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    cap = mapped + (6 << 30)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 @pytest.fixture(scope="module")

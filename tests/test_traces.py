@@ -8,7 +8,7 @@ import pytest
 
 from gcbench import registry, traces
 from gcbench.runner import run
-from conftest import run_cli
+from conftest import charged_bytes_function, run_cli
 
 RECORD_SMALL = {
     "queue": {"lifetime": 500, "ops": 20000},
@@ -110,23 +110,11 @@ def test_issue_example_trace(tmp_path):
 # ---------------------------------------------------------------------------
 # random traces against a reachability model
 
-def _size_class_bytes():
-    from gcbench_core.heap import ManagedHeap
-    classes = [size for size, _ in ManagedHeap(1 << 20, 100).size_classes()]
-
-    def size_of(nptr, payload):
-        nbytes = 8 + 8 * nptr + payload
-        if nbytes > 32768:
-            return (nbytes + 8191) // 8192 * 8192
-        return next(c for c in classes if c >= nbytes)
-    return size_of
-
-
 def random_trace(seed, nops=3000, roots=8, nglobals=3):
     """A valid random trace (text) and, for each `gc`, the (objects, bytes) a plain-Python
     model says are reachable from the roots and globals at that point."""
     rng = random.Random(seed)
-    size_of = _size_class_bytes()
+    size_of = charged_bytes_function()
     objects = {}                     # id -> [slot targets], bytes
     sizes = {}
     root = [None] * roots

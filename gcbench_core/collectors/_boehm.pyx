@@ -13,7 +13,7 @@ roots.  libgc has one heap per process: later runs in the same process share it.
 """
 from libc.stdint cimport uint32_t, int64_t, INT64_MAX
 from libc.string cimport memset
-from gcbench_core.heap cimport (HeapState, ManagedHeap, Object, gcb_now_ns, heap_fail, charged_bytes,
+from gcbench_core.heap cimport (collector_noop, collector_never_collects, HeapState, ManagedHeap, Object, gcb_now_ns, heap_fail, charged_bytes,
                                 heap_record_pause, heap_new_cycle, CycleRecord,
                                 ERR_HEAP_EXHAUSTED, PAUSE_STW_COLLECT, MAX_STACK_SLOTS, MAX_GLOBALS)
 
@@ -115,12 +115,6 @@ cdef Object* boehm_alloc(HeapState* heap, uint32_t nbytes) noexcept nogil:
 cdef void boehm_collect(HeapState* heap) noexcept nogil:
     GC_gcollect()
 
-cdef void boehm_never(HeapState* heap) noexcept nogil:
-    heap.next_poll_bytes = INT64_MAX
-
-cdef void boehm_finish(HeapState* heap) noexcept nogil:
-    pass
-
 cdef void boehm_destroy(HeapState* heap) noexcept nogil:
     global current_heap
     if current_heap == heap:
@@ -151,10 +145,10 @@ def attach(ManagedHeap heap, dict opts):
     GC_set_free_space_divisor(<GC_word>opts.get("free_space_divisor", 3))
     current_heap = h
     h.collector.name = b"boehm"
-    h.collector.alloc_hook = boehm_never
+    h.collector.alloc_hook = collector_never_collects
     h.collector.out_of_memory = boehm_collect
     h.collector.collect = boehm_collect
-    h.collector.finish = boehm_finish
+    h.collector.finish = collector_noop
     h.collector.destroy = boehm_destroy
     h.collector.external_alloc = boehm_alloc
     h.next_poll_bytes = INT64_MAX

@@ -14,7 +14,7 @@ from libc.stdint cimport uint32_t, int64_t, INT64_MAX
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memset
 from libc.stdio cimport snprintf
-from gcbench_core.heap cimport (HeapState, ManagedHeap, Object, MarkStack, obj_slots, charged_bytes, HEADER_BYTES,
+from gcbench_core.heap cimport (collector_noop, collector_never_collects, HeapState, ManagedHeap, Object, MarkStack, obj_slots, charged_bytes, HEADER_BYTES,
                                 heap_fail, mark_stack_push, mark_stack_free, ERR_HEAP_EXHAUSTED)
 
 NAME = "malloc"
@@ -73,12 +73,6 @@ cdef void malloc_drop(HeapState* heap, Object* obj, bint recursive) noexcept nog
                 mark_stack_push(pending, child)
         free_one(heap, obj)
 
-cdef void malloc_never(HeapState* heap) noexcept nogil:
-    heap.next_poll_bytes = INT64_MAX
-
-cdef void malloc_nothing(HeapState* heap) noexcept nogil:
-    pass
-
 cdef void malloc_destroy(HeapState* heap) noexcept nogil:
     cdef MallocState* state = <MallocState*>heap.collector.state
     if state != NULL:
@@ -93,10 +87,10 @@ def attach(ManagedHeap heap, dict opts):
         raise MemoryError()
     h.collector.state = state
     h.collector.name = b"malloc"
-    h.collector.alloc_hook = malloc_never
-    h.collector.out_of_memory = malloc_nothing
-    h.collector.collect = malloc_nothing
-    h.collector.finish = malloc_nothing
+    h.collector.alloc_hook = collector_never_collects
+    h.collector.out_of_memory = collector_noop
+    h.collector.collect = collector_noop
+    h.collector.finish = collector_noop
     h.collector.destroy = malloc_destroy
     h.collector.external_alloc = malloc_alloc
     h.collector.drop = malloc_drop

@@ -15,7 +15,7 @@ every mark bit is clear.  The pause (kind stw-collect) is timed around steps 1-4
 """
 from libc.stdint cimport int64_t, INT64_MAX
 from libc.stdlib cimport calloc, free
-from gcbench_core.heap cimport (HeapState, ManagedHeap, MarkStack, CycleRecord, gcb_now_ns,
+from gcbench_core.heap cimport (collector_noop, collector_never_collects, HeapState, ManagedHeap, MarkStack, CycleRecord, gcb_now_ns,
                                 heap_in_use, heap_mark_roots, heap_drain, heap_flip,
                                 heap_sweep_all, heap_set_goal, heap_record_pause,
                                 heap_new_cycle, heap_cycle_done, mark_stack_free,
@@ -83,9 +83,6 @@ cdef void ms_alloc_hook(HeapState* heap) noexcept nogil:
 cdef void ms_collect_forced(HeapState* heap) noexcept nogil:
     collect_now(heap, True)
 
-cdef void ms_nothing(HeapState* heap) noexcept nogil:
-    pass
-
 cdef void ms_destroy(HeapState* heap) noexcept nogil:
     cdef MarkSweepState* state = <MarkSweepState*>heap.collector.state
     if state != NULL:
@@ -103,6 +100,6 @@ def attach(ManagedHeap heap, dict opts):
     h.collector.alloc_hook = ms_alloc_hook
     h.collector.out_of_memory = ms_collect_forced
     h.collector.collect = ms_collect_forced
-    h.collector.finish = ms_nothing
+    h.collector.finish = collector_noop
     h.collector.destroy = ms_destroy
     h.next_poll_bytes = 0 if h.stress_allocs > 0 else h.heap_trigger

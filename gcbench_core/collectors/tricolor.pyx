@@ -74,6 +74,7 @@ from gcbench_core.heap cimport (HeapState, ManagedHeap, MarkStack, CycleRecord, 
                                 heap_sweep_all, heap_sweep_one, heap_set_goal, heap_record_pause,
                                 heap_new_cycle, heap_cycle_done, heap_verify, heap_fail, heap_set_allocate_black,
                                 mark_stack_push, mark_stack_free, span_of, obj_index, obj_slots,
+                                mark_object_atomic,
                                 PAUSE_MARK_START, PAUSE_MARK_TERMINATION, PAUSE_FULL_GC,
                                 ERR_NONE, ERR_INTERNAL, SPAN_FREE, PAGE_SIZE)
 
@@ -214,15 +215,10 @@ cdef inline TricolorState* state_of(HeapState* heap) noexcept nogil:
 
 # Grey `obj` if it is white: the first setter of the mark bit pushes it.
 cdef inline bint marker_shade(HeapState* heap, Marker* m, Object* obj) noexcept nogil:
-    cdef Span* span = span_of(heap, obj)
-    cdef uint32_t i = obj_index(span, obj)
-    cdef uint64_t* word = &span.mark_bits[i >> 6]
-    cdef uint64_t bit = (<uint64_t>1) << (i & 63)
-    if gcb_load_u64(word) & bit:
+    cdef uint32_t size = mark_object_atomic(heap, obj)
+    if size == 0:
         return False
-    if gcb_fetch_or_u64(word, bit) & bit:
-        return False
-    m.marked_bytes += span.elemsize
+    m.marked_bytes += size
     m.marked_objects += 1
     mark_stack_push(&m.grey, obj)
     return True
@@ -632,7 +628,11 @@ cdef void mark_termination(HeapState* heap, TricolorState* st, bint forced) noex
     marked_objects = st.mut.marked_objects + st.bg.marked_objects
     black_bytes = heap.alloc_bytes - st.mark_start_alloc_bytes
     black_objects = heap.alloc_count - st.mark_start_alloc_count
-    live = marked_bytes + black_bytes
+    # The goal follows Go's heapMarked: the bytes found reachable by marking.  Objects
+    # allocated black during the cycle survive it, but most are young garbage (on
+    # binary-trees, counting them doubled the goal past the heap and turned every other
+    # cycle into an out-of-memory full collection); they are counted in heap_after.
+    live = marked_bytes
     heap.marked_objects_total += marked_objects
     heap_after = heap_in_use(heap)
     pages = heap.pages_in_use
@@ -642,7 +642,7 @@ cdef void mark_termination(HeapState* heap, TricolorState* st, bint forced) noex
     cycle = &heap.cycle_log[st.cycle_index]
     cycle.heap_after = heap_after
     cycle.live_bytes = live
-    cycle.live_objects = marked_objects + black_objects
+    cycle.live_objects = marked_objects
     cycle.goal_bytes = heap.heap_goal if heap.gogc >= 0 else -1
     cycle.mark_ns = t0 - st.mark_start_ns
     cycle.sweep_ns = 0

@@ -1,0 +1,504 @@
+"""`gcbench suite`: run every configuration of a suite file under pyperf, losing no work.
+
+Output, for `-o DIR/NAME.json` (default `results/<date-time>/suite.json`):
+
+- `NAME.json`: one pyperf BenchmarkSuite.  Per configuration, a throughput benchmark
+  (seconds per native run, timed by pyperf's worker processes) named after the
+  configuration, and a pause benchmark (`.../pauses`, every stop-the-world pause of the
+  recorded run, in seconds).  Both carry the configuration as metadata (see
+  `benchmark_metadata`), including `gcbench_run_file`.
+- `runs/<configuration>.json`: the recorded run's full result dictionary (docs/results.md):
+  every pause with its start, every cycle, every counter; charts and the MMU come from it.
+- `NAME.status.json`: the suite's state: the minimum heaps found, and every configuration
+  finished so far (done or failed, with its error).
+- `summary.txt` at the end: the comparison table (gcbench compare) and the failures.
+
+No work is lost: after each configuration its run file, then the suite JSON, then the
+status file are rewritten atomically (write a temporary file, then rename), so a suite
+killed at any moment keeps every configuration that finished, and `--resume` runs only
+the others.  A configuration that fails (heap exhausted, a crash) is recorded as failed
+and the suite goes on.
+"""
+import ctypes
+import datetime
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import __version__, registry, suitefile
+from .atomic import write_json_atomic
+from .errors import Interrupted, RunError, UsageError
+from .units import format_bytes
+
+SUITE_FILE_NAME = "suite.json"
+RESULTS_DIR = "results"
+
+
+# ---------------------------------------------------------------- output files
+
+class Output:
+    """Where a suite writes: the suite JSON, its status file and the runs directory."""
+
+    def __init__(self, json_path):
+        self.json_path = Path(json_path).resolve()
+        self.dir = self.json_path.parent
+        self.status_path = self.json_path.with_name(self.json_path.stem + ".status.json")
+        self.runs_dir = self.dir / "runs"
+
+    def run_file(self, config):
+        return self.runs_dir / f"{config.slug}.json"
+
+    def relative(self, path):
+        return os.path.relpath(path, self.dir)
+
+
+def default_output(now=None):
+    stamp = (now or datetime.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    path = Path(RESULTS_DIR) / stamp / SUITE_FILE_NAME
+    n = 1
+    while path.parent.exists():      # two suites started in the same second
+        n += 1
+        path = Path(RESULTS_DIR) / f"{stamp}-{n}" / SUITE_FILE_NAME
+    return path
+
+
+def output_for(path_text):
+    """-o PATH: a .json file, or a directory that will hold suite.json."""
+    path = Path(path_text)
+    if path.suffix.lower() != ".json":
+        path = path / SUITE_FILE_NAME
+    return path
+
+
+def latest_unfinished(suite_name, root=RESULTS_DIR):
+    """The newest results/*/suite.json of this suite that has not finished (for --resume)."""
+    candidates = []
+    for status_path in Path(root).glob("*/*.status.json"):
+        try:
+            status = json.loads(status_path.read_text())
+        except (OSError, ValueError):
+            continue
+        if status.get("suite") == suite_name and not status.get("finished"):
+            json_path = status_path.with_name(status_path.name[:-len(".status.json")] + ".json")
+            candidates.append((status_path.stat().st_mtime, json_path))
+    return max(candidates)[1] if candidates else None
+
+
+def write_suite_atomic(path, benchmarks):
+    import pyperf
+    tmp = f"{path}.tmp"
+    pyperf.BenchmarkSuite(benchmarks).dump(tmp, replace=True)
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------- metadata
+
+def benchmark_metadata(suite, config, heap_bytes, minheap_bytes, run_file_rel, build):
+    """The configuration, as pyperf metadata (str, int or float values, never empty)."""
+    meta = {
+        "gcbench_suite": suite.name,
+        "collector": config.collector,
+        "opts": json.dumps(config.opts, sort_keys=True),
+        "workload": config.workload,
+        "params": json.dumps(config.params, sort_keys=True),
+        "seed": int(config.seed) if config.seed < 1 << 63 else str(config.seed),
+        "heap": config.heap.text,
+        "heap_bytes": int(heap_bytes),
+        "gogc": "off" if config.gogc is None else int(config.gogc),
+        "gcbench_version": build["gcbench_version"],
+        "compiler": build["compiler"] or "unknown",
+        "cflags": build["cflags"] or "none",
+        "gcbench_run_file": run_file_rel,
+        # the comparison's row (everything but the collector) and column group
+        "configuration": config.row_label,
+        "collector_label": config.collector_label,
+    }
+    if minheap_bytes:
+        meta["minheap_bytes"] = int(minheap_bytes)
+    return meta
+
+
+def pause_benchmark(name, pauses_ns, metadata):
+    """The pause benchmark: one pyperf run whose values are the recorded run's pauses
+    in seconds (None when the run had no pause: pyperf needs a value)."""
+    import pyperf
+    values = [int(p) / 1e9 for p in pauses_ns]
+    if not values or min(values) <= 0:
+        return None
+    run = pyperf.Run(values, metadata={**metadata, "name": name, "unit": "second",
+                                       "gcbench_metric": "pause", "loops": 1})
+    return pyperf.Benchmark([run])
+
+
+# ---------------------------------------------------------------- progress
+
+class Progress:
+    def __init__(self, total, out=sys.stderr):
+        self.total = total
+        self.done = 0
+        self.start = time.monotonic()
+        self.config_seconds = []
+        self.out = out
+
+    def note(self, text):
+        print(text, file=self.out, flush=True)
+
+    def finished(self, label, seconds, outcome):
+        self.done += 1
+        self.config_seconds.append(seconds)
+        left = self.total - self.done
+        mean = sum(self.config_seconds) / len(self.config_seconds)
+        elapsed = time.monotonic() - self.start
+        eta = f", about {_clock(mean * left)} left" if left else ""
+        self.note(f"[{self.done}/{self.total}] {label}: {outcome} ({seconds:.1f} s; "
+                  f"elapsed {_clock(elapsed)}{eta})")
+
+
+def _clock(seconds):
+    seconds = int(round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+# ---------------------------------------------------------------- worker processes
+
+def _die_with_parent():
+    # the pyperf main process must not outlive a killed suite (Linux: PR_SET_PDEATHSIG)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+class _Terminated(Exception):
+    pass
+
+
+class NotApplicable(Exception):
+    """The collector or workload refuses this combination (e.g. malloc cannot free churn's
+    shared objects): the configuration is skipped, which is not a failure."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
+def worker_settings(settings, mode, pass_mode_flag, collector):
+    """pyperf's settings for one configuration: (settings, pyperf flag or None).
+
+    A collector that must have one run per process (ONE_RUN_PER_PROCESS, e.g. libgc's one
+    heap per process) gets as many worker processes as the values it would have had,
+    each with one value of one run and no warm-up; pyperf's --fast/--rigorous scaling is
+    then applied here, since pyperf's own would put several values in a process."""
+    flag = f"--{mode}" if pass_mode_flag and mode else None
+    module = registry.get_collector(collector).module
+    if not getattr(module, "ONE_RUN_PER_PROCESS", False):
+        return dict(settings), flag
+    processes = settings.get("processes", PYPERF_DEFAULT_PROCESSES)
+    values = settings.get("values", PYPERF_DEFAULT_VALUES)
+    if flag == "--fast":          # pyperf's rules (pyperf/_runner.py)
+        processes, values = max(processes // 2, 3), max(values * 2 // 3, 2)
+    elif flag == "--rigorous":
+        processes *= 2
+    out = dict(settings, processes=processes * values, values=1, warmups=0, loops=1)
+    out.pop("min_time", None)
+    return out, None
+
+
+PYPERF_DEFAULT_PROCESSES = 20     # pyperf.Runner's defaults without a JIT
+PYPERF_DEFAULT_VALUES = 3
+
+
+def run_configuration(spec, work_dir, mode_flag):
+    """Run one configuration in a pyperf main process; returns (benchmark or None, error)."""
+    import pyperf
+    spec_path = Path(work_dir) / "spec.json"
+    bench_path = Path(work_dir) / "bench.json"
+    for p in (spec_path, bench_path):
+        if p.exists():
+            p.unlink()
+    write_json_atomic(spec_path, spec)
+    cmd = [sys.executable, "-m", "gcbench.pyperf_worker", str(spec_path), "-o", str(bench_path), "--quiet"]
+    if mode_flag:
+        cmd.append(mode_flag)
+    # cwd: a directory without the gcbench sources, so `-m` imports the installed package
+    proc = subprocess.Popen(cmd, cwd=str(work_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True, preexec_fn=_die_with_parent)
+    try:
+        output, _ = proc.communicate()
+    except BaseException:
+        # interrupted: stop pyperf's main process and its worker (one process group)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        raise
+    if proc.returncode == 0 and bench_path.exists():
+        return pyperf.Benchmark.load(str(bench_path)), None
+    run_file = Path(spec["run_file"])
+    if run_file.exists():
+        try:
+            recorded = json.loads(run_file.read_text())
+            if recorded.get("failed"):
+                if recorded.get("applicable") is False:
+                    raise NotApplicable(recorded.get("error", "not applicable"))
+                return None, recorded.get("error", "failed")
+        except ValueError:
+            pass
+    if proc.returncode < 0:
+        return None, f"crashed with signal {-proc.returncode}"
+    # the first exception a worker printed says why (pyperf's own comes last: "... failed
+    # with exit code 1"); gcbench's errors are shown without their module
+    errors = [f"{m.group(2)}: {m.group(3) or ''}" if m.group(2) not in ("RunError", "UsageError") else m.group(3) or ""
+              for m in re.finditer(r"^((?:\w+\.)*)(\w*(?:Error|Exception|Interrupt))(?:: (.*))?$",
+                                   output or "", re.M)]
+    if errors:
+        return None, f"in a pyperf worker: {errors[0]}"
+    lines = [line for line in (output or "").splitlines() if line.strip()]
+    return None, f"pyperf worker failed: {lines[-1].strip() if lines else f'exit code {proc.returncode}'}"
+
+
+# ---------------------------------------------------------------- the suite
+
+def resolve_heap(config, minheaps, progress):
+    """Heap bytes for a configuration (finding and caching the minimum heap for an 'Nx'
+    size).  Returns (heap_bytes, minheap_bytes or None); raises RunError/UsageError when
+    no heap size works."""
+    from .minheap import PAGE_BYTES, find_min_heap
+    if not config.heap.relative:
+        return config.heap.bytes, None
+    key = config.minheap_key()
+    if key not in minheaps:
+        start = time.monotonic()
+        label = f"{config.workload_label} under {config.collector_label}"
+        progress.note(f"finding the minimum heap of {label} ...")
+        try:
+            found, search = find_min_heap(config.run_config(0))
+        except UsageError as exc:
+            minheaps[key] = {"error": str(exc), "applicable": False}
+        except RunError as exc:
+            minheaps[key] = {"error": str(exc)}
+        else:
+            minheaps[key] = {"bytes": found}
+            progress.note(f"minimum heap of {label}: {format_bytes(found)} ({found} bytes; "
+                          f"{len(search.probes)} runs, {time.monotonic() - start:.1f} s)")
+    entry = minheaps[key]
+    if entry.get("applicable") is False:
+        raise NotApplicable(entry["error"])
+    if "error" in entry:
+        raise RunError("minheap", f"no minimum heap: {entry['error']}")
+    minimum = entry["bytes"]
+    wanted = -(-int(config.heap.multiple * minimum) // PAGE_BYTES) * PAGE_BYTES
+    return max(wanted, minimum), minimum
+
+
+def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys.stdout, err=sys.stderr):
+    """Run `suite` (a suitefile.Suite) writing to output_path; returns the exit code."""
+    import pyperf
+    from .runner import build_info
+
+    suite, pass_mode_flag = suite.for_mode(mode)
+    output = Output(output_path)
+    configs = suite.configurations()
+    names = [c.name for c in configs]
+    status = {"suite": suite.name, "suite_file": suite.path, "gcbench_version": __version__,
+              "command": command or "", "started": datetime.datetime.now().isoformat(timespec="seconds"),
+              "mode": mode or "normal", "finished": False, "minheap": {}, "configurations": {}}
+    existing = {}
+    if resume:
+        if not output.status_path.exists():
+            raise UsageError(f"nothing to resume at {output.json_path}: {output.status_path.name} is missing")
+        try:
+            old = json.loads(output.status_path.read_text())
+        except ValueError:
+            raise UsageError(f"{output.status_path} is not valid JSON") from None
+        if old.get("suite") != suite.name:
+            raise UsageError(f"{output.json_path} holds suite {old.get('suite')!r}, not {suite.name!r}")
+        status.update({k: old[k] for k in ("started", "minheap", "configurations") if k in old})
+        if output.json_path.exists():
+            for bench in pyperf.BenchmarkSuite.load(str(output.json_path)).get_benchmarks():
+                existing[bench.get_name()] = bench
+    elif output.json_path.exists() or output.status_path.exists():
+        raise UsageError(f"{output.json_path} already exists: pass --resume to complete it, "
+                         f"or choose another -o")
+    output.runs_dir.mkdir(parents=True, exist_ok=True)
+
+    # a configuration is done when its benchmark is in the suite JSON (written before the
+    # status), failed when the status says so; everything else runs now
+    done = {name for name in names if name in existing}
+    for name in done:
+        status["configurations"].setdefault(name, {"status": "done"})["status"] = "done"
+    failed = {name for name, s in status["configurations"].items()
+              if s.get("status") in ("failed", "skipped") and name in names}
+    todo = [c for c in configs if c.name not in done and c.name not in failed]
+    settings = suite.pyperf
+
+    progress = Progress(len(todo), err)
+    skipped = len(configs) - len(todo)
+    progress.note(f"suite {suite.name}: {len(configs)} configurations"
+                  + (f", {skipped} already finished" if skipped else "")
+                  + f"; writing {output.json_path}")
+    build = build_info()
+    bench_order = {}
+    for name, bench in existing.items():
+        base = name[:-len("/pauses")] if name.endswith("/pauses") else name
+        bench_order.setdefault(base, []).append(bench)
+
+    def save():
+        ordered = []
+        for name in names + [n for n in bench_order if n not in names]:
+            ordered += bench_order.get(name, [])
+        if ordered:
+            write_suite_atomic(output.json_path, ordered)
+        write_json_atomic(output.status_path, status)
+
+    write_json_atomic(output.status_path, status)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        with tempfile.TemporaryDirectory(prefix="gcbench-suite-") as work_dir:
+            for config in todo:
+                start = time.monotonic()
+                run_file = output.run_file(config)
+                entry = {"run_file": output.relative(run_file), "configuration": config.row_label,
+                         "collector_label": config.collector_label}
+                try:
+                    heap_bytes, minimum = resolve_heap(config, status["minheap"], progress)
+                    meta = benchmark_metadata(suite, config, heap_bytes, minimum,
+                                              output.relative(run_file), build)
+                    config_settings, flag = worker_settings(settings, mode, pass_mode_flag, config.collector)
+                    spec = {"name": config.name, "config": config.run_config(heap_bytes),
+                            "metadata": {**meta, "gcbench_metric": "throughput"},
+                            "settings": config_settings, "run_file": str(run_file)}
+                    bench, error = run_configuration(spec, work_dir, flag)
+                except NotApplicable as exc:
+                    entry.update(status="skipped", error=str(exc))
+                    write_json_atomic(run_file, {"failed": True, "applicable": False, "error": str(exc),
+                                                 "name": config.name, **config.run_config(0)})
+                except RunError as exc:
+                    entry.update(status="failed", error=str(exc))
+                    write_json_atomic(run_file, {"failed": True, "error": str(exc), "name": config.name,
+                                                 **config.run_config(0)})
+                else:
+                    if bench is None:
+                        entry.update(status="failed", error=error)
+                    else:
+                        recorded = json.loads(run_file.read_text())
+                        benches = [bench]
+                        pauses = pause_benchmark(config.name + "/pauses", recorded["pauses_ns"], meta)
+                        if pauses is not None:
+                            benches.append(pauses)
+                        bench_order[config.name] = benches
+                        entry.update(status="done", heap_bytes=heap_bytes, pauses=len(recorded["pauses_ns"]))
+                        if minimum:
+                            entry["minheap_bytes"] = minimum
+                seconds = time.monotonic() - start
+                entry["seconds"] = round(seconds, 3)
+                status["configurations"][config.name] = entry
+                save()
+                if entry["status"] == "done":
+                    b = bench_order[config.name][0]
+                    outcome = f"{b.mean() * 1e3:.1f} ms +- {b.stdev() * 1e3 if b.get_nvalue() > 1 else 0:.1f} ms per run"
+                elif entry["status"] == "skipped":
+                    outcome = f"not applicable: {entry['error']}"
+                else:
+                    outcome = f"FAILED: {entry['error']}"
+                progress.finished(config.name, seconds, outcome)
+    except (KeyboardInterrupt, _Terminated):
+        write_json_atomic(output.status_path, status)
+        kept = sum(1 for s in status["configurations"].values() if s.get("status") == "done")
+        progress.note(f"suite {suite.name} stopped: {output.json_path} keeps the {kept} finished "
+                      f"configurations; complete it with: gcbench suite "
+                      f"{'' if suite.path == str(suitefile.DEFAULT_SUITE) else suite.path + ' '}"
+                      f"-o {output.json_path}{' --' + mode if mode else ''} --resume")
+        raise Interrupted("interrupted", "interrupted") from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+    status["finished"] = True
+    status["ended"] = datetime.datetime.now().isoformat(timespec="seconds")
+    write_json_atomic(output.status_path, status)
+    failures = {n: s for n, s in status["configurations"].items() if s.get("status") == "failed" and n in names}
+    skipped = {n: s for n, s in status["configurations"].items() if s.get("status") == "skipped" and n in names}
+    summary = write_summary(output, suite, failures, skipped, progress)
+    print(summary, file=out, end="")
+    _report_and_charts(output, command, err)
+    print(f"results: {output.json_path}", file=out)
+    if (output.dir / "report.html").exists():
+        print(f"report: {output.dir / 'report.html'}", file=out)
+    return 1 if failures else 0
+
+
+def write_summary(output, suite, failures, skipped, progress):
+    from . import compare
+    lines = [f"suite {suite.name}: {len(suite.configurations())} configurations, "
+             f"{len(failures)} failed" + (f", {len(skipped)} not applicable" if skipped else "")
+             + f"; this session ran {progress.done} in {_clock(time.monotonic() - progress.start)}",
+             ""]
+    if output.json_path.exists():
+        try:
+            table = compare.compare_files([str(output.json_path)])
+            lines += compare.format_table(table, "text").rstrip("\n").splitlines()
+        except UsageError as exc:
+            lines.append(f"(no comparison: {exc})")
+    if failures:
+        lines += ["", "failed configurations:"]
+        lines += [f"  {name}: {s.get('error')}" for name, s in failures.items()]
+    if skipped:
+        lines += ["", "configurations that do not apply (the collector or workload refuses them):"]
+        lines += [f"  {name}: {s.get('error')}" for name, s in skipped.items()]
+    text = "\n".join(lines) + "\n"
+    with open(output.dir / "summary.txt.tmp", "w") as f:
+        f.write(text)
+    os.replace(output.dir / "summary.txt.tmp", output.dir / "summary.txt")
+    return text
+
+
+def _report_and_charts(output, command, err):
+    """The report and charts of the charts issue, when those modules are installed."""
+    try:
+        from .results import load_results
+    except ImportError:
+        return
+    try:
+        results = load_results(str(output.json_path))
+    except Exception as exc:     # the suite's data is saved; a report failure must not hide it
+        print(f"gcbench: warning: could not load the results for the report: {exc}", file=err)
+        return
+    # write_report draws every chart itself (and lists the kinds it skipped); without the
+    # report module, draw the charts alone
+    for module_name, call in (("report", lambda m: m.write_report(results, str(output.dir), command=command)),
+                              ("plots", lambda m: m.render_all(results, str(output.dir)))):
+        try:
+            module = __import__(f"gcbench.{module_name}", fromlist=[module_name])
+        except ImportError:
+            continue
+        try:
+            call(module)
+        except Exception as exc:
+            print(f"gcbench: warning: {module_name} failed: {exc}", file=err)
+        return
+
+
+def main(args):
+    """`gcbench suite` (args from the command line parser)."""
+    path = args.file or str(suitefile.DEFAULT_SUITE)
+    suite = suitefile.load(path)
+    mode = "fast" if args.fast else "rigorous" if args.rigorous else None
+    if args.output:
+        output_path = output_for(args.output)
+    elif args.resume:
+        output_path = latest_unfinished(suite.name)
+        if output_path is None:
+            raise UsageError(f"no unfinished run of suite {suite.name!r} under {RESULTS_DIR}/ to resume; "
+                             f"give its file with -o")
+    else:
+        output_path = default_output()
+    command = " ".join(["gcbench", "suite", *sys.argv[2:]]) if sys.argv[1:2] == ["suite"] else "gcbench suite"
+    return run_suite(suite, output_path, mode=mode, resume=args.resume, command=command)
