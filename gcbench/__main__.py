@@ -1,5 +1,11 @@
 import sys
 
-from .cli import main
-
-sys.exit(main())
+try:
+    # Ctrl-C while the modules are still importing: the same one line and exit code as
+    # during a run, not a traceback
+    from .cli import main
+    code = main()
+except KeyboardInterrupt:
+    print("gcbench: interrupted", file=sys.stderr)
+    code = 130
+sys.exit(code)

@@ -13,10 +13,18 @@ from .errors import Interrupted, RunError, UsageError
 from .units import format_bytes, parse_key_values
 
 
+def one_line(text):
+    """`text` with control and line-break characters escaped, so that an error message
+    quoting hostile input is still one line."""
+    import unicodedata
+    return "".join(repr(ch)[1:-1] if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch
+                   for ch in str(text))
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         # one line, exit code 2 (argparse's default prints the usage as well)
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
 
 
 def _add_run_config(p, workload_required=True,
@@ -63,6 +71,16 @@ def build_parser():
     p.add_argument("--verify", action="store_true",
                    help="check the whole heap after every cycle (reachable objects allocated and "
                         "intact, accounting balanced); a violation fails the run with exit code 1")
+    p.add_argument("--stress", default="0", metavar="N",
+                   help="stress mode (as MMTk's stress factor): force a collection every N "
+                        "allocations (a concurrent collector starts a cycle), so that barrier and "
+                        "root bugs show up in small runs; collectors that never collect (nogc, malloc) "
+                        "ignore it; 0 (default) is off")
+    p.add_argument("--checkmark", action="store_true",
+                   help="after every concurrent mark, re-mark from the roots with the world "
+                        "stopped and fail the run (exit 1) if the concurrent mark missed a "
+                        "reachable object (Go's GODEBUG=gccheckmark=1); a no-op for collectors "
+                        "without concurrent marking (nogc, marksweep, malloc, boehm)")
     p.add_argument("--gctrace", action="store_true",
                    help="print one Go-style gctrace line per cycle to stderr")
     p.add_argument("--memstats", action="store_true",
@@ -290,7 +308,8 @@ def cmd_run(args):
     workload, params, seed = _workload_choice(args)
     result = run(args.collector, workload, params=params,
                  opts=parse_key_values(args.opt, "--opt"),
-                 seed=seed, heap=args.heap, gogc=args.gogc, verify=args.verify)
+                 seed=seed, heap=args.heap, gogc=args.gogc, verify=args.verify,
+                 stress=args.stress, checkmark=args.checkmark)
     if args.gctrace:
         for line in gotrace.gctrace_lines(result):
             print(line, file=sys.stderr)
@@ -300,7 +319,10 @@ def cmd_run(args):
         for line in gotrace.format_memstats(gotrace.memstats(result)):
             print(line)
     if args.json:
-        write_json_atomic(args.json, result)
+        try:
+            write_json_atomic(args.json, result)
+        except OSError as exc:
+            raise UsageError(f"cannot write --json {args.json}: {exc.strerror or exc}") from None
     if args.timeline:
         from .timeline import write_trace
         try:
@@ -312,18 +334,29 @@ def cmd_run(args):
 
 def _check_output_file(path, flag):
     """Refuse an unwritable output path before a run rather than after it."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise UsageError(f"{flag} {path}: directory {directory} does not exist")
-    if os.path.isdir(path):
-        raise UsageError(f"{flag} {path}: is a directory")
+    from .units import check_output_file
+    check_output_file(path, flag)
 
 
 def _output_dir(args):
     out = args.output or os.path.dirname(os.path.abspath(args.result))
+    if "\0" in out:
+        raise UsageError(f"-o {out!r}: not a valid directory name (NUL byte)")
     if os.path.exists(out) and not os.path.isdir(out):
         raise UsageError(f"-o {out}: not a directory")
     return out
+
+
+# load_results checks the keys every chart needs; a file that passes that check but has
+# other fields damaged (hand-edited, another version's) must still end in one line, not a
+# traceback from deep inside the charts.
+_DAMAGED_RESULT_ERRORS = (KeyError, TypeError, ValueError, IndexError, AttributeError,
+                          ZeroDivisionError, OverflowError)
+
+
+def _damaged_result(path, exc):
+    detail = " ".join(str(exc).split())[:120]
+    return UsageError(f"{path}: damaged gcbench result ({type(exc).__name__}: {detail})")
 
 
 def cmd_plot(args):
@@ -335,6 +368,8 @@ def cmd_plot(args):
         paths = render(results, out, kinds=args.kind, fmt=args.format, baseline=args.baseline)
     except OSError as exc:
         raise UsageError(f"cannot write charts to {out}: {exc.strerror or exc}") from None
+    except _DAMAGED_RESULT_ERRORS as exc:
+        raise _damaged_result(args.result, exc) from None
     for path in paths:
         print(path)
     return 0
@@ -349,6 +384,8 @@ def cmd_report(args):
         html_path, md_path = write_report(results, out)
     except OSError as exc:
         raise UsageError(f"cannot write the report to {out}: {exc.strerror or exc}") from None
+    except _DAMAGED_RESULT_ERRORS as exc:
+        raise _damaged_result(args.result, exc) from None
     print(html_path)
     print(md_path)
     return 0
@@ -405,21 +442,21 @@ COMMANDS = {"list": cmd_list, "run": cmd_run, "record": cmd_record, "plot": cmd_
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not args.command:
-        parser.print_help()
-        return 2
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not args.command:
+            parser.print_help()
+            return 2
         return COMMANDS[args.command](args)
     except UsageError as exc:
-        print(f"gcbench: error: {exc}", file=sys.stderr)
+        print(f"gcbench: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except Interrupted:
         print("gcbench: interrupted", file=sys.stderr)
         return 130
     except RunError as exc:
-        print(f"gcbench: {exc}", file=sys.stderr)
+        print(f"gcbench: {one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("gcbench: interrupted", file=sys.stderr)

@@ -62,6 +62,8 @@ def _load_json(path):
 def load_suite(path):
     """[(row, collector_label, Cell)] from one suite JSON (and its run and status files)."""
     import pyperf
+    from .units import require_regular_file
+    require_regular_file(path, "suite JSON")
     try:
         suite = pyperf.BenchmarkSuite.load(path)
     except FileNotFoundError:

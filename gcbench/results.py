@@ -34,15 +34,25 @@ MIN_HEAP_KEYS = ("gcbench_min_heap_bytes", "min_heap_bytes", "minheap_bytes")
 
 def _read_json(path):
     try:
+        # a device or a pipe (/dev/zero, a FIFO) could be read forever: regular files only
+        if os.path.exists(path) and not os.path.isdir(path) and not os.path.isfile(path):
+            raise UsageError(f"{path}: not a regular file, expected a result JSON file")
         opener = gzip.open if str(path).endswith(".gz") else open
         with opener(path, "rt") as f:
             return json.load(f)
+    except UsageError:
+        raise
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise UsageError(f"{path}: is a directory, expected a result JSON file") from None
     except (json.JSONDecodeError, UnicodeDecodeError, EOFError, gzip.BadGzipFile) as exc:
         raise UsageError(f"{path}: not a JSON file ({str(exc).splitlines()[0]})") from None
+    except RecursionError:
+        raise UsageError(f"{path}: not a gcbench result (JSON nested too deeply)") from None
+    except ValueError as exc:
+        # e.g. a NUL byte in the path
+        raise UsageError(f"{path!r}: cannot read ({exc})") from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
@@ -57,7 +67,48 @@ def _check_result(data, where):
     missing = [k for k in REQUIRED_KEYS if k not in data]
     if missing:
         raise UsageError(f"{where}: not a gcbench result (missing {', '.join(missing)})")
+    for key, kind in _REQUIRED_TYPES.items():
+        if not _is_kind(data[key], kind):
+            raise UsageError(f"{where}: not a gcbench result ({key} is {_describe(data[key])}, "
+                             f"expected {kind})")
+    if len(data["pauses_ns"]) != len(data["pause_starts_ns"]):
+        raise UsageError(f"{where}: not a gcbench result (pauses_ns and pause_starts_ns differ in length)")
     return data
+
+
+# The type of every required key; charts and tables may assume these.
+_REQUIRED_TYPES = {"collector": "a string", "workload": "a string", "opts": "an object",
+                   "params": "an object", "heap_bytes": "a positive integer",
+                   "pauses_ns": "a list of numbers", "pause_starts_ns": "a list of numbers",
+                   "wall_s": "a non-negative number", "cycle_log": "a list of objects",
+                   "summary": "an object"}
+
+
+def _is_number(x):
+    # finite and within int64, as every count and nanosecond figure of a real run is
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and abs(x) < 2 ** 63
+
+
+def _is_kind(value, kind):
+    if kind == "a string":
+        return isinstance(value, str)
+    if kind == "an object":
+        return isinstance(value, dict)
+    if kind == "a positive integer":
+        return isinstance(value, int) and not isinstance(value, bool) and value > 0
+    if kind == "a non-negative number":
+        # wall_s: at most 30 years
+        return _is_number(value) and 0 <= value < 1e9
+    if kind == "a list of numbers":
+        return isinstance(value, list) and all(_is_number(x) for x in value)
+    if kind == "a list of objects":
+        return isinstance(value, list) and all(isinstance(x, dict) for x in value)
+    raise AssertionError(kind)
+
+
+def _describe(value):
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _is_pyperf_suite(data):

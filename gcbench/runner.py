@@ -87,7 +87,23 @@ def run(collector, workload, params=None, opts=None, seed=1, heap=DEFAULT_HEAP, 
     heap corruption); Interrupted on Ctrl-C.
     """
     config = prepare(collector, workload, params, opts, seed, heap, gogc)
+    stress = parse_stress(stress)
     return run_prepared(config, verify=verify, stress=stress, checkmark=checkmark, on_heap=on_heap)
+
+
+def parse_stress(value):
+    """--stress N: a non-negative number of allocations between forced collections (0: off)."""
+    if value is None or value is False:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            value = int(str(value).strip())
+        except ValueError:
+            raise UsageError(f"malformed --stress {value!r}: expected a non-negative integer "
+                             "(allocations between forced collections; 0 is off)") from None
+    if value < 0 or value >= 1 << 62:
+        raise UsageError(f"--stress must be in [0, 2**62), got {value}")
+    return value
 
 
 def run_prepared(config, verify=False, stress=0, checkmark=False, on_heap=None):
@@ -97,8 +113,15 @@ def run_prepared(config, verify=False, stress=0, checkmark=False, on_heap=None):
     wentry = registry.get_workload(config["workload"])
     if verify and not getattr(centry.module, "SUPPORTS_VERIFY", True):
         raise UsageError(f"--verify checks the arena heap; collector {centry.name!r} allocates outside it")
-    managed = ManagedHeap(config["heap_bytes"], config["gogc"], verify=verify,
-                          stress_allocs=int(stress or 0), checkmark=checkmark)
+    try:
+        managed = ManagedHeap(config["heap_bytes"], config["gogc"], verify=verify,
+                              stress_allocs=int(stress or 0), checkmark=checkmark)
+    except MemoryError:
+        # the heap is mapped lazily, so this is the address-space limit (ulimit -v) or a
+        # strict overcommit policy refusing the reservation, before anything was touched
+        raise UsageError(f"cannot reserve a heap of {config['heap_bytes']} bytes: the system "
+                         "refused the mapping (address-space limit or overcommit policy); "
+                         "choose a smaller --heap") from None
     centry.module.attach(managed, dict(config["opts"]))
     if on_heap is not None:
         on_heap(managed)

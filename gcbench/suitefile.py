@@ -207,6 +207,8 @@ def _toml_type(value):
 
 def load(path):
     """Read and validate a suite file; bad input raises UsageError (one line)."""
+    from .units import require_regular_file
+    require_regular_file(str(path), "suite file")
     path = Path(path)
     try:
         text = path.read_bytes()

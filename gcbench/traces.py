@@ -190,6 +190,8 @@ def load_trace(path):
     """Read and validate a trace file (text or binary, told apart by the magic); raises
     UsageError with the line (text) or record (binary) of the first problem."""
     from gcbench_core.workloads.trace_replay import check_trace
+    from .units import require_regular_file
+    require_regular_file(path, "trace")
     try:
         st = os.stat(path)
         key = (os.path.realpath(path), st.st_mtime_ns, st.st_size)
@@ -264,7 +266,9 @@ def record(collector, workload, path, fmt=None, **run_args):
 
     Returns (result, records): the run's result dict and the recorded operations."""
     from .runner import run
+    from .units import check_output_file
     fmt = format_for(path, fmt)
+    check_output_file(path, "trace output")
     holder = {}
 
     def start(heap):
@@ -274,5 +278,9 @@ def record(collector, workload, path, fmt=None, **run_args):
     result = run(collector, workload, on_heap=start, **run_args)
     records = holder["heap"].recorded_trace()
     roots, nglobals = extent(records)
-    (write_binary if fmt == "binary" else write_text)(path, records, roots, nglobals)
+    try:
+        # (the writers remove their temporary file on any failure, Ctrl-C included)
+        (write_binary if fmt == "binary" else write_text)(path, records, roots, nglobals)
+    except OSError as exc:
+        raise UsageError(f"cannot write trace {path}: {exc.strerror or exc}") from None
     return result, records, fmt

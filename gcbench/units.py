@@ -1,5 +1,6 @@
 """Parsing of sizes and parameter values, with one-line errors."""
 import re
+from fractions import Fraction
 
 from .errors import UsageError
 
@@ -16,7 +17,8 @@ def parse_size(text, what="size"):
     m = _SIZE.match(str(text))
     if not m:
         raise UsageError(f"malformed {what} {text!r}: expected bytes or a number with K, M, G (e.g. 64M, 2G)")
-    value = float(m.group(1)) * _MULT[m.group(2).lower()]
+    # exact arithmetic: a float would turn 400 digits into infinity
+    value = Fraction(m.group(1)) * _MULT[m.group(2).lower()]
     if value < 1:
         raise UsageError(f"{what} must be positive, got {text!r}")
     return int(value)
@@ -62,3 +64,38 @@ def parse_key_values(items, what="--param"):
             raise UsageError(f"malformed {what} {item!r}: empty key")
         out[key] = value.strip()
     return out
+
+
+def require_regular_file(path, what):
+    """Refuse, with a UsageError, an input path that is not a regular file.  Reading a
+    device or a pipe (/dev/zero, a FIFO) could take forever and all memory; a directory
+    or a name with a NUL byte gives Python exceptions rather than one line."""
+    import os
+    if "\0" in os.fsdecode(path):
+        raise UsageError(f"{what} {path!r}: not a valid file name (NUL byte)")
+    try:
+        if os.path.isdir(path):
+            raise UsageError(f"{what} {path}: is a directory")
+        if os.path.exists(path) and not os.path.isfile(path):
+            raise UsageError(f"{what} {path}: not a regular file")
+    except ValueError:
+        # NUL bytes in the name
+        raise UsageError(f"{what} {path!r}: not a valid file name") from None
+
+
+def check_output_file(path, what):
+    """Refuse an output path that cannot be written, before a run rather than after it."""
+    import os
+    if "\0" in os.fsdecode(path):
+        raise UsageError(f"{what} {path!r}: not a valid file name (NUL byte)")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise UsageError(f"{what} {path}: directory {directory} does not exist")
+    if os.path.isdir(path):
+        raise UsageError(f"{what} {path}: is a directory")
+    # outputs are written to a temporary file and renamed over the target: over a device
+    # (/dev/null) or a FIFO that rename would replace the device node itself
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise UsageError(f"{what} {path}: not a regular file (outputs are written to a "
+                         "temporary file and renamed into place)")
+

@@ -45,6 +45,8 @@ def _check_type(kind, value, path):
 
 def load(path):
     """Parse and validate `path`; returns {"workload", "params", "seed" (or None)}."""
+    from .units import require_regular_file
+    require_regular_file(path, "workload file")
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
@@ -52,6 +54,10 @@ def load(path):
         raise UsageError(f"cannot read workload file {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: invalid TOML: not UTF-8 text") from None
+    except RecursionError:
+        raise UsageError(f"{path}: invalid TOML: nested too deeply") from None
     try:
         return validate(data)
     except UsageError as exc:

@@ -13,6 +13,20 @@
 #include <signal.h>
 #include <setjmp.h>
 
+/* Debug builds (GCBENCH_DEBUG=1 pip install ., which defines GCBENCH_DEBUG): internal
+ * assertions and poisoning of freed objects.  Code tests `if GCB_DEBUG:` in Cython; in a
+ * release build the constant is 0 and the compiler removes those blocks entirely. */
+#ifdef GCBENCH_DEBUG
+#define GCB_DEBUG 1
+#else
+#define GCB_DEBUG 0
+#endif
+/* Every byte of a freed object in a debug build.  A header of two such words
+ * (nslots = nbytes = 0xDBDBDBDB) is impossible for a live object, whose nbytes is at
+ * least 8 + 8 * nslots. */
+#define GCB_POISON_BYTE 0xDB
+#define GCB_POISON_WORD32 0xDBDBDBDBu
+
 #define GCB_COMPILER_BARRIER() __asm__ __volatile__("" ::: "memory")
 
 /* Monotonic clock in ns; the compiler barriers keep timed work from being moved
@@ -62,7 +76,10 @@ static inline void gcb_cpu_relax(void) {
 
 /* Ctrl-C during a native run: a C handler that only raises a flag; the mutator
  * polls it at its safepoints and unwinds.  (Python's own handler cannot run
- * while the GIL is released.) */
+ * while the GIL is released.)  The flag is `static`: every extension module that
+ * includes this header has its own copy, and only heap.pyx's is ever set.  Other
+ * modules must not call gcb_sigint_pending(); they call heap_check_interrupt()
+ * (heap.pxd), e.g. in a loop that runs long without mutator operations. */
 static volatile sig_atomic_t gcb_sigint_flag = 0;
 static struct sigaction gcb_old_sigint;
 static inline void gcb_on_sigint(int sig) { (void)sig; gcb_sigint_flag = 1; }

@@ -53,6 +53,10 @@ cdef extern from "gcb_util.h" nogil:
     ctypedef void (*gcb_fn)(void*) noexcept nogil
     int gcb_call_protected(gcb_escape* env, gcb_fn fn, void* arg)
     void gcb_throw(gcb_escape* env)
+    # debug builds: 1, else 0 (a C constant, so `if GCB_DEBUG:` blocks vanish in release)
+    const bint GCB_DEBUG
+    const int GCB_POISON_BYTE
+    const uint32_t GCB_POISON_WORD32
 
 cdef enum:
     PAGE_SHIFT = 13
@@ -342,6 +346,14 @@ cdef void collector_noop(HeapState* heap) noexcept nogil
 cdef void collector_never_collects(HeapState* heap) noexcept nogil    # an alloc_hook
 cdef void heap_trace_append(HeapState* heap, uint8_t op, uint8_t a, uint8_t b, uint8_t flags,
                             uint32_t x, uint32_t y) noexcept nogil
+# Ctrl-C check for workload loops that run long without mutator operations (waiting for
+# a scheduled arrival, filling a large buffer): fails the run with ERR_INTERRUPTED.
+# (The flag is per extension module in gcb_util.h, so only heap.pyx may read it.)
+cdef void heap_check_interrupt(HeapState* heap) noexcept nogil
+# Debug builds: the mutator touched a freed (poisoned) object; fails the run.
+cdef void heap_fail_poisoned(HeapState* heap, Object* obj, const char* operation) noexcept nogil
+# Debug builds: an internal invariant does not hold; fails the run (ERR_INTERNAL).
+cdef void heap_fail_assert(HeapState* heap, const char* what) noexcept nogil
 
 
 # ---------------------------------------------------------------------------
@@ -349,6 +361,10 @@ cdef void heap_trace_append(HeapState* heap, uint8_t op, uint8_t a, uint8_t b, u
 
 cdef inline Object** obj_slots(Object* obj) noexcept nogil:
     return <Object**>((<char*>obj) + HEADER_BYTES)
+
+# Debug builds fill freed objects with GCB_POISON_BYTE at sweep time (heap.pyx sweep_span).
+cdef inline bint obj_is_poisoned(const Object* obj) noexcept nogil:
+    return obj.nslots == GCB_POISON_WORD32 and obj.nbytes == GCB_POISON_WORD32
 
 cdef inline Span* span_of(HeapState* heap, const void* p) noexcept nogil:
     cdef uintptr_t page = (<uintptr_t>p - <uintptr_t>heap.arena) >> PAGE_SHIFT

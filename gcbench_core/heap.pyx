@@ -71,6 +71,27 @@ cdef void heap_fail(HeapState* heap, int code, const char* msg) noexcept nogil:
         gcb_throw(&heap.escape)
 
 
+# Debug builds (GCB_DEBUG): internal assertions call heap_fail_assert, and the mutator's
+# operations call heap_fail_poisoned when they touch a freed object (poisoned by
+# sweep_span).  Both are cold: release builds never call them.
+cdef void heap_fail_assert(HeapState* heap, const char* what) noexcept nogil:
+    cdef char msg[300]
+    snprintf(msg, 300, "internal error (debug assertion): %s", what)
+    heap_fail(heap, ERR_INTERNAL, msg)
+
+cdef void heap_fail_poisoned(HeapState* heap, Object* obj, const char* operation) noexcept nogil:
+    cdef char msg[300]
+    snprintf(msg, 300, "heap corruption: the mutator's %s object %p, which is poisoned (freed) "
+             "memory: the collector freed an object that was still in use", operation, <void*>obj)
+    heap_fail(heap, ERR_HEAP_CORRUPTION, msg)
+
+cdef inline void debug_assert(HeapState* heap, bint ok, const char* what) noexcept nogil:
+    # call as `if GCB_DEBUG: debug_assert(...)`, so that release builds do not even
+    # evaluate the condition.  It unwinds like heap_fail: only on the mutator's thread.
+    if not ok:
+        heap_fail_assert(heap, what)
+
+
 # ---------------------------------------------------------------------------
 # Span lists (doubly linked through start pages)
 
@@ -84,6 +105,12 @@ cdef inline void list_push(HeapState* heap, SpanList* lst, Span* s) noexcept nog
     lst.count += 1
 
 cdef inline void list_remove(HeapState* heap, SpanList* lst, Span* s) noexcept nogil:
+    if GCB_DEBUG:
+        debug_assert(heap, lst.count > 0, "list_remove: removing from an empty span list")
+        debug_assert(heap, s.prev != NO_SPAN or lst.head == <int32_t>s.start_page,
+                     "list_remove: a span without a predecessor is not the head of its list")
+        debug_assert(heap, s.next == NO_SPAN or heap.spans[s.next].prev == <int32_t>s.start_page,
+                     "list_remove: the next span does not link back")
     if s.prev != NO_SPAN:
         heap.spans[s.prev].next = s.next
     else:
@@ -320,6 +347,29 @@ cdef inline int64_t span_allocated_count(Span* s) noexcept nogil:
             w += 1
     return n
 
+# Debug builds: fill every object this sweep frees (allocated, but not marked) with
+# GCB_POISON_BYTE, so that a mutator still holding one fails at its next access instead
+# of reading stale data; and check that every marked object was allocated.
+cdef void sweep_debug_poison(HeapState* heap, Span* s) noexcept nogil:
+    cdef uint32_t nwords = (s.nelems + 63) >> 6, w, i
+    cdef uint64_t allocated, freed, valid
+    for w in range(nwords):
+        if (w + 1) * 64 <= s.freeindex:
+            allocated = ~(<uint64_t>0)
+        elif w * 64 < s.freeindex:
+            allocated = s.alloc_bits[w] | ((<uint64_t>1 << (s.freeindex & 63)) - 1)
+        else:
+            allocated = s.alloc_bits[w]
+        valid = ~(<uint64_t>0) if (w + 1) * 64 <= s.nelems else ((<uint64_t>1 << (s.nelems & 63)) - 1)
+        allocated &= valid
+        debug_assert(heap, (s.mark_bits[w] & ~allocated) == 0,
+                     "sweep: a marked object was never allocated (marking reached a free slot)")
+        freed = allocated & ~s.mark_bits[w]
+        while freed != 0:
+            i = w * 64 + <uint32_t>gcb_ctz64(freed)
+            freed &= freed - 1
+            memset(s.base + <uint64_t>i * s.elemsize, GCB_POISON_BYTE, s.elemsize)
+
 # Sweep one span that is on no list: the mark bits become the alloc bits.  A span left
 # empty returns its pages; otherwise it goes to a swept list, unless `keep` and it has
 # room, in which case the caller takes it (SWEPT_PARTIAL).
@@ -329,18 +379,28 @@ cdef int sweep_span(HeapState* heap, Span* s, bint keep) noexcept nogil:
     cdef int64_t in_use = heap.alloc_bytes - heap.freed_bytes
     if in_use > heap.peak_heap_bytes:
         heap.peak_heap_bytes = in_use
+    if GCB_DEBUG:
+        debug_assert(heap, s.sweepgen == heap.sweepgen - 2, "sweep_span: span does not need sweeping (sweepgen)")
+        debug_assert(heap, heap.freed_bytes <= heap.alloc_bytes, "sweep_span: freed more bytes than allocated")
     s.sweepgen = heap.sweepgen
     if s.state == SPAN_LARGE:
         if s.mark_bits[0] & 1:
             s.mark_bits[0] = 0
             list_push(heap, &heap.large[swept_index(heap)], s)
             return SWEPT_FULL
+        if GCB_DEBUG:
+            memset(s.base, GCB_POISON_BYTE, min((<Object*>s.base).nbytes, s.elemsize))
         heap.freed_count += 1
         heap.freed_bytes += s.elemsize
         span_release_pages(heap, s)
         return SWEPT_FREED
     nwords = (s.nelems + 63) >> 6
     before = span_allocated_count(s)
+    if GCB_DEBUG:
+        debug_assert(heap, s.state == SPAN_SMALL, "sweep_span: sweeping a free span")
+        debug_assert(heap, s.elemsize == heap.class_size[s.sizeclass] and s.nelems * s.elemsize <= s.npages * PAGE_SIZE,
+                     "sweep_span: span geometry does not match its size class")
+        sweep_debug_poison(heap, s)
     for w in range(nwords):
         live += gcb_popcount64(s.mark_bits[w])
         s.alloc_bits[w] = s.mark_bits[w]
@@ -468,6 +528,10 @@ cdef Object* heap_alloc_slow(HeapState* heap, uint32_t nbytes) noexcept nogil:
             heap.current[c] = s
             s.alloc_flags = (ALLOC_CLEAR_SLOTS if s.needzero else 0) | (ALLOC_BLACK if heap.allocate_black else 0)
             index = span_take(s)
+        if GCB_DEBUG:
+            debug_assert(heap, s.state == SPAN_SMALL and s.sizeclass == c, "alloc: span of the wrong class")
+            debug_assert(heap, not ((s.alloc_bits[index >> 6] >> (index & 63)) & 1),
+                         "alloc: handing out a slot whose alloc bit is set (a live object)")
         obj = <Object*>(s.base + <uint64_t>index * s.elemsize)
         if s.needzero:
             clear_slots(obj, (nbytes - HEADER_BYTES) // 8)
@@ -488,6 +552,11 @@ cdef void heap_poll_slow(HeapState* heap) noexcept nogil:
         heap_fail(heap, ERR_INTERRUPTED, "interrupted")
     if heap.collector.poll_hook != NULL:
         heap.collector.poll_hook(heap)
+
+
+cdef void heap_check_interrupt(HeapState* heap) noexcept nogil:
+    if gcb_sigint_pending():
+        heap_fail(heap, ERR_INTERRUPTED, "interrupted")
 
 
 # ---------------------------------------------------------------------------
@@ -1146,7 +1215,10 @@ cdef class ManagedHeap:
         cdef HeapState* heap = self.state
         if heap == NULL:
             return
-        heap.collector.destroy(heap)
+        # __cinit__ may have failed (MemoryError mapping the arena) before the default
+        # hooks were set: destroy is then still NULL
+        if heap.collector.destroy != NULL:
+            heap.collector.destroy(heap)
         if heap.arena != NULL:
             munmap(heap.arena, heap.arena_bytes)
         if heap.spans != NULL:

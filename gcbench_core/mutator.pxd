@@ -20,7 +20,15 @@ from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
 from gcbench_core.heap cimport (HeapState, Object, obj_slots, heap_alloc, heap_poll_slow,
                                 heap_trace_append, gcb_unlikely, gcb_load_ptr, gcb_store_ptr,
                                 TRACE_ALLOC, TRACE_STORE, TRACE_LOAD, TRACE_CLEAR, TRACE_GC,
-                                TRACE_GSET, TRACE_GGET, TRACE_TICK, TRACE_NULL)
+                                TRACE_GSET, TRACE_GGET, TRACE_TICK, TRACE_NULL,
+                                GCB_DEBUG, obj_is_poisoned, heap_fail_poisoned)
+
+# Debug builds only (GCB_DEBUG is a C constant: release builds compile this to nothing):
+# an object the mutator reads or writes must not be one the collector freed.
+cdef inline void mut_check_live(HeapState* heap, Object* obj, const char* operation) noexcept nogil:
+    if GCB_DEBUG:
+        if obj != NULL and obj_is_poisoned(obj):
+            heap_fail_poisoned(heap, obj, operation)
 
 cdef inline void mut_record(HeapState* heap, uint8_t op, int a, int b, uint8_t flags,
                             uint32_t x, uint32_t y) noexcept nogil:
@@ -55,19 +63,24 @@ cdef inline Object* mut_alloc(HeapState* heap, int r, uint32_t nslots, uint32_t 
 # slot `slot` of stack[r] := stack[s]
 cdef inline void mut_store(HeapState* heap, int r, uint32_t slot, int s) noexcept nogil:
     mut_record(heap, TRACE_STORE, r, s, 0, slot, 0)
+    mut_check_live(heap, heap.stack[r], "store into")
+    mut_check_live(heap, heap.stack[s], "store of")
     heap_write(heap, obj_slots(heap.stack[r]) + slot, heap.stack[s])
     mut_safepoint(heap)
 
 # slot `slot` of stack[r] := NULL
 cdef inline void mut_store_null(HeapState* heap, int r, uint32_t slot) noexcept nogil:
     mut_record(heap, TRACE_STORE, r, 0, TRACE_NULL, slot, 0)
+    mut_check_live(heap, heap.stack[r], "store into")
     heap_write(heap, obj_slots(heap.stack[r]) + slot, NULL)
     mut_safepoint(heap)
 
 # stack[r] := slot `slot` of stack[s]
 cdef inline Object* mut_load(HeapState* heap, int r, int s, uint32_t slot) noexcept nogil:
     mut_record(heap, TRACE_LOAD, r, s, 0, slot, 0)
+    mut_check_live(heap, heap.stack[s], "load from")
     cdef Object* value = <Object*>gcb_load_ptr(<void**>(obj_slots(heap.stack[s]) + slot))
+    mut_check_live(heap, value, "load of")
     heap.stack[r] = value
     mut_safepoint(heap)
     return value
@@ -81,6 +94,7 @@ cdef inline void mut_clear(HeapState* heap, int r) noexcept nogil:
 # globals[g] := stack[r], through the barrier (globals are not stacks)
 cdef inline void mut_set_global(HeapState* heap, int g, int r) noexcept nogil:
     mut_record(heap, TRACE_GSET, g, r, 0, 0, 0)
+    mut_check_live(heap, heap.stack[r], "store to a global of")
     heap_write(heap, &heap.globals[g], heap.stack[r])
     mut_safepoint(heap)
 
@@ -88,6 +102,7 @@ cdef inline void mut_set_global(HeapState* heap, int g, int r) noexcept nogil:
 cdef inline Object* mut_get_global(HeapState* heap, int r, int g) noexcept nogil:
     mut_record(heap, TRACE_GGET, r, g, 0, 0, 0)
     cdef Object* value = <Object*>gcb_load_ptr(<void**>&heap.globals[g])
+    mut_check_live(heap, value, "load from a global of")
     heap.stack[r] = value
     mut_safepoint(heap)
     return value
@@ -95,6 +110,7 @@ cdef inline Object* mut_get_global(HeapState* heap, int r, int g) noexcept nogil
 # The payload of stack[r], for workloads that touch their objects' data.
 cdef inline char* mut_payload(HeapState* heap, int r) noexcept nogil:
     cdef Object* obj = heap.stack[r]
+    mut_check_live(heap, obj, "payload access to")
     return <char*>(obj_slots(obj) + obj.nslots)
 
 # The workload knows that stack[r] is dead (and, when `recursive`, everything reachable

@@ -95,8 +95,13 @@ cdef void* on_out_of_memory(size_t nbytes) noexcept nogil:
     return NULL
 
 cdef Object* boehm_alloc(HeapState* heap, uint32_t nbytes) noexcept nogil:
-    cdef Object* obj = <Object*>GC_MALLOC(nbytes)
+    cdef Object* obj
     cdef int64_t in_use
+    # stress mode: a full collection before every stress_allocs-th allocation (before,
+    # so that the new object, not yet in a root, cannot be freed by it)
+    if heap.stress_allocs > 0 and (heap.alloc_count + 1) % heap.stress_allocs == 0:
+        GC_gcollect()
+    obj = <Object*>GC_MALLOC(nbytes)
     if obj == NULL:
         heap_fail(heap, ERR_HEAP_EXHAUSTED, "heap exhausted: libgc could not allocate within its maximum heap size")
         return NULL

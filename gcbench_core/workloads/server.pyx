@@ -37,7 +37,7 @@ from libc.string cimport memset
 from posix.time cimport nanosleep, timespec
 import numpy as np
 
-from gcbench_core.heap cimport (HeapState, ManagedHeap, Object, run_kernel, obj_slots,
+from gcbench_core.heap cimport (HeapState, heap_check_interrupt, ManagedHeap, Object, run_kernel, obj_slots,
                                 gcb_now_ns, gcb_cpu_relax, HEADER_BYTES, MAX_STACK_SLOTS)
 from gcbench_core.mutator cimport (mut_alloc, mut_store, mut_load, mut_clear, mut_set_global,
                                    mut_payload)
@@ -79,6 +79,8 @@ cdef enum:
     G_CACHE = 0
     REQUEST_PAYLOAD = 16             # a request's own fields (id, checksum)
     SPIN_BELOW_NS = 200000           # wait closer than this by spinning, not sleeping
+    WAIT_SLICE_NS = 50000000         # longest sleep between Ctrl-C checks
+    BIG_BUFFER = 65536               # buffers at least this large check Ctrl-C per request
 
 ctypedef struct Params:
     HeapState* heap
@@ -103,14 +105,20 @@ cdef inline int buf_reg(int w) noexcept nogil:
 cdef inline int req_reg(int w) noexcept nogil:
     return R_WORKER0 + 2 * w + 1
 
-cdef void wait_until(int64_t when_ns) noexcept nogil:
+cdef void wait_until(HeapState* heap, int64_t when_ns) noexcept nogil:
+    # Sleep in slices of at most WAIT_SLICE_NS and check for Ctrl-C between them: a slow
+    # schedule (a low rate) must still stop within a second when interrupted.
     cdef timespec ts
     cdef int64_t left = when_ns - gcb_now_ns()
-    if left > SPIN_BELOW_NS:
+    while left > SPIN_BELOW_NS:
         left -= SPIN_BELOW_NS // 2
+        if left > WAIT_SLICE_NS:
+            left = WAIT_SLICE_NS
         ts.tv_sec = left // 1000000000
         ts.tv_nsec = left % 1000000000
         nanosleep(&ts, NULL)
+        heap_check_interrupt(heap)
+        left = when_ns - gcb_now_ns()
     while gcb_now_ns() < when_ns:
         gcb_cpu_relax()
 
@@ -120,8 +128,11 @@ cdef inline void start_request(HeapState* heap, Params* p, int w, int64_t index)
         pool_get(p.pool, w, buf_reg(w))
     else:
         mut_alloc(heap, buf_reg(w), 0, p.buffer_payload)
-    # read the request into the buffer: every byte is written
+    # read the request into the buffer: every byte is written (up to 16 MiB and only a
+    # few mutator operations per request, so check for Ctrl-C here, not only at polls)
     memset(mut_payload(heap, buf_reg(w)), <int>(index & 0xFF), p.buffer_payload)
+    if p.buffer_payload >= BIG_BUFFER:
+        heap_check_interrupt(heap)
     mut_alloc(heap, req_reg(w), p.small_objects, REQUEST_PAYLOAD)
     (<int64_t*>mut_payload(heap, req_reg(w)))[0] = index
     for k in range(p.small_objects):
@@ -196,7 +207,7 @@ cdef void kernel(void* arg) noexcept nogil:
                         finish_oldest(heap, &rng, p, flight_request, flight_worker, &flight_head,
                                       &flight_count, idle_worker, idle_head, &idle_count)
                         continue
-                    wait_until(scheduled)
+                    wait_until(heap, scheduled)
                 p.scheduled_ns[arrival] = scheduled
             w = idle_worker[idle_head]
             idle_head = (idle_head + 1) % p.workers
