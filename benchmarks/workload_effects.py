@@ -1,6 +1,6 @@
 """Print the effect each workload exists to show, and what traces cost.
 
-    PYTHONPATH=. python benchmarks/workload_effects.py [--quick | --smallest]
+    python benchmarks/workload_effects.py [--quick | --smallest]
 
 Figures: escape_fraction 1 vs 0.1 (bytes allocated, cycles); growing-slices with and
 without prealloc; leak's live bytes across cycles; lru-cache hit rate by Zipf exponent;
@@ -13,11 +13,9 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from gcbench import traces  # noqa: E402
-from gcbench.runner import run  # noqa: E402
-from gcbench.units import format_bytes  # noqa: E402
+from gcbench import traces
+from gcbench.runner import run
+from gcbench.units import format_bytes
 
 QUICK = "--quick" in sys.argv
 SMALLEST = "--smallest" in sys.argv          # the smoke test's size

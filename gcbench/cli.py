@@ -27,7 +27,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
 
 
-def _add_run_config(p, workload_required=True):
+def _add_run_config(p, workload_required=True,
+                    heap_help="heap (arena) size: bytes, or a number with K, M, G (default 256M)"):
     p.add_argument("--collector", "-c", required=True, metavar="NAME",
                    help="collector to run (see `gcbench list`)")
     p.add_argument("--workload", "-w", required=workload_required, metavar="NAME",
@@ -39,7 +40,7 @@ def _add_run_config(p, workload_required=True):
     p.add_argument("--seed", default=None, metavar="N",
                    help="seed of every random choice the workload makes (default 1)")
     p.add_argument("--heap", default="256M", metavar="SIZE",
-                   help="heap (arena) size: bytes, or a number with K, M, G (default 256M)")
+                   help=heap_help)
     p.add_argument("--gogc", default="100", metavar="N|off",
                    help="GOGC: next heap goal = live * (1 + N/100); 'off' collects only "
                         "when the heap is full (default 100)")
@@ -122,9 +123,9 @@ def build_parser():
                         "(default results/<date-time>/suite.json)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--fast", action="store_true",
-                      help="rough figures quickly: the suite's [pyperf.fast] settings, else pyperf's --fast")
+                      help="rough figures quickly: the suite's [fast] table, else pyperf's --fast")
     mode.add_argument("--rigorous", action="store_true",
-                      help="more worker processes: the suite's [pyperf.rigorous] settings, else pyperf's --rigorous")
+                      help="more worker processes: the suite's [rigorous] table, else pyperf's --rigorous")
     p.add_argument("--resume", action="store_true",
                    help="complete an interrupted suite (the file given with -o, else the newest "
                         "unfinished one under results/), running only the configurations it lacks")
@@ -133,13 +134,14 @@ def build_parser():
                        description="Bisect the heap size (to the page) for the smallest heap in "
                                    "which the workload completes under the collector.  The last "
                                    "line of output ends with the size in bytes.")
-    _add_run_config(p)
+    _add_run_config(p, heap_help="the first heap size tried: bytes, or a number with K, M, G "
+                                 "(default 64M); the search goes down or up from it")
     p.set_defaults(heap="64M")
 
     p = sub.add_parser("compare", help="compare collectors across suite results in one table",
                        description="One table from suite JSON files: a row per configuration, a "
                                    "column group per collector: time per run and its ratio to the "
-                                   "baseline (t-test at 95%%, n.s. when not significant), pause "
+                                   "baseline (t-test at 95 percent, n.s. when not significant), pause "
                                    "p50/p99/max, MMU at 10 ms, peak heap.")
     p.add_argument("files", nargs="+", metavar="FILE.json", help="suite JSON files written by gcbench suite")
     p.add_argument("--baseline", metavar="COLLECTOR",
@@ -301,6 +303,8 @@ def cmd_run(args):
         _check_output_file(args.timeline, "--timeline")
     if args.json:
         _check_output_file(args.json, "--json")
+        if args.timeline and os.path.abspath(args.timeline) == os.path.abspath(args.json):
+            raise UsageError("--json and --timeline name the same file")
     workload, params, seed = _workload_choice(args)
     result = run(args.collector, workload, params=params,
                  opts=parse_key_values(args.opt, "--opt"),
@@ -389,6 +393,7 @@ def cmd_report(args):
 
 
 def cmd_record(args):
+    _check_output_file(args.output, "--output")
     from . import traces
     workload, params, seed = _workload_choice(args)
     result, records, fmt = traces.record(args.collector, workload, args.output, fmt=args.format,

@@ -554,10 +554,19 @@ def _plot_time_space(group, styles):
     by_label = OrderedDict()
     for r in done:
         by_label.setdefault(styles.label(r), []).append(r)
-    swept = {l: rs for l, rs in by_label.items() if len({r["heap_bytes"] for r in rs}) > 1}
+    # Each run is placed at its heap size over its own collector's minimum heap (measured
+    # for that configuration, else the smallest heap at which its series completed), as
+    # MMTk plots do: collectors that need very different heaps stay comparable.
+    multiple = {}
+    measured = True
+    for rs in by_label.values():
+        series_min, series_measured = min_heap_bytes(rs)
+        measured = measured and series_measured
+        for r in rs:
+            multiple[id(r)] = r["heap_bytes"] / (r.get("min_heap_bytes") or series_min)
+    swept = {l: rs for l, rs in by_label.items() if len({round(multiple[id(r)], 1) for r in rs}) > 1}
     if not swept:
         raise Skip("no heap-size sweep (every series ran at a single heap size)")
-    minheap, measured = min_heap_bytes(done)
     fig = _figure(10, 7.5)
     ax_time, ax_pause = fig.subplots(2, 1, sharex=True)
     # seconds for long runs, milliseconds for short ones: no axis of 0.002, 0.004, ...
@@ -567,8 +576,8 @@ def _plot_time_space(group, styles):
     all_p99 = []
     labels = [l for l in styles.labels if l in swept]
     for label in labels:
-        rs = sorted(swept[label], key=lambda r: r["heap_bytes"])
-        x = np.asarray([r["heap_bytes"] / minheap for r in rs])
+        rs = sorted(swept[label], key=lambda r: multiple[id(r)])
+        x = np.asarray([multiple[id(r)] for r in rs])
         times = [run_times_s(r) for r in rs]
         mean = np.asarray([t.mean() for t in times])
         sd = np.asarray([t.std(ddof=1) if t.size > 1 else 0.0 for t in times])
@@ -592,8 +601,8 @@ def _plot_time_space(group, styles):
         ax_pause.set_ylabel("p99 pause (ms)")
     ax_pause.grid(True, which="major", alpha=0.3)
     ax_pause.set_title("pauses: 99th percentile", fontsize=10, loc="left")
-    basis = "measured minimum heap" if measured else "smallest heap that completed"
-    ax_pause.set_xlabel(f"heap size (× minimum heap = {basis}, {format_bytes(minheap)})")
+    basis = "measured" if measured else "the smallest heap at which its runs completed"
+    ax_pause.set_xlabel(f"heap size (× the collector's own minimum heap: {basis})")
     _series_legend(fig, styles, labels)
     _suptitle(fig, group.title("Time-space trade-off", done))
     return fig

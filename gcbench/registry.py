@@ -26,7 +26,20 @@ class Entry:
     reason: str = ""
 
 
+def _require_kernels():
+    """The compiled kernels must be importable; say how to get them when they are not
+    (typically `python -m gcbench` inside the checkout, which imports the sources)."""
+    try:
+        importlib.import_module("gcbench_core.heap")
+    except ImportError as exc:
+        import gcbench_core
+        raise UsageError(f"gcbench's compiled kernels are not importable from {gcbench_core.__path__[0]} "
+                         f"({exc}): install with `pip install .` and run `gcbench` outside the source "
+                         f"folder, or build in place with `python setup.py build_ext --inplace`") from None
+
+
 def _discover(package_name, spec_attr):
+    _require_kernels()
     package = importlib.import_module(package_name)
     found = {}
     for info in pkgutil.iter_modules(package.__path__):

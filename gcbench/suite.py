@@ -328,7 +328,10 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
     elif output.json_path.exists() or output.status_path.exists():
         raise UsageError(f"{output.json_path} already exists: pass --resume to complete it, "
                          f"or choose another -o")
-    output.runs_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        output.runs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create {output.runs_dir}: {exc.strerror or exc}") from None
 
     # a configuration is done when its benchmark is in the suite JSON (written before the
     # status), failed when the status says so; everything else runs now

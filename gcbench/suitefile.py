@@ -244,7 +244,7 @@ def parse(text, source="<suite>"):
     if "collector" not in data:
         check.fail("collector", "missing: add at least one [[collector]] table")
     for i, entry in enumerate(check.array(data["collector"], "collector")):
-        suite.collectors += _collector_entries(check, entry, f"collector[{i}]")
+        suite.collectors += _entries(check, entry, f"collector[{i}]", "collector") or []
     if not suite.collectors:
         check.fail("collector", "no collector is available")
 
@@ -253,7 +253,7 @@ def parse(text, source="<suite>"):
     if "workload" not in data:
         check.fail("workload", "missing: add at least one [[workload]] table")
     for i, entry in enumerate(check.array(data["workload"], "workload")):
-        entries = _workload_entries(check, entry, f"workload[{i}]")
+        entries = _entries(check, entry, f"workload[{i}]", "workload")
         if entries is None:
             suite.optional_workloads.add(entry["name"])
         else:
@@ -386,50 +386,38 @@ def _resolve(check, reg_entry, given, path, what):
     return out
 
 
-def _collector_entries(check, entry, path):
+# What differs between [[collector]] and [[workload]] entries.
+_KINDS = {
+    "collector": ("opts", "option", registry.collectors, "options"),
+    "workload": ("params", "parameter", registry.workloads, "parameters"),
+}
+
+
+def _entries(check, entry, path, kind):
+    """The (name, resolved values, given values) an entry stands for: one, every available
+    one for name = "*", or None when it is optional and this build lacks it."""
+    values_key, what, table_of, plural = _KINDS[kind]
     check.table(entry, path)
-    check.unknown_keys(entry, {"name", "opts", "optional"}, path)
+    check.unknown_keys(entry, {"name", values_key, "optional"}, path)
     name = entry.get("name")
     if not isinstance(name, str):
         check.fail(f"{path}.name", "missing or not a string")
     optional = entry.get("optional", False)
     if not isinstance(optional, bool):
         check.fail(f"{path}.optional", f"expected true or false, got {optional!r}")
-    given = _values(check, entry, "opts", path)
-    table = registry.collectors()
+    given = _values(check, entry, values_key, path)
+    table = table_of()
     if name == "*":
         if given:
-            check.fail(f"{path}.opts", "options cannot be given with name = \"*\" (every collector)")
-        return [(n, registry.resolve(e, {}, "option"), {}) for n, e in table.items() if e.available]
+            check.fail(f"{path}.{values_key}", f"{plural} cannot be given with name = \"*\" (every {kind})")
+        return [(n, registry.resolve(e, {}, what), {}) for n, e in table.items() if e.available]
     if optional and (name not in table or not table[name].available):
-        return []       # a collector this build lacks: the suite runs without it
+        return None     # this build lacks it: the suite runs without it
     if name not in table:
-        check.fail(f"{path}.name", f"unknown collector {name!r}; known: {', '.join(table)}")
+        check.fail(f"{path}.name", f"unknown {kind} {name!r}; known: {', '.join(table)}")
     if not table[name].available:
-        check.fail(f"{path}.name", f"collector {name!r} is unavailable: {table[name].reason}")
-    return [(name, _resolve(check, table[name], given, f"{path}.opts", "option"), given)]
-
-
-def _workload_entries(check, entry, path):
-    check.table(entry, path)
-    check.unknown_keys(entry, {"name", "params", "optional"}, path)
-    name = entry.get("name")
-    if not isinstance(name, str):
-        check.fail(f"{path}.name", "missing or not a string")
-    optional = entry.get("optional", False)
-    if not isinstance(optional, bool):
-        check.fail(f"{path}.optional", f"expected true or false, got {optional!r}")
-    given = _values(check, entry, "params", path)
-    table = registry.workloads()
-    if name == "*":
-        if given:
-            check.fail(f"{path}.params", "parameters cannot be given with name = \"*\" (every workload)")
-        return [(n, registry.resolve(e, {}, "parameter"), {}) for n, e in table.items()]
-    if optional and name not in table:
-        return None     # a workload this build lacks: the suite runs without it
-    if name not in table:
-        check.fail(f"{path}.name", f"unknown workload {name!r}; known: {', '.join(table)}")
-    return [(name, _resolve(check, table[name], given, f"{path}.params", "parameter"), given)]
+        check.fail(f"{path}.name", f"{kind} {name!r} is unavailable: {table[name].reason}")
+    return [(name, _resolve(check, table[name], given, f"{path}.{values_key}", what), given)]
 
 
 def _pyperf_table(check, table, path):

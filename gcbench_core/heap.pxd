@@ -15,7 +15,8 @@
 # its payload.  Collectors reach object layout only through the inline helpers here.
 #
 # Allocation state follows Go's mspan: every object below `freeindex` is allocated;
-# at or above it, an object is allocated iff its alloc bit is set.  Sweeping makes the
+# at or above it, an object is allocated iff its alloc bit is set.  A current span may
+# also hold a bump run (see Span.bump_next) that the fast path consumes first.  Sweeping makes the
 # mark bits the new alloc bits (`allocBits = gcmarkBits`) and resets freeindex to 0.
 #
 # Sweep generations follow Go's mcentral: `sweepgen` grows by 2 per cycle; a span with
@@ -103,6 +104,14 @@ ctypedef struct Object:
     uint32_t nbytes                  # requested size, header included
 
 ctypedef struct Span:
+    # A bump run: while this span is some class's current span, [bump_next, bump_end) may
+    # be a run of consecutive free objects that the fast path hands out by bumping a
+    # pointer.  The run is counted in alloc_count/alloc_bytes when it is set up;
+    # freeindex and alloc_cache still describe its start.  span_sync() gives back what
+    # is left and brings freeindex up to date; whatever reads freeindex or the counters
+    # exactly (sweeping, the verifier, the end of a run) syncs first.  NULL/NULL: no run.
+    char* bump_next
+    char* bump_end
     char* base
     uint64_t* alloc_bits
     uint64_t* mark_bits
@@ -330,6 +339,7 @@ cdef void heap_verify(HeapState* heap, bint check_marks) noexcept nogil
 cdef void mark_stack_grow(MarkStack* stack) noexcept nogil
 cdef void mark_stack_free(MarkStack* stack) noexcept nogil
 cdef void heap_release_current_spans(HeapState* heap) noexcept nogil
+cdef void heap_sync_current_spans(HeapState* heap) noexcept nogil
 cdef void heap_set_allocate_black(HeapState* heap, bint on) noexcept nogil
 # Hooks for collectors that have nothing to do at a point of the interface.
 cdef void collector_noop(HeapState* heap) noexcept nogil
@@ -436,23 +446,32 @@ cdef inline Object* heap_alloc(HeapState* heap, uint32_t nslots, uint32_t payloa
         heap.collector.alloc_hook(heap)
     if gcb_likely(nbytes <= MAX_SMALL_SIZE):
         span = heap.current[size_class_of(heap, nbytes)]
-        cache = span.alloc_cache
-        if gcb_likely(cache != 0):
-            # the cache holds only free objects of this span (bits past nelems are
-            # masked off when it is loaded), so no bounds test is needed here
-            bit = gcb_ctz64(cache)
-            index = span.freeindex + bit
-            span.alloc_cache = (cache >> bit) >> 1     # two shifts: bit may be 63
-            span.freeindex = index + 1
-            obj = <Object*>(span.base + <uint64_t>index * span.elemsize)
+        obj = <Object*>span.bump_next
+        if gcb_likely(<uintptr_t>obj < <uintptr_t>span.bump_end):
+            # a run of free objects: bump (the shortest dependency chain there is); the
+            # whole run was counted as allocated when it was set up (as Go counts a span
+            # at refill) and what is left of it is given back when it is synced
+            span.bump_next = (<char*>obj) + span.elemsize
+        else:
+            obj = NULL
+            cache = span.alloc_cache
+            if cache != 0 and span.bump_end == NULL:
+                # scattered free objects: the cache holds only free objects of this span
+                # (bits past nelems are masked off when it is loaded), so no bounds test
+                bit = gcb_ctz64(cache)
+                index = span.freeindex + bit
+                span.alloc_cache = (cache >> bit) >> 1     # two shifts: bit may be 63
+                span.freeindex = index + 1
+                obj = <Object*>(span.base + <uint64_t>index * span.elemsize)
+                heap.alloc_count += 1
+                heap.alloc_bytes += span.elemsize
+        if gcb_likely(obj != NULL):
             if span.alloc_flags:
                 if span.alloc_flags & ALLOC_CLEAR_SLOTS:
                     clear_slots(obj, nslots)
                 if span.alloc_flags & ALLOC_BLACK:
                     mark_object_atomic(heap, obj)
             (<uint64_t*>obj)[0] = <uint64_t>nslots | (<uint64_t>nbytes << 32)   # the header
-            heap.alloc_count += 1
-            heap.alloc_bytes += span.elemsize
             return obj
     obj = heap_alloc_slow(heap, nbytes)
     if obj == NULL:                  # only outside a run (inside, heap_fail unwinds)

@@ -230,6 +230,8 @@ cdef Span* span_alloc(HeapState* heap, uint32_t npages, uint8_t state) noexcept 
     memset(s.mark_bits, 0, npages * BITMAP_WORDS_PER_PAGE * 8)
     s.freeindex = 0
     s.alloc_cache = ~(<uint64_t>0)
+    s.bump_next = NULL
+    s.bump_end = NULL
     s.sweepgen = heap.sweepgen
     s.next = NO_SPAN
     s.prev = NO_SPAN
@@ -271,6 +273,52 @@ cdef uint32_t span_take(Span* s) noexcept nogil:
     s.alloc_cache = (s.alloc_cache >> bit) >> 1
     s.freeindex = index + 1
     return index
+
+# Fold a finished or abandoned bump run back into freeindex/alloc_cache: every object
+# below the run's next one is allocated.
+cdef inline void span_sync(HeapState* heap, Span* s) noexcept nogil:
+    cdef uint32_t index, unused
+    if s.bump_end == NULL:
+        return
+    index = obj_index(s, s.bump_next)
+    unused = obj_index(s, s.bump_end) - index
+    heap.alloc_count -= unused
+    heap.alloc_bytes -= <int64_t>unused * s.elemsize
+    s.freeindex = index
+    s.alloc_cache = (cache_word(s, index >> 6) >> (index & 63)) if index < s.nelems else 0
+    s.bump_next = NULL
+    s.bump_end = NULL
+
+# Bump runs shorter than this are not worth the slow-path trip that sets them up.
+cdef enum:
+    MIN_BUMP_RUN = 8
+
+# After span_take: if the objects from freeindex on are free for a while, hand them out
+# by bumping (whole free words at a time: a fresh or emptied span is one run).
+cdef inline void span_set_run(HeapState* heap, Span* s) noexcept nogil:
+    cdef uint32_t start = s.freeindex, i = s.freeindex, avail, room
+    cdef uint64_t free_bits
+    while i < s.nelems:
+        room = 64 - (i & 63)
+        free_bits = cache_word(s, i >> 6) >> (i & 63)
+        avail = <uint32_t>gcb_ctz64(~free_bits)           # free objects in a row from i
+        if avail >= room:
+            i += room
+        else:
+            i += avail
+            break
+    if i > s.nelems:
+        i = s.nelems
+    if i - start >= MIN_BUMP_RUN:
+        s.bump_next = s.base + <uint64_t>start * s.elemsize
+        s.bump_end = s.base + <uint64_t>i * s.elemsize
+        heap.alloc_count += i - start
+        heap.alloc_bytes += <int64_t>(i - start) * s.elemsize
+
+cdef void heap_sync_current_spans(HeapState* heap) noexcept nogil:
+    cdef int c
+    for c in range(1, heap.nclasses):
+        span_sync(heap, heap.current[c])
 
 cdef inline void put_swept(HeapState* heap, Span* s) noexcept nogil:
     # A swept small span goes to the partial or full list of the current generation.
@@ -423,6 +471,7 @@ cdef void heap_release_current_spans(HeapState* heap) noexcept nogil:
     for c in range(1, heap.nclasses):
         s = heap.current[c]
         if s != &heap.empty_span:
+            span_sync(heap, s)
             put_swept(heap, s)
             heap.current[c] = &heap.empty_span
 
@@ -463,6 +512,7 @@ cdef Object* heap_alloc_slow(HeapState* heap, uint32_t nbytes) noexcept nogil:
     else:
         c = size_class_of(heap, nbytes)
         s = heap.current[c]
+        span_sync(heap, s)
         index = span_take(s)
         while index >= s.nelems:
             if s != &heap.empty_span:
@@ -485,6 +535,7 @@ cdef Object* heap_alloc_slow(HeapState* heap, uint32_t nbytes) noexcept nogil:
         obj = <Object*>(s.base + <uint64_t>index * s.elemsize)
         if s.needzero:
             clear_slots(obj, (nbytes - HEADER_BYTES) // 8)
+        span_set_run(heap, s)
     heap.alloc_count += 1
     heap.alloc_bytes += s.elemsize
     if heap.allocate_black:
@@ -869,6 +920,7 @@ cdef void heap_verify(HeapState* heap, bint check_marks) noexcept nogil:
     cdef Object* obj
     cdef Object* child
     cdef MarkStack* seen = &heap.verify_stack
+    heap_sync_current_spans(heap)        # freeindex must be exact: bump runs folded in
     nbits_words = (heap.arena_bytes >> 3) // 64 + 1
     if heap.verify_bits == NULL:
         heap.verify_bits = <uint64_t*>map_zeroed(nbits_words * 8)
@@ -932,6 +984,7 @@ cdef void corrupt_heap(HeapState* heap, int kind) noexcept nogil:
     cdef Span* s
     cdef uint32_t index
     cdef int i
+    heap_sync_current_spans(heap)
     for i in range(heap.nglobals + heap.nstack):
         victim = heap.globals[i] if i < heap.nglobals else heap.stack[i - heap.nglobals]
         if victim != NULL:
@@ -1033,6 +1086,7 @@ cdef int heap_run(HeapState* heap, gcb_fn kernel, void* arg) noexcept nogil:
     heap.run_start_ns = gcb_now_ns()
     failed = gcb_call_protected(&heap.escape, run_trampoline, &call)
     heap.in_run = 0
+    heap_sync_current_spans(heap)        # give back what is left of the bump runs
     if failed:
         # the collector may have helper threads: stop them, ignoring further failures
         heap.collector.finish(heap)
@@ -1242,6 +1296,7 @@ cdef class ManagedHeap:
     def counters(self):
         """The run's counters, MemStats-like where Go has a name for them."""
         cdef HeapState* heap = self.state
+        heap_sync_current_spans(heap)
         return {
             "alloc_count": heap.alloc_count,
             "alloc_bytes": heap.alloc_bytes,
@@ -1276,6 +1331,7 @@ cdef class ManagedHeap:
     def live_after_full_gc(self):
         """(objects, bytes) in use: after `collect()` these are exactly the reachable ones."""
         cdef HeapState* heap = self.state
+        heap_sync_current_spans(heap)
         cdef int64_t objects = heap.alloc_count - heap.freed_count
         return objects, heap.alloc_bytes - heap.freed_bytes
 

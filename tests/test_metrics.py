@@ -39,9 +39,12 @@ def test_percentiles():
 
 
 def test_gc_cpu_fraction():
-    c = {"stw_ns": 10, "sweep_ns": 5, "assist_ns": 5, "background_cpu_ns": 20, "mutator_cpu_ns": 80}
+    c = {"stw_ns": 10, "sweep_ns": 5, "assist_ns": 5, "background_cpu_ns": 20,
+         "run_start_ns": 1000, "run_end_ns": 1090, "verify_ns": 10}
+    # (10 + 5 + 5 + 20) / ((90 - 10) + 20)
     assert metrics.gc_cpu_fraction(c) == pytest.approx(40 / 100)
-
+    # never above 1, whatever the clocks say
+    assert metrics.gc_cpu_fraction(dict(c, stw_ns=10**6)) == 1.0
 
 def run_events(pauses, wall_s, cycles, **extra):
     """A result dictionary with just what the metrics read."""

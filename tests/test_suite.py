@@ -15,7 +15,7 @@ import pytest
 import gcbench
 from gcbench import registry, suitefile
 from gcbench.errors import RunError, UsageError
-from tests.conftest import run_cli
+from conftest import run_cli
 
 FAST = """
 [fast]

@@ -507,13 +507,13 @@ cdef void mark_start(HeapState* heap, TricolorState* st) noexcept nogil:
     if heap.cycle_start_hook != NULL:
         heap.cycle_start_hook(heap)
     reset_marker(&st.mut)
+    heap_set_allocate_black(heap, True)       # (releases the current spans: counts exact)
     st.mark_start_alloc_bytes = heap.alloc_bytes
     st.mark_start_alloc_count = heap.alloc_count
     st.last_assist_alloc = heap.alloc_bytes
     st.cycle_overran = 0
     if not st.have_cons and st.expected_scan == 0:
         st.expected_scan = heap_in_use(heap)
-    heap_set_allocate_black(heap, True)
     gcb_store_int(&heap.barrier_on, 1 if st.barrier != BARRIER_NONE else 0)
     if st.barrier == BARRIER_HYBRID:
         st.stack_grey = 1                     # scanned by the mutator at its next safepoint
