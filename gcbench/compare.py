@@ -68,8 +68,11 @@ def load_suite(path):
         suite = pyperf.BenchmarkSuite.load(path)
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"{path}: not a pyperf suite JSON file ({exc})") from None
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError, EOFError, OSError) as exc:
+        # pyperf assumes its own structure: any JSON of another shape fails somewhere inside
+        raise UsageError(f"{path}: not a pyperf suite JSON file ({type(exc).__name__}: {exc})") from None
+    except RecursionError:
+        raise UsageError(f"{path}: not a pyperf suite JSON file (nested too deeply)") from None
     base_dir = os.path.dirname(os.path.abspath(path))
     by_name = {b.get_name(): b for b in suite.get_benchmarks()}
     out = []

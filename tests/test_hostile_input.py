@@ -322,8 +322,10 @@ def test_every_damaged_result_file(files, tmp_path):
     for name, path in sorted(files.items()):
         if name.startswith("valid") or name.startswith("output"):
             continue
-        for command in ("plot", "report"):
-            argv = [command, path, "-o", str(tmp_path)]
+        for command in ("plot", "report", "compare"):
+            if command not in command_specs():
+                continue
+            argv = [command, path] if command == "compare" else [command, path, "-o", str(tmp_path)]
             if command == "plot":
                 argv += ["--kind", "pauses"]
             code, _, stderr = call_main(argv)
