@@ -632,7 +632,9 @@ def _plot_latency(group, styles):
     ax.set_xlabel("percentile of request latency")
     _duration_axis(ax, "y", min(values), max(values), "request latency", pad=1.3)
     ax.grid(True, which="major", alpha=0.3)
-    counts = {len(r.get("request_latencies_ns") or []) for _, r in reps} - {0}
+    # requests run (the raw latencies kept for charts are a sample of them)
+    counts = {(r.get("params") or {}).get("requests") or len(r.get("request_latencies_ns") or [])
+              for _, r in reps} - {0}
     title = "Request latency" + (f" ({'/'.join(map(str, sorted(counts)))} requests)" if counts else "")
     _series_legend(fig, styles, [l for l, _ in reps], title=_heap_note(reps))
     _suptitle(fig, group.title(title, [r for _, r in reps]))
