@@ -26,6 +26,10 @@ from gcbench_core.collectors import marksweep
 from gcbench_core.heap import ManagedHeap
 
 
+def verdict(ok):
+    return "met" if ok else "MISSED"
+
+
 def gcbench_shape(args):
     if not registry.collectors()["boehm"].available:
         print("[gcbench shape] boehm unavailable (install libgc-dev): skipped")
@@ -44,8 +48,8 @@ def gcbench_shape(args):
     print(f"[gcbench shape] binary-trees heap {args.heap}: marksweep {ms['wall_s'] * 1e3:.1f} ms "
           f"({ms['cycles']} cycles, longest pause {ms_max / 1e6:.2f} ms), boehm {bo['wall_s'] * 1e3:.1f} ms "
           f"({bo['cycles']} cycles, longest pause {bo_max / 1e6:.2f} ms)")
-    print(f"  marksweep / boehm total time: {ratio:.2f} (target <= 1.0); longest pause "
-          f"{ms_max / 1e6:.2f} vs {bo_max / 1e6:.2f} ms (target: shorter)")
+    print(f"  marksweep / boehm total time: {ratio:.2f} (target <= 1.0: {verdict(ratio <= 1.0)}); "
+          f"longest pause {ms_max / 1e6:.2f} vs {bo_max / 1e6:.2f} ms (target shorter: {verdict(ms_max < bo_max)})")
     return ratio <= 1.0 and ms_max < bo_max
 
 
@@ -55,7 +59,7 @@ def marking(args):
     marksweep.attach(heap, {})
     mb.build_tree(heap, n, True)
     ns = mb.mark_ns(heap, max(args.repeat, 2))
-    print(f"[marking] shuffled random graph of {n} objects: {ns:.1f} ns/object (target <= 30)")
+    print(f"[marking] shuffled random graph of {n} objects: {ns:.1f} ns/object (target <= 30: {verdict(ns <= 30)})")
     return ns <= 30
 
 
@@ -76,8 +80,8 @@ def allocation(args):
     malloc = min(mb.malloc_ns(n, 32) for _ in range(rounds))
     print(f"[allocation] 32-byte objects, {n} a round, best of {rounds}: heap_alloc {alloc:.2f} ns, "
           f"C free list {freelist:.2f} ns, malloc {malloc:.2f} ns")
-    print(f"  heap_alloc / free list: {alloc / freelist:.2f} (target <= 2.0); "
-          f"heap_alloc / malloc: {alloc / malloc:.2f} (target < 1.0)")
+    print(f"  heap_alloc / free list: {alloc / freelist:.2f} (target <= 2.0: {verdict(alloc / freelist <= 2.0)}); "
+          f"heap_alloc / malloc: {alloc / malloc:.2f} (target < 1.0: {verdict(alloc < malloc)})")
     return alloc / freelist <= 2.0 and alloc < malloc
 
 
