@@ -27,15 +27,28 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
 
 
-def _add_run_config(p, workload_required=True,
+def _add_run_config(p, workload_file=False, collector_default=None,
                     heap_help="heap (arena) size: bytes, or a number with K, M, G (default 256M)"):
-    p.add_argument("--collector", "-c", required=True, metavar="NAME",
-                   help="collector to run (see `gcbench list`)")
-    p.add_argument("--workload", "-w", required=workload_required, metavar="NAME",
+    """The flags that say what to run: run, record and minheap share them.  With
+    workload_file the workload may come from --workload-file instead of --workload; with
+    collector_default the collector is optional (and -o is left to the command's output)."""
+    if collector_default is None:
+        p.add_argument("--collector", "-c", required=True, metavar="NAME",
+                       help="collector to run (see `gcbench list`)")
+    else:
+        p.add_argument("--collector", "-c", default=collector_default, metavar="NAME",
+                       help=f"collector to run (see `gcbench list`; default {collector_default})")
+    p.add_argument("--workload", "-w", required=not workload_file, metavar="NAME",
                    help="workload to run (see `gcbench list`)")
+    if workload_file:
+        p.add_argument("--workload-file", metavar="FILE.toml",
+                       help="take the workload, its parameters and optionally the seed from a "
+                            "TOML file (see gcbench/workload_file.py); --param values override "
+                            "the file's")
     p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
                    help="workload parameter; repeat for several (defaults in `gcbench list`)")
-    p.add_argument("--opt", "-o", action="append", default=[], metavar="KEY=VALUE",
+    opt_flags = ("--opt", "-o") if collector_default is None else ("--opt",)
+    p.add_argument(*opt_flags, action="append", default=[], metavar="KEY=VALUE",
                    help="collector option, e.g. barrier=hybrid; repeat for several")
     p.add_argument("--seed", default=None, metavar="N",
                    help="seed of every random choice the workload makes (default 1)")
@@ -61,10 +74,7 @@ def build_parser():
                        description="Run one workload under one collector and print a summary: "
                                    "cycles, pauses, total STW time, throughput, GC CPU fraction, "
                                    "peak heap.")
-    _add_run_config(p, workload_required=False)
-    p.add_argument("--workload-file", metavar="FILE.toml",
-                   help="take the workload, its parameters and optionally the seed from a TOML "
-                        "file (see gcbench/workload_file.py); --param values override the file's")
+    _add_run_config(p, workload_file=True)
     p.add_argument("--trace", metavar="FILE",
                    help="replay an operation trace (text or binary, see `gcbench record`) instead "
                         "of a workload; the result adds gc_live_objects and gc_live_bytes")
@@ -94,21 +104,11 @@ def build_parser():
                        description="Run a workload with recording on and write every mutator "
                                    "operation (alloc, store, load, clear, gc, gset, gget, tick) as "
                                    "a trace that `gcbench run --trace` replays bit for bit.")
-    p.add_argument("--workload", "-w", metavar="NAME", help="workload to record (see `gcbench list`)")
-    p.add_argument("--workload-file", metavar="FILE.toml", help="take the workload from a TOML file")
-    p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
-                   help="workload parameter; repeat for several")
-    p.add_argument("--seed", default=None, metavar="N", help="seed (default 1)")
+    # (the operation stream does not depend on the collector, hence a default)
+    _add_run_config(p, workload_file=True, collector_default="marksweep")
     p.add_argument("--output", "-o", required=True, metavar="FILE",
                    help="trace file to write (binary if it ends in .bin or .gcbt, else text)")
     p.add_argument("--format", choices=("text", "binary"), help="trace format (overrides the extension)")
-    p.add_argument("--collector", "-c", default="marksweep", metavar="NAME",
-                   help="collector to record under (the operation stream does not depend on it; "
-                        "default marksweep)")
-    p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
-                   help="collector option; repeat for several")
-    p.add_argument("--heap", default="256M", metavar="SIZE", help="heap size (default 256M)")
-    p.add_argument("--gogc", default="100", metavar="N|off", help="GOGC (default 100)")
 
     p = sub.add_parser("suite", help="run a benchmark suite under pyperf (no file: the default suite)",
                        description="Run every configuration of a suite file (TOML: workloads x "

@@ -57,10 +57,6 @@ def _read_json(path):
         raise UsageError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
-def is_run_result(data):
-    return isinstance(data, dict) and all(k in data for k in REQUIRED_KEYS)
-
-
 def _check_result(data, where):
     if not isinstance(data, dict):
         raise UsageError(f"{where}: not a gcbench result (expected a JSON object)")

@@ -130,7 +130,6 @@ ctypedef struct Span:
     uint8_t state
     uint8_t sizeclass
     uint8_t needzero                 # memory may hold old data: clear slots on allocation
-    uint8_t list_kind                # which list the span is on (for debugging/verify)
     uint8_t alloc_flags              # set while the span is some class's current span:
                                      # ALLOC_CLEAR_SLOTS | ALLOC_BLACK (one test in the fast path)
 
@@ -330,7 +329,6 @@ cdef int64_t heap_drain(HeapState* heap, MarkStack* stack) noexcept nogil
 cdef void heap_flip(HeapState* heap) noexcept nogil
 cdef void heap_sweep_all(HeapState* heap) noexcept nogil
 cdef bint heap_sweep_one(HeapState* heap) noexcept nogil
-cdef int64_t heap_marked_bytes(HeapState* heap, int64_t* objects) noexcept nogil
 cdef void heap_set_goal(HeapState* heap, int64_t marked_bytes) noexcept nogil
 cdef void heap_record_pause(HeapState* heap, int kind, int64_t start_ns, int64_t end_ns) noexcept nogil
 cdef CycleRecord* heap_new_cycle(HeapState* heap) noexcept nogil
@@ -340,6 +338,8 @@ cdef void mark_stack_grow(MarkStack* stack) noexcept nogil
 cdef void mark_stack_free(MarkStack* stack) noexcept nogil
 cdef void heap_release_current_spans(HeapState* heap) noexcept nogil
 cdef void heap_sync_current_spans(HeapState* heap) noexcept nogil
+# Objects (into *objects) and bytes in use, exactly: bump runs synced first.
+cdef int64_t heap_in_use_exact(HeapState* heap, int64_t* objects) noexcept nogil
 cdef void heap_set_allocate_black(HeapState* heap, bint on) noexcept nogil
 # Hooks for collectors that have nothing to do at a point of the interface.
 cdef void collector_noop(HeapState* heap) noexcept nogil

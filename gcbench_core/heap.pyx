@@ -320,6 +320,11 @@ cdef void heap_sync_current_spans(HeapState* heap) noexcept nogil:
     for c in range(1, heap.nclasses):
         span_sync(heap, heap.current[c])
 
+cdef int64_t heap_in_use_exact(HeapState* heap, int64_t* objects) noexcept nogil:
+    heap_sync_current_spans(heap)
+    objects[0] = heap.alloc_count - heap.freed_count
+    return heap.alloc_bytes - heap.freed_bytes
+
 cdef inline void put_swept(HeapState* heap, Span* s) noexcept nogil:
     # A swept small span goes to the partial or full list of the current generation.
     cdef int g = swept_index(heap)
@@ -635,29 +640,6 @@ cdef int64_t heap_drain(HeapState* heap, MarkStack* stack) noexcept nogil:
             if child != NULL and mark_object(heap, child):
                 mark_stack_push(stack, child)
     return scanned
-
-cdef int64_t heap_marked_bytes(HeapState* heap, int64_t* objects) noexcept nogil:
-    # Bytes (and objects) marked, by the mark bitmaps of every in-use span.  Used by the
-    # verifier and by collectors that do not count while marking.
-    cdef uint32_t p = 0, w, nwords
-    cdef Span* s
-    cdef int64_t total = 0, count = 0, n
-    while p < heap.high_water_page:
-        s = &heap.spans[p]
-        if s.state == SPAN_FREE:
-            p += s.npages if s.npages > 0 else 1
-            continue
-        nwords = (s.nelems + 63) >> 6
-        n = 0
-        for w in range(nwords):
-            n += gcb_popcount64(s.mark_bits[w])
-        count += n
-        total += n * s.elemsize
-        p += s.npages
-    if objects != NULL:
-        objects[0] = count
-    return total
-
 
 # ---------------------------------------------------------------------------
 # Sweeping
@@ -1248,10 +1230,6 @@ cdef class ManagedHeap:
     def collector_name(self):
         return self.state.collector.name.decode()
 
-    def run(self, kernel_capsule):
-        """Run a workload kernel given as a capsule (see mutator.pxd) without the GIL."""
-        raise NotImplementedError("workload modules call run_kernel() from Cython")
-
     def check_error(self):
         """Raise HeapError if the last run failed."""
         cdef HeapState* heap = self.state
@@ -1330,10 +1308,9 @@ cdef class ManagedHeap:
 
     def live_after_full_gc(self):
         """(objects, bytes) in use: after `collect()` these are exactly the reachable ones."""
-        cdef HeapState* heap = self.state
-        heap_sync_current_spans(heap)
-        cdef int64_t objects = heap.alloc_count - heap.freed_count
-        return objects, heap.alloc_bytes - heap.freed_bytes
+        cdef int64_t objects
+        cdef int64_t nbytes = heap_in_use_exact(self.state, &objects)
+        return objects, nbytes
 
     def start_recording(self):
         """Record every mutator operation from now on (see `recorded_trace`)."""

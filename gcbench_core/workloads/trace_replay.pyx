@@ -17,7 +17,7 @@ kernel itself needs no checks.
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
-from gcbench_core.heap cimport (HeapState, ManagedHeap, run_kernel, TraceRecord, heap_sync_current_spans,
+from gcbench_core.heap cimport (HeapState, ManagedHeap, run_kernel, TraceRecord, heap_in_use_exact,
                                 TRACE_ALLOC, TRACE_STORE, TRACE_LOAD, TRACE_CLEAR, TRACE_GC,
                                 TRACE_GSET, TRACE_GGET, TRACE_TICK, TRACE_NULL,
                                 MAX_STACK_SLOTS, MAX_GLOBALS)
@@ -239,9 +239,7 @@ cdef void kernel(void* arg) noexcept nogil:
             # mut_gc, with the live set read between the collection and the safepoint
             mut_record(heap, TRACE_GC, 0, 0, 0, 0, 0)
             heap.collector.collect(heap)
-            heap_sync_current_spans(heap)       # exact counts (nogc keeps its bump runs)
-            p.live_objects[g] = heap.alloc_count - heap.freed_count
-            p.live_bytes[g] = heap.alloc_bytes - heap.freed_bytes
+            p.live_bytes[g] = heap_in_use_exact(heap, &p.live_objects[g])
             g += 1
             mut_safepoint(heap)
         elif rec.op == TRACE_GSET:
