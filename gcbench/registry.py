@@ -2,16 +2,18 @@
 under gcbench_core/collectors/, a new workload a new file under gcbench_core/workloads/.
 
 A collector module exposes NAME, DESCRIPTION, OPTIONS ({name: {"default", "choices",
-"help"}}) and attach(heap, opts).  A workload module exposes NAME, DESCRIPTION, PARAMS
-(a tuple of {"name", "type", "default", "min", "max", "choices", "help"}) and
-run(heap, params, seed).  Either may expose AVAILABLE = False with UNAVAILABLE_REASON.
-A collector whose state outlives a run in the process (libgc's one heap) sets
-ONE_RUN_PER_PROCESS = True, and benchmark harnesses then give every run a fresh process.
+"help"}}), CONSTRAINTS (a gcbench_core.plan.PlanConstraints: what the plan needs and
+offers; read as Entry.constraints, never as loose attributes) and attach(heap, opts).  A
+workload module exposes NAME, DESCRIPTION, PARAMS (a tuple of {"name", "type", "default",
+"min", "max", "choices", "help"}) and run(heap, params, seed).  Either may expose
+AVAILABLE = False with UNAVAILABLE_REASON.
 """
 import importlib
 import math
 import pkgutil
 from dataclasses import dataclass, field
+
+from gcbench_core.plan import PlanConstraints
 
 from .errors import UsageError
 
@@ -24,6 +26,7 @@ class Entry:
     specs: dict = field(default_factory=dict)
     available: bool = True
     reason: str = ""
+    constraints: PlanConstraints = None      # collectors only
 
 
 def _require_kernels():
@@ -38,7 +41,7 @@ def _require_kernels():
                          f"folder, or build in place with `python setup.py build_ext --inplace`") from None
 
 
-def _discover(package_name, spec_attr):
+def _discover(package_name, spec_attr, collectors):
     _require_kernels()
     package = importlib.import_module(package_name)
     found = {}
@@ -52,8 +55,14 @@ def _discover(package_name, spec_attr):
             specs = {k: dict(v, name=k) for k, v in raw.items()}
         else:
             specs = {p["name"]: dict(p) for p in raw}
+        constraints = None
+        if collectors:
+            constraints = getattr(module, "CONSTRAINTS", None)
+            if not isinstance(constraints, PlanConstraints):
+                raise TypeError(f"collector module {module.__name__} must declare CONSTRAINTS = PlanConstraints(...)")
         found[name] = Entry(name, getattr(module, "DESCRIPTION", ""), module, specs,
-                            getattr(module, "AVAILABLE", True), getattr(module, "UNAVAILABLE_REASON", ""))
+                            getattr(module, "AVAILABLE", True), getattr(module, "UNAVAILABLE_REASON", ""),
+                            constraints)
     return dict(sorted(found.items()))
 
 
@@ -64,22 +73,22 @@ _workloads = None
 def collectors():
     global _collectors
     if _collectors is None:
-        _collectors = _discover("gcbench_core.collectors", "OPTIONS")
+        _collectors = _discover("gcbench_core.collectors", "OPTIONS", True)
     return _collectors
 
 
 def workloads():
     global _workloads
     if _workloads is None:
-        _workloads = _discover("gcbench_core.workloads", "PARAMS")
+        _workloads = _discover("gcbench_core.workloads", "PARAMS", False)
     return _workloads
 
 
 def exact_collectors():
-    """Collectors after whose full collection exactly the reachable objects remain (those
-    not declaring RECLAIMS_EXACTLY = False: nogc, malloc and the conservative boehm do)."""
+    """Collectors after whose full collection exactly the reachable objects remain (not
+    nogc, malloc or the conservative boehm: constraints.reclaims_exactly)."""
     return {name: entry for name, entry in collectors().items()
-            if entry.available and getattr(entry.module, "RECLAIMS_EXACTLY", True)}
+            if entry.available and entry.constraints.reclaims_exactly}
 
 
 def get_collector(name):

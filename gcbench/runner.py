@@ -111,7 +111,7 @@ def run_prepared(config, verify=False, stress=0, checkmark=False, on_heap=None):
 
     centry = registry.get_collector(config["collector"])
     wentry = registry.get_workload(config["workload"])
-    if verify and not getattr(centry.module, "SUPPORTS_VERIFY", True):
+    if verify and not centry.constraints.supports_verify:
         raise UsageError(f"--verify checks the arena heap; collector {centry.name!r} allocates outside it")
     try:
         managed = ManagedHeap(config["heap_bytes"], config["gogc"], verify=verify,

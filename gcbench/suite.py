@@ -192,13 +192,12 @@ def _on_sigterm(signum, frame):
 def worker_settings(settings, mode, pass_mode_flag, collector):
     """pyperf's settings for one configuration: (settings, pyperf flag or None).
 
-    A collector that must have one run per process (ONE_RUN_PER_PROCESS, e.g. libgc's one
+    A collector that must have one run per process (constraints.one_run_per_process, e.g. libgc's one
     heap per process) gets as many worker processes as the values it would have had,
     each with one value of one run and no warm-up; pyperf's --fast/--rigorous scaling is
     then applied here, since pyperf's own would put several values in a process."""
     flag = f"--{mode}" if pass_mode_flag and mode else None
-    module = registry.get_collector(collector).module
-    if not getattr(module, "ONE_RUN_PER_PROCESS", False):
+    if not registry.get_collector(collector).constraints.one_run_per_process:
         return dict(settings), flag
     processes = settings.get("processes", PYPERF_DEFAULT_PROCESSES)
     values = settings.get("values", PYPERF_DEFAULT_VALUES)

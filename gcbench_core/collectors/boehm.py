@@ -6,6 +6,8 @@ conservatively from the roots and sweeps lazily at allocation.  Pauses are its
 collection events, from GC_EVENT_START to GC_EVENT_END.  Built only when libgc's
 headers are present (Debian: libgc-dev); otherwise listed as unavailable.
 """
+from gcbench_core.plan import PlanConstraints
+
 NAME = "boehm"
 DESCRIPTION = "Boehm-Demers-Weiser conservative mark-sweep (libgc), paused from its collection events"
 OPTIONS = {
@@ -13,12 +15,12 @@ OPTIONS = {
                            "help": "libgc's GC_free_space_divisor: collect when free space falls below "
                                    "heap / N (larger: smaller heap, more collections); GOGC does not apply"},
 }
-SUPPORTS_VERIFY = False
-RECLAIMS_EXACTLY = False     # conservative: a full collection may keep what looks like a pointer
-# libgc has one heap per process: a run leaves it grown and fragmented for the next, so a
-# tight heap that one run fits can fail the second.  Benchmarks give each run its own
-# process (gcbench suite's pyperf workers run one value each; minheap forks per probe).
-ONE_RUN_PER_PROCESS = True
+# Outside the arena (so --verify cannot check it); conservative: a full collection may
+# keep what looks like a pointer.  libgc has one heap per process: a run leaves it grown
+# and fragmented for the next, so a tight heap that one run fits can fail the second.
+# Benchmarks give each run its own process (gcbench suite's pyperf workers run one value
+# each; minheap forks per probe).
+CONSTRAINTS = PlanConstraints(uses_arena=False, reclaims_exactly=False, one_run_per_process=True)
 
 try:
     from . import _boehm

@@ -11,6 +11,7 @@ counted in the arena's size-class units (charged_bytes), as are allocated bytes,
 alloc_bytes compares across collectors and accounting balances.
 """
 from libc.stdint cimport uint32_t, int64_t, INT64_MAX
+from gcbench_core.plan import PlanConstraints
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memset
 from libc.stdio cimport snprintf
@@ -20,8 +21,8 @@ from gcbench_core.heap cimport (collector_noop, collector_never_collects, HeapSt
 NAME = "malloc"
 DESCRIPTION = "no collector: objects from C malloc, freed with free() when the workload drops them"
 OPTIONS = {}
-SUPPORTS_VERIFY = False
-RECLAIMS_EXACTLY = False     # frees only what workloads drop; a full collection frees nothing
+# outside the arena; frees only what workloads drop, so a full collection frees nothing
+CONSTRAINTS = PlanConstraints(uses_arena=False, reclaims_exactly=False, honours_stress=False)
 
 ctypedef struct MallocState:
     MarkStack free_stack        # objects waiting to be freed by a recursive drop

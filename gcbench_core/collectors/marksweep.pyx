@@ -14,6 +14,7 @@ Invariant: when the pause ends, every allocated object was reachable at its star
 every mark bit is clear.  The pause (kind stw-collect) is timed around steps 1-4.
 """
 from libc.stdint cimport int64_t, INT64_MAX
+from gcbench_core.plan import PlanConstraints
 from libc.stdlib cimport calloc, free
 from gcbench_core.heap cimport (collector_noop, collector_never_collects, HeapState, ManagedHeap, MarkStack, CycleRecord, gcb_now_ns,
                                 heap_in_use, heap_mark_roots, heap_drain, heap_flip,
@@ -24,6 +25,7 @@ from gcbench_core.heap cimport (collector_noop, collector_never_collects, HeapSt
 NAME = "marksweep"
 DESCRIPTION = "stop-the-world mark-sweep: one pause marks from the roots and sweeps the whole heap"
 OPTIONS = {}
+CONSTRAINTS = PlanConstraints()
 
 ctypedef struct MarkSweepState:
     MarkStack mark_stack

@@ -6,12 +6,13 @@ every other collector's, stores take the same (never taken) barrier test, and th
 simply fills up.  A run that outgrows the heap ends with "heap exhausted".
 """
 from libc.stdint cimport INT64_MAX
+from gcbench_core.plan import PlanConstraints
 from gcbench_core.heap cimport collector_noop, collector_never_collects, HeapState, ManagedHeap
 
 NAME = "nogc"
 DESCRIPTION = "never collects: the mutator's own cost (needs a heap that holds every allocation)"
 OPTIONS = {}
-RECLAIMS_EXACTLY = False     # never frees
+CONSTRAINTS = PlanConstraints(reclaims_exactly=False, honours_stress=False)     # never frees
 
 def attach(ManagedHeap heap, dict opts):
     cdef HeapState* state = heap.state

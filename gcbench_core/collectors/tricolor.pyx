@@ -63,6 +63,7 @@ verifying (--verify or checkmark, which run heap_verify with marks after each te
 without verification it is not measured and stays 0.
 """
 from libc.stdint cimport uint32_t, uint64_t, int64_t, uintptr_t, INT64_MAX
+from gcbench_core.plan import PlanConstraints
 from libc.stdlib cimport calloc, malloc, free, abort
 from libc.string cimport memcpy
 from libc.stdio cimport fprintf, stderr
@@ -98,6 +99,8 @@ OPTIONS = {
     "utilization": {"type": "float", "default": 0.25, "min": 0.01, "max": 1.0,
                     "help": "pacer: background marking's target share of one core (Go: 0.25)"},
 }
+# hybrid (the default) deletes and inserts; its deletion half is the snapshot (SATB)
+CONSTRAINTS = PlanConstraints(barrier="satb", concurrent=True)
 
 cdef extern from "<pthread.h>" nogil:
     ctypedef unsigned long pthread_t
