@@ -23,11 +23,11 @@ cdef void use_after_free_kernel(void* arg) noexcept nogil:
     mut_alloc(heap, 0, 1, 8)            # parent, a root
     mut_alloc(heap, 1, 0, 8)            # child
     mut_store(heap, 0, 0, 1)
-    stale = heap.stack[1]               # held where the collector cannot see it
+    stale = heap.roots.stack[1]               # held where the collector cannot see it
     mut_clear(heap, 1)
     mut_store_null(heap, 0, 0)          # the child is now unreachable
     mut_gc(heap)                        # ... and freed
-    heap.stack[1] = stale
+    heap.roots.stack[1] = stale
     mut_store(heap, 0, 0, 1)            # storing a freed object: caught in debug builds
 
 cdef void mark_free_slot_kernel(void* arg) noexcept nogil:
@@ -35,8 +35,8 @@ cdef void mark_free_slot_kernel(void* arg) noexcept nogil:
     cdef Span* s
     cdef uint32_t i
     mut_alloc(heap, 0, 0, 8)
-    s = span_of(heap, heap.stack[0])
-    i = obj_index(s, heap.stack[0]) + 1     # the next slot: not allocated yet
+    s = span_of(heap, heap.roots.stack[0])
+    i = obj_index(s, heap.roots.stack[0]) + 1     # the next slot: not allocated yet
     s.mark_bits[i >> 6] |= (<uint64_t>1) << (i & 63)
     mut_gc(heap)
 

@@ -1,30 +1,53 @@
 # cython: language_level=3
 #
-# heap.pxd: the C-level contract between the heap, the collectors, the mutator and
-# the harness (as numpy's bit_generator.pxd is for its generators).
+# heap.pxd: the C-level contract between the heap, the collectors, the mutator and the
+# harness (as numpy's bit_generator.pxd is for its generators).
+#
+# A heap is a set of spaces plus the roots, and a few rooms that every plan shares:
+#   spaces   the page heap (spaces/pages: arena, 8 KiB pages, spans, span lists), the
+#            size-class mark-sweep space (spaces/sizeclass: Go's size classes, bitmaps,
+#            bump runs, sweeping), the large-object space (spaces/large), and a
+#            bump-pointer space with a copy reserve (spaces/bump, for copying plans).
+#   roots    the mutator's stack slots, globals and extra root ranges (Roots).
+#   rooms    the collection cycle (cycle.pyx: cycle_begin / cycle_pause / cycle_end and the
+#            one stop-the-world collection), the event log (events), the pacer (pacer),
+#            the verifier with test-only corruption (verify), operation recording (record).
+#   plans    collectors/*.pyx: each fills the Collector record below with its hooks.
+# Structs whose room needs nothing of the heap are defined in that room's .pxd (Pacer,
+# EventLog, TraceBuffer, BumpSpace); the others are defined here, because Cython cannot
+# compose a struct from a .pxd that itself cimports this file.  All of them are composed
+# into HeapState.  Everything is re-exported here: cimport from gcbench_core.heap.
 #
 # Memory layout.  One arena of `npages` pages of PAGE_SIZE bytes.  A span is a run of
 # pages holding objects of one size class (or one large object).  Spans are described
 # by `Span` records indexed by their first page; `page_map[p]` is the first page of the
 # span that contains page p.  Each span's allocation and mark bitmaps live in two side
 # areas, at `BITMAP_WORDS_PER_PAGE * start_page`: a span of n pages always has room for
-# n * PAGE_SIZE / MIN_OBJECT bits.
-#
-# An object starts with an 8-byte header (pointer-slot count, requested size in bytes),
-# followed by its pointer slots (real addresses of other objects, or NULL), followed by
-# its payload.  Collectors reach object layout only through the inline helpers here.
+# n * PAGE_SIZE / MIN_OBJECT bits.  Object layout: object.pxd.
 #
 # Allocation state follows Go's mspan: every object below `freeindex` is allocated;
 # at or above it, an object is allocated iff its alloc bit is set.  A current span may
-# also hold a bump run (see Span.bump_next) that the fast path consumes first.  Sweeping makes the
-# mark bits the new alloc bits (`allocBits = gcmarkBits`) and resets freeindex to 0.
+# also hold a bump run (see Span.bump_next) that the fast path consumes first.  Sweeping
+# makes the mark bits the new alloc bits (`allocBits = gcmarkBits`), freeindex 0.
 #
 # Sweep generations follow Go's mcentral: `sweepgen` grows by 2 per cycle; a span with
 # span.sweepgen == heap.sweepgen is swept, == heap.sweepgen - 2 needs sweeping.  The
 # per-class span lists are doubled and indexed by (sweepgen >> 1) & 1, so that the
 # "flip" at mark termination turns every swept list into an unswept one in O(1).
+#
+# Cython and speed: a cdef function of another extension module is called through that
+# module's C-API table and never inlined, so every fast path (heap_alloc, the barrier
+# test, mark bits, span_of, obj_slots, the mutator's operations) is `cdef inline` in a
+# .pxd; only slow paths (refill, sweep a span, verify, events, pacer) cross modules.
 
 from libc.stdint cimport uint8_t, uint32_t, int32_t, uint64_t, int64_t, uintptr_t
+from gcbench_core.object cimport Object, HEADER_BYTES, obj_slots, clear_slots
+from gcbench_core.events cimport (EventLog, PauseRecord, CycleRecord, PAUSE_STW_COLLECT,
+                                  PAUSE_MARK_START, PAUSE_MARK_TERMINATION, PAUSE_FULL_GC)
+from gcbench_core.pacer cimport Pacer
+from gcbench_core.record cimport (TraceRecord, TraceBuffer, TRACE_ALLOC, TRACE_STORE, TRACE_LOAD,
+                                  TRACE_CLEAR, TRACE_GC, TRACE_GSET, TRACE_GGET, TRACE_TICK, TRACE_NULL)
+from gcbench_core.spaces.bump cimport BumpSpace
 
 cdef extern from "gcb_util.h" nogil:
     int64_t gcb_now_ns()
@@ -63,7 +86,6 @@ cdef enum:
     PAGE_SIZE = 8192
     MIN_OBJECT = 16
     BITMAP_WORDS_PER_PAGE = 8        # PAGE_SIZE / MIN_OBJECT / 64
-    HEADER_BYTES = 8
     MAX_SMALL_SIZE = 32768
     MAX_CLASSES = 72                 # class 0 is "large"
     MAX_STACK_SLOTS = 256
@@ -91,17 +113,6 @@ cdef enum:
     ERR_INTERRUPTED = 3
     ERR_INVALID = 4
     ERR_INTERNAL = 5
-
-# Pause kinds (PauseRecord.kind); names in heap.pyx PAUSE_KIND_NAMES.
-cdef enum:
-    PAUSE_STW_COLLECT = 0            # a whole stop-the-world collection
-    PAUSE_MARK_START = 1             # sweep termination + mark setup (Go: STW sweep termination)
-    PAUSE_MARK_TERMINATION = 2       # Go: STW mark termination
-    PAUSE_FULL_GC = 3                # a forced full collection (runtime.GC(), out of memory)
-
-ctypedef struct Object:
-    uint32_t nslots                  # pointer slots that follow the header
-    uint32_t nbytes                  # requested size, header included
 
 ctypedef struct Span:
     # A bump run: while this span is some class's current span, [bump_next, bump_end) may
@@ -142,49 +153,63 @@ ctypedef struct MarkStack:
     int64_t length
     int64_t capacity
 
-ctypedef struct PauseRecord:
-    int64_t start_ns
-    int64_t end_ns
-    int64_t kind
-    int64_t cycle
+# The size-class mark-sweep space (spaces/sizeclass.pyx).  Hot fields first: the
+# allocation fast path reads `current` and the size tables.
+ctypedef struct SizeClassSpace:
+    Span* current[MAX_CLASSES]       # span each size class allocates from
+    uint8_t size_to_class8[129]      # (size + 7) >> 3 for size <= 1024
+    uint8_t size_to_class128[249]    # (size - 1024 + 127) >> 7 for larger small sizes
+    uint32_t class_size[MAX_CLASSES]
+    uint32_t class_npages[MAX_CLASSES]
+    int nclasses
+    SpanList partial[MAX_CLASSES][2] # swept/unswept spans with free slots
+    SpanList full[MAX_CLASSES][2]    # swept/unswept spans without
+    Span empty_span                  # "current" of a class with no span: never has room
 
-ctypedef struct CycleRecord:
-    int64_t start_ns                 # first stop of the cycle
-    int64_t end_ns                   # world restarted after the last stop
-    int64_t heap_before              # heap in use when the cycle started
-    int64_t heap_after               # heap in use at mark termination (after sweep for STW)
-    int64_t live_bytes               # bytes marked live
-    int64_t live_objects
-    int64_t goal_bytes               # next heap goal set at the end of the cycle
-    int64_t mark_ns                  # wall time of marking (concurrent part included)
-    int64_t sweep_ns                 # sweeping inside the pause (STW collectors)
-    int64_t forced                   # 1: runtime.GC() or out of memory
+# The large-object space (spaces/large.pyx): one object per span of whole pages.
+ctypedef struct LargeObjectSpace:
+    SpanList lists[2]                # large-object spans, swept/unswept
 
-# Operation recording (`gcbench record`, gcbench/traces.py).  One fixed-size record per
-# mutator operation; the binary trace file is these records after a header.
-cdef enum:
-    TRACE_ALLOC = 1                  # a = R, x = NPTR, y = payload SIZE
-    TRACE_STORE = 2                  # slot x of root a := root b (flags & TRACE_NULL: null)
-    TRACE_LOAD = 3                   # root a := slot x of root b
-    TRACE_CLEAR = 4                  # root a := null
-    TRACE_GC = 5                     # runtime.GC()
-    TRACE_GSET = 6                   # global a := root b (through the barrier)
-    TRACE_GGET = 7                   # root a := global b
-    TRACE_TICK = 8                   # x mutator operations without a heap effect (safepoints)
-    TRACE_NULL = 1                   # flags bit of TRACE_STORE
+# The page heap both mark-sweep spaces take their spans from (spaces/pages.pyx).
+ctypedef struct PageHeap:
+    char* arena
+    int64_t arena_bytes
+    uint32_t npages
+    uint32_t high_water_page         # pages at or above this were never used (zeroed)
+    Span* spans
+    uint32_t* page_map
+    uint64_t* alloc_bits_area
+    uint64_t* mark_bits_area
+    SpanList free_runs
+    uint32_t sweepgen
+    int64_t pages_in_use
+    int64_t peak_pages_in_use
 
-ctypedef struct TraceRecord:
-    uint8_t op
-    uint8_t a
-    uint8_t b
-    uint8_t flags
-    uint32_t x
-    uint32_t y
+ctypedef struct ExtraRoots:
+    Object** slots
+    int64_t count
 
-ctypedef struct TraceBuffer:
-    TraceRecord* records
-    int64_t length
-    int64_t capacity
+ctypedef struct Roots:
+    Object* stack[MAX_STACK_SLOTS]   # the mutator's stack slots: plain stores, no barrier
+    int nstack
+    Object* globals[MAX_GLOBALS]     # global slots: written through the barrier
+    int nglobals
+    ExtraRoots extra_roots[MAX_EXTRA_ROOTS]   # e.g. a Pool's slots (barriered like globals)
+    int nextra_roots
+
+# The verifier's state (verify.pyx): its own mark bitmap and the trace's entries, each
+# with its parent entry and slot (so a failure names the path from a root).
+ctypedef struct VerifierState:
+    uint64_t* bits                   # one bit per 8-byte granule of the arena
+    MarkStack seen                   # every object reached, in breadth-first order
+    int64_t* parent
+    uint32_t* slot
+    int64_t capacity                 # of parent and slot
+    int verified_cycles
+    int64_t verify_ns
+    int64_t floating_garbage_bytes
+    int corrupt_at_cycle             # test-only: damage the heap at this cycle (verify.pyx)
+    int corrupt_kind
 
 ctypedef struct HeapState
 ctypedef void (*heap_hook)(HeapState* heap) noexcept nogil
@@ -193,11 +218,11 @@ ctypedef Object* (*external_alloc_fn)(HeapState* heap, uint32_t nbytes) noexcept
 ctypedef void (*drop_fn)(HeapState* heap, Object* obj, bint recursive) noexcept nogil
 
 # The collector interface: one record of function pointers, filled by one collector
-# module.  Only slow paths call through it: the allocation fast path and the write
-# barrier fast path are inline below and test plain fields of HeapState.
+# module (after collector_init).  Only slow paths call through it: the allocation fast
+# path and the write barrier fast path are inline below and test plain fields.
 ctypedef struct Collector:
     void* state
-    const char* name
+    char name[32]
     heap_hook alloc_hook             # heap.alloc_bytes reached heap.next_poll_bytes
     heap_hook poll_hook              # heap.mutator_ops reached heap.next_poll_ops
     heap_hook out_of_memory          # the page heap is full: collect to completion
@@ -211,13 +236,9 @@ ctypedef struct Collector:
     # The workload declares an object dead (mut_drop): only malloc acts on it.
     drop_fn drop
 
-ctypedef struct ExtraRoots:
-    Object** slots
-    int64_t count
-
 ctypedef struct HeapState:
     # --- allocation fast path (hot; keep first) ---
-    Span* current[MAX_CLASSES]       # span each size class allocates from
+    SizeClassSpace sizeclass
     int64_t alloc_count
     int64_t alloc_bytes              # counted in size-class bytes (Go's TotalAlloc)
     int64_t next_poll_bytes          # alloc_bytes at which collector.alloc_hook runs
@@ -225,37 +246,12 @@ ctypedef struct HeapState:
     int64_t next_poll_ops            # mutator_ops at which collector.poll_hook runs
     int allocate_black               # marking is on: new objects are born marked
     int barrier_on                   # marking is on: stores take the barrier slow path
-    uint8_t size_to_class8[129]      # (size + 7) >> 3 for size <= 1024
-    uint8_t size_to_class128[249]    # (size - 1024 + 127) >> 7 for larger small sizes
-    uint32_t class_size[MAX_CLASSES]
-    uint32_t class_npages[MAX_CLASSES]
-    int nclasses
 
-    # --- roots ---
-    Object* stack[MAX_STACK_SLOTS]   # the mutator's stack slots: plain stores, no barrier
-    int nstack
-    Object* globals[MAX_GLOBALS]     # global slots: written through the barrier
-    int nglobals
-    ExtraRoots extra_roots[MAX_EXTRA_ROOTS]   # e.g. a Pool's slots (barriered like globals)
-    int nextra_roots
-
-    # --- arena and spans ---
-    char* arena
-    int64_t arena_bytes
-    uint32_t npages
-    uint32_t high_water_page         # pages at or above this were never used (zeroed)
-    Span* spans
-    uint32_t* page_map
-    uint64_t* alloc_bits_area
-    uint64_t* mark_bits_area
-    SpanList partial[MAX_CLASSES][2] # swept/unswept spans with free slots
-    SpanList full[MAX_CLASSES][2]    # swept/unswept spans without
-    SpanList large[2]                # large-object spans, swept/unswept
-    SpanList free_runs
-    uint32_t sweepgen
-    int64_t pages_in_use
-    int64_t peak_pages_in_use
-    Span empty_span                  # "current" of a class with no span: never has room
+    # --- roots and the other spaces ---
+    Roots roots
+    PageHeap pages
+    LargeObjectSpace los
+    BumpSpace bump                   # unmapped (base NULL) until a plan maps it
 
     # --- accounting ---
     int64_t freed_count
@@ -263,52 +259,34 @@ ctypedef struct HeapState:
     int64_t peak_heap_bytes          # max of alloc_bytes - freed_bytes, taken before frees
     int64_t peak_live_bytes          # max marked live bytes of a cycle
 
-    # --- pacer (Go's GOGC rule) ---
-    int gogc                         # < 0: off
-    int64_t heap_goal
-    int64_t heap_trigger
-    int64_t last_marked_bytes
-    int64_t goal_overruns            # cycles in which the heap passed the goal while marking
+    # --- rooms ---
+    Pacer pacer
+    EventLog events
+    VerifierState verifier
 
-    # --- collector ---
+    # --- collector and options ---
     Collector collector
-    heap_hook cycle_start_hook       # run inside each cycle's first pause (the Pool's cleanup)
+    MarkStack mark_stack             # the stop-the-world collection's (cycle.pyx heap_collect_stw)
+    heap_hook cycle_start_hook       # run by cycle_begin, inside the first pause (Pool cleanup)
     void* cycle_start_arg
-    int64_t cycles
     int64_t stress_allocs            # > 0: start a cycle every this many allocations
     int checkmark                    # re-mark with the world stopped after each concurrent mark
+    int verify                       # verify the heap at the end of every cycle
     int64_t poll_interval_ops
 
-    # --- events ---
-    PauseRecord* pauses
-    int64_t npauses
-    int64_t pauses_cap
-    CycleRecord* cycle_log
-    int64_t ncycle_log
-    int64_t cycle_log_cap
+    # --- time and work counters ---
     int64_t run_start_ns
     int64_t run_end_ns
     int64_t mutator_cpu_ns
-    int64_t gc_stw_ns                # total time of all pauses
     int64_t sweep_ns                 # sweeping outside pauses (lazy sweep)
     int64_t assist_ns
     int64_t background_mark_ns
     int64_t background_cpu_ns
     int64_t barrier_slow_calls
     int64_t barrier_shades
-    int64_t floating_garbage_bytes
-    int64_t verify_ns
     int64_t marked_objects_total
 
-    # --- verification ---
-    int verify
-    int verified_cycles
-    uint64_t* verify_bits
-    MarkStack verify_stack
-    int corrupt_at_cycle             # test-only: damage the heap at this cycle (see heap.pyx)
-    int corrupt_kind
-
-    # --- errors: rt_fail() records and unwinds to the run's entry point ---
+    # --- errors: heap_fail() records and unwinds to the run's entry point ---
     int error_code
     char error_msg[1024]
     gcb_escape escape
@@ -319,23 +297,20 @@ ctypedef struct HeapState:
 
 
 # ---------------------------------------------------------------------------
-# Functions implemented in heap.pyx
+# Functions implemented in heap.pyx (the heap as a whole: errors, allocation slow path
+# dispatch to the spaces, safepoints, marking from the roots, the run entry point).
 cdef void heap_fail(HeapState* heap, int code, const char* msg) noexcept nogil
 cdef Object* heap_alloc_slow(HeapState* heap, uint32_t nbytes) noexcept nogil
 cdef void heap_poll_slow(HeapState* heap) noexcept nogil
 cdef void heap_mark_roots(HeapState* heap, MarkStack* stack, bint include_stack) noexcept nogil
 cdef void heap_mark_stack_roots(HeapState* heap, MarkStack* stack) noexcept nogil
 cdef int64_t heap_drain(HeapState* heap, MarkStack* stack) noexcept nogil
-cdef void heap_flip(HeapState* heap) noexcept nogil
-cdef void heap_sweep_all(HeapState* heap) noexcept nogil
-cdef bint heap_sweep_one(HeapState* heap) noexcept nogil
-cdef void heap_set_goal(HeapState* heap, int64_t marked_bytes) noexcept nogil
-cdef void heap_record_pause(HeapState* heap, int kind, int64_t start_ns, int64_t end_ns) noexcept nogil
-cdef CycleRecord* heap_new_cycle(HeapState* heap) noexcept nogil
-cdef void heap_cycle_done(HeapState* heap, CycleRecord* cycle) noexcept nogil
-cdef void heap_verify(HeapState* heap, bint check_marks) noexcept nogil
 cdef void mark_stack_grow(MarkStack* stack) noexcept nogil
 cdef void mark_stack_free(MarkStack* stack) noexcept nogil
+# Every space's sweeping: flip the generation, sweep one span / everything.
+cdef void heap_flip(HeapState* heap) noexcept nogil
+cdef bint heap_sweep_one(HeapState* heap) noexcept nogil
+cdef void heap_sweep_all(HeapState* heap) noexcept nogil
 cdef void heap_release_current_spans(HeapState* heap) noexcept nogil
 cdef void heap_sync_current_spans(HeapState* heap) noexcept nogil
 # Objects (into *objects) and bytes in use, exactly: bump runs synced first.
@@ -344,11 +319,13 @@ cdef void heap_set_allocate_black(HeapState* heap, bint on) noexcept nogil
 # Hooks for collectors that have nothing to do at a point of the interface.
 cdef void collector_noop(HeapState* heap) noexcept nogil
 cdef void collector_never_collects(HeapState* heap) noexcept nogil    # an alloc_hook
+# Recording's slow path (record.pxd): append, failing the run when out of memory.
 cdef void heap_trace_append(HeapState* heap, uint8_t op, uint8_t a, uint8_t b, uint8_t flags,
                             uint32_t x, uint32_t y) noexcept nogil
 # Ctrl-C check for workload loops that run long without mutator operations (waiting for
 # a scheduled arrival, filling a large buffer): fails the run with ERR_INTERRUPTED.
-# (The flag is per extension module in gcb_util.h, so only heap.pyx may read it.)
+# gcb_util.h's SIGINT flag is per extension module: heap.pyx installs the handler, so
+# heap.pyx is the only module that may read it (here and in heap_poll_slow).
 cdef void heap_check_interrupt(HeapState* heap) noexcept nogil
 # Debug builds: the mutator touched a freed (poisoned) object; fails the run.
 cdef void heap_fail_poisoned(HeapState* heap, Object* obj, const char* operation) noexcept nogil
@@ -357,24 +334,27 @@ cdef void heap_fail_assert(HeapState* heap, const char* what) noexcept nogil
 
 
 # ---------------------------------------------------------------------------
-# Inline helpers: object layout, span lookup, mark bits.
+# Inline helpers: span lookup, mark bits.
 
-cdef inline Object** obj_slots(Object* obj) noexcept nogil:
-    return <Object**>((<char*>obj) + HEADER_BYTES)
+# Call as `if GCB_DEBUG: debug_assert(...)`, so that release builds do not even evaluate
+# the condition.  It unwinds like heap_fail: only on the mutator's thread.
+cdef inline void debug_assert(HeapState* heap, bint ok, const char* what) noexcept nogil:
+    if not ok:
+        heap_fail_assert(heap, what)
 
-# Debug builds fill freed objects with GCB_POISON_BYTE at sweep time (heap.pyx sweep_span).
+# Debug builds fill freed objects with GCB_POISON_BYTE at sweep time (spaces/sizeclass.pyx).
 cdef inline bint obj_is_poisoned(const Object* obj) noexcept nogil:
     return obj.nslots == GCB_POISON_WORD32 and obj.nbytes == GCB_POISON_WORD32
 
 cdef inline Span* span_of(HeapState* heap, const void* p) noexcept nogil:
-    cdef uintptr_t page = (<uintptr_t>p - <uintptr_t>heap.arena) >> PAGE_SHIFT
-    return &heap.spans[heap.page_map[page]]
+    cdef uintptr_t page = (<uintptr_t>p - <uintptr_t>heap.pages.arena) >> PAGE_SHIFT
+    return &heap.pages.spans[heap.pages.page_map[page]]
 
 cdef inline uint32_t obj_index(Span* span, const void* p) noexcept nogil:
     return <uint32_t>(((<uint64_t>(<uintptr_t>p - <uintptr_t>span.base)) * span.divmul) >> 32)
 
 cdef inline bint in_arena(HeapState* heap, const void* p) noexcept nogil:
-    return <uintptr_t>p - <uintptr_t>heap.arena < <uintptr_t>heap.arena_bytes
+    return <uintptr_t>p - <uintptr_t>heap.pages.arena < <uintptr_t>heap.pages.arena_bytes
 
 cdef inline bint is_marked(HeapState* heap, Object* obj) noexcept nogil:
     cdef Span* span = span_of(heap, obj)
@@ -417,15 +397,15 @@ cdef inline int64_t heap_in_use(HeapState* heap) noexcept nogil:
 
 cdef inline uint32_t size_class_of(HeapState* heap, uint32_t nbytes) noexcept nogil:
     if nbytes <= 1024:
-        return heap.size_to_class8[(nbytes + 7) >> 3]
-    return heap.size_to_class128[(nbytes - 1024 + 127) >> 7]
+        return heap.sizeclass.size_to_class8[(nbytes + 7) >> 3]
+    return heap.sizeclass.size_to_class128[(nbytes - 1024 + 127) >> 7]
 
 # The bytes the arena would charge for an object of `nbytes`: its size class, or whole
 # pages for a large object.  Baselines outside the arena count in these units too, so
 # that alloc_bytes means the same under every collector.
 cdef inline int64_t charged_bytes(HeapState* heap, uint32_t nbytes) noexcept nogil:
     if nbytes <= MAX_SMALL_SIZE:
-        return heap.class_size[size_class_of(heap, nbytes)]
+        return heap.sizeclass.class_size[size_class_of(heap, nbytes)]
     return ((<int64_t>nbytes + PAGE_SIZE - 1) >> PAGE_SHIFT) << PAGE_SHIFT
 
 
@@ -445,7 +425,7 @@ cdef inline Object* heap_alloc(HeapState* heap, uint32_t nslots, uint32_t payloa
     if gcb_unlikely(heap.alloc_bytes >= heap.next_poll_bytes):
         heap.collector.alloc_hook(heap)
     if gcb_likely(nbytes <= MAX_SMALL_SIZE):
-        span = heap.current[size_class_of(heap, nbytes)]
+        span = heap.sizeclass.current[size_class_of(heap, nbytes)]
         obj = <Object*>span.bump_next
         if gcb_likely(<uintptr_t>obj < <uintptr_t>span.bump_end):
             # a run of free objects: bump (the shortest dependency chain there is); the
@@ -480,30 +460,12 @@ cdef inline Object* heap_alloc(HeapState* heap, uint32_t nslots, uint32_t payloa
     obj.nbytes = nbytes
     return obj
 
-cdef extern from "string.h" nogil:
-    void* memset(void* s, int c, size_t n)
-
-# Reused memory holds a dead object's data.  Its pointer slots must be NULL before the
-# object can be reached (the collector traces them); its payload is left as it is, as
-# malloc leaves it (Go zeroes it: a workload that wants zeroes writes them).
-# (Spelled out for small counts: gcc turns a short variable-length loop into `rep stos`,
-# whose start-up cost alone doubled the allocation fast path.)
-cdef inline void clear_slots(Object* obj, uint32_t nslots) noexcept nogil:
-    cdef Object** slots = obj_slots(obj)
-    if nslots <= 4:
-        if nslots > 0:
-            slots[0] = NULL
-        if nslots > 1:
-            slots[1] = NULL
-        if nslots > 2:
-            slots[2] = NULL
-        if nslots > 3:
-            slots[3] = NULL
-    else:
-        memset(slots, 0, <size_t>nslots * 8)
-
 
 cdef class ManagedHeap:
     cdef HeapState* state
 
 cdef int run_kernel(ManagedHeap heap, gcb_fn kernel, void* arg) except -1
+
+# Reset the collector record to a plan that never collects, named `name`; a plan's
+# attach() calls this first and then sets the hooks it has.
+cdef int collector_init(ManagedHeap heap, str name) except -1

@@ -119,7 +119,7 @@ def build_tree(ManagedHeap heap, int64_t n, bint shuffled, uint64_t seed=1):
                 obj_slots(nodes[order[i]])[0] = nodes[order[2 * i + 1]]
             if 2 * i + 2 < n:
                 obj_slots(nodes[order[i]])[1] = nodes[order[2 * i + 2]]
-        h.globals[0] = nodes[order[0]]
+        h.roots.globals[0] = nodes[order[0]]
     free(nodes)
     free(order)
     heap.check_error()
@@ -177,7 +177,7 @@ def pool_get_put_ns(ManagedHeap heap, int64_t n, int workers=1):
             pool_put(pool, 0, 0)
         t1 = gcb_now_ns()
         pool_destroy(pool)
-        h.stack[0] = NULL
+        h.roots.stack[0] = NULL
     return (t1 - t0) / <double>n
 
 
@@ -190,8 +190,8 @@ def store_ns_marking(str barrier, int64_t n):
                            "step_ops": 1024, "assist_kib": 64, "utilization": 0.25})
     cdef HeapState* h = heap.state
     cdef Object* keep = heap_alloc(h, 64, 0)
-    h.globals[0] = keep
-    h.heap_trigger = 0                        # start a cycle at the next alloc hook
+    h.roots.globals[0] = keep
+    h.pacer.heap_trigger = 0                        # start a cycle at the next alloc hook
     with nogil:
         h.collector.alloc_hook(h)
     if not h.barrier_on:

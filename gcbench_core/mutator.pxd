@@ -56,60 +56,60 @@ cdef inline void heap_write(HeapState* heap, Object** slot, Object* value) noexc
 cdef inline Object* mut_alloc(HeapState* heap, int r, uint32_t nslots, uint32_t payload) noexcept nogil:
     mut_record(heap, TRACE_ALLOC, r, 0, 0, nslots, payload)
     cdef Object* obj = heap_alloc(heap, nslots, payload)
-    heap.stack[r] = obj
+    heap.roots.stack[r] = obj
     mut_safepoint(heap)
     return obj
 
 # slot `slot` of stack[r] := stack[s]
 cdef inline void mut_store(HeapState* heap, int r, uint32_t slot, int s) noexcept nogil:
     mut_record(heap, TRACE_STORE, r, s, 0, slot, 0)
-    mut_check_live(heap, heap.stack[r], "store into")
-    mut_check_live(heap, heap.stack[s], "store of")
-    heap_write(heap, obj_slots(heap.stack[r]) + slot, heap.stack[s])
+    mut_check_live(heap, heap.roots.stack[r], "store into")
+    mut_check_live(heap, heap.roots.stack[s], "store of")
+    heap_write(heap, obj_slots(heap.roots.stack[r]) + slot, heap.roots.stack[s])
     mut_safepoint(heap)
 
 # slot `slot` of stack[r] := NULL
 cdef inline void mut_store_null(HeapState* heap, int r, uint32_t slot) noexcept nogil:
     mut_record(heap, TRACE_STORE, r, 0, TRACE_NULL, slot, 0)
-    mut_check_live(heap, heap.stack[r], "store into")
-    heap_write(heap, obj_slots(heap.stack[r]) + slot, NULL)
+    mut_check_live(heap, heap.roots.stack[r], "store into")
+    heap_write(heap, obj_slots(heap.roots.stack[r]) + slot, NULL)
     mut_safepoint(heap)
 
 # stack[r] := slot `slot` of stack[s]
 cdef inline Object* mut_load(HeapState* heap, int r, int s, uint32_t slot) noexcept nogil:
     mut_record(heap, TRACE_LOAD, r, s, 0, slot, 0)
-    mut_check_live(heap, heap.stack[s], "load from")
-    cdef Object* value = <Object*>gcb_load_ptr(<void**>(obj_slots(heap.stack[s]) + slot))
+    mut_check_live(heap, heap.roots.stack[s], "load from")
+    cdef Object* value = <Object*>gcb_load_ptr(<void**>(obj_slots(heap.roots.stack[s]) + slot))
     mut_check_live(heap, value, "load of")
-    heap.stack[r] = value
+    heap.roots.stack[r] = value
     mut_safepoint(heap)
     return value
 
 # stack[r] := NULL
 cdef inline void mut_clear(HeapState* heap, int r) noexcept nogil:
     mut_record(heap, TRACE_CLEAR, r, 0, 0, 0, 0)
-    heap.stack[r] = NULL
+    heap.roots.stack[r] = NULL
     mut_safepoint(heap)
 
 # globals[g] := stack[r], through the barrier (globals are not stacks)
 cdef inline void mut_set_global(HeapState* heap, int g, int r) noexcept nogil:
     mut_record(heap, TRACE_GSET, g, r, 0, 0, 0)
-    mut_check_live(heap, heap.stack[r], "store to a global of")
-    heap_write(heap, &heap.globals[g], heap.stack[r])
+    mut_check_live(heap, heap.roots.stack[r], "store to a global of")
+    heap_write(heap, &heap.roots.globals[g], heap.roots.stack[r])
     mut_safepoint(heap)
 
 # stack[r] := globals[g]
 cdef inline Object* mut_get_global(HeapState* heap, int r, int g) noexcept nogil:
     mut_record(heap, TRACE_GGET, r, g, 0, 0, 0)
-    cdef Object* value = <Object*>gcb_load_ptr(<void**>&heap.globals[g])
+    cdef Object* value = <Object*>gcb_load_ptr(<void**>&heap.roots.globals[g])
     mut_check_live(heap, value, "load from a global of")
-    heap.stack[r] = value
+    heap.roots.stack[r] = value
     mut_safepoint(heap)
     return value
 
 # The payload of stack[r], for workloads that touch their objects' data.
 cdef inline char* mut_payload(HeapState* heap, int r) noexcept nogil:
-    cdef Object* obj = heap.stack[r]
+    cdef Object* obj = heap.roots.stack[r]
     mut_check_live(heap, obj, "payload access to")
     return <char*>(obj_slots(obj) + obj.nslots)
 
@@ -118,9 +118,9 @@ cdef inline char* mut_payload(HeapState* heap, int r) noexcept nogil:
 cdef inline void mut_drop(HeapState* heap, int r, bint recursive) noexcept nogil:
     # recorded as a clear: a trace replays the same heap, without malloc's free hints
     mut_record(heap, TRACE_CLEAR, r, 0, 0, 0, 0)
-    if heap.collector.drop != NULL and heap.stack[r] != NULL:
-        heap.collector.drop(heap, heap.stack[r], recursive)
-    heap.stack[r] = NULL
+    if heap.collector.drop != NULL and heap.roots.stack[r] != NULL:
+        heap.collector.drop(heap, heap.roots.stack[r], recursive)
+    heap.roots.stack[r] = NULL
     mut_safepoint(heap)
 
 # runtime.GC(): a full collection to completion.

@@ -78,7 +78,7 @@ cdef inline Object* pool_get(Pool* pool, int worker, int r) noexcept nogil:
         pool.last_source = POOL_FROM_PRIVATE
     else:
         x = pool_get_slow(pool, worker)
-    pool.heap.stack[r] = x
+    pool.heap.roots.stack[r] = x
     mut_tick(pool.heap)
     return x
 
@@ -86,7 +86,7 @@ cdef inline Object* pool_get(Pool* pool, int worker, int r) noexcept nogil:
 # the worker's shared queue.
 cdef inline void pool_put(Pool* pool, int worker, int r) noexcept nogil:
     cdef PoolLocal* l = &pool.local[worker]
-    cdef Object* x = pool.heap.stack[r]
+    cdef Object* x = pool.heap.roots.stack[r]
     if x == NULL:
         return                       # Go: Put(nil) is a no-op
     pool.stats.puts += 1

@@ -34,7 +34,7 @@ and pops at the head, other workers steal from the tail), plus a `victim` copy o
            the victim cache, and is freed by the second.
 
 Invariant: an object held by a pool is reachable for the collector.  Both caches live
-in one C array of Object* registered as an extra root range (heap.extra_roots), which
+in one C array of Object* registered as an extra root range (heap.roots.extra_roots), which
 heap_mark_roots and the verifier scan like the globals; every mutator store into it goes
 through heap_write (the write barrier, as for globals), so a concurrent marker sees an
 object that moves between the pool and the mutator's stack slots.  The cleanup writes
@@ -181,7 +181,7 @@ cdef Pool* pool_create(HeapState* heap, int nworkers, int64_t capacity,
     cdef int half, w
     cdef Object** base
     cdef PoolLocal* locals_
-    if nworkers < 1 or capacity < 1 or heap.nextra_roots >= MAX_EXTRA_ROOTS:
+    if nworkers < 1 or capacity < 1 or heap.roots.nextra_roots >= MAX_EXTRA_ROOTS:
         return NULL
     if heap.cycle_start_hook != NULL and heap.cycle_start_hook != <heap_hook>pool_cleanup_all:
         return NULL
@@ -209,9 +209,9 @@ cdef Pool* pool_create(HeapState* heap, int nworkers, int64_t capacity,
             base = pool.slots + (<int64_t>half * nworkers + w) * (1 + capacity)
             locals_[w].private_slot = base
             locals_[w].ring = base + 1
-    heap.extra_roots[heap.nextra_roots].slots = pool.slots
-    heap.extra_roots[heap.nextra_roots].count = pool.nslots_total
-    heap.nextra_roots += 1
+    heap.roots.extra_roots[heap.roots.nextra_roots].slots = pool.slots
+    heap.roots.extra_roots[heap.roots.nextra_roots].count = pool.nslots_total
+    heap.roots.nextra_roots += 1
     pool.next = <Pool*>heap.cycle_start_arg if heap.cycle_start_hook != NULL else NULL
     heap.cycle_start_arg = pool
     heap.cycle_start_hook = pool_cleanup_all
@@ -234,13 +234,13 @@ cdef void pool_destroy(Pool* pool) noexcept nogil:
         link = &link[0].next
     if heap.cycle_start_arg == NULL and heap.cycle_start_hook == <heap_hook>pool_cleanup_all:
         heap.cycle_start_hook = NULL
-    for i in range(heap.nextra_roots):
-        if heap.extra_roots[i].slots == pool.slots:
-            for j in range(i, heap.nextra_roots - 1):
-                heap.extra_roots[j] = heap.extra_roots[j + 1]
-            heap.nextra_roots -= 1
-            heap.extra_roots[heap.nextra_roots].slots = NULL
-            heap.extra_roots[heap.nextra_roots].count = 0
+    for i in range(heap.roots.nextra_roots):
+        if heap.roots.extra_roots[i].slots == pool.slots:
+            for j in range(i, heap.roots.nextra_roots - 1):
+                heap.roots.extra_roots[j] = heap.roots.extra_roots[j + 1]
+            heap.roots.nextra_roots -= 1
+            heap.roots.extra_roots[heap.roots.nextra_roots].slots = NULL
+            heap.roots.extra_roots[heap.roots.nextra_roots].count = 0
             break
     free(pool.slots)
     free(pool.local)
@@ -255,7 +255,7 @@ cdef Pool* pool_new(ManagedHeap heap, int nworkers, int64_t capacity,
         raise ValueError(f"a pool needs at least one worker, got {nworkers}")
     if capacity < 1:
         raise ValueError(f"a pool's shared queues need a capacity of at least 1, got {capacity}")
-    if h.nextra_roots >= MAX_EXTRA_ROOTS:
+    if h.roots.nextra_roots >= MAX_EXTRA_ROOTS:
         raise RuntimeError(f"no free extra-root entry for a pool (at most {MAX_EXTRA_ROOTS})")
     if h.cycle_start_hook != NULL and h.cycle_start_hook != <heap_hook>pool_cleanup_all:
         raise RuntimeError("the heap already has a cycle-start hook that is not a pool's")
@@ -331,7 +331,7 @@ cdef class PoolTester:
         cdef Object* obj
         with nogil:
             obj = heap_alloc(pool.heap, 0, pool.new_payload)
-            pool.heap.stack[r] = obj
+            pool.heap.roots.stack[r] = obj
         self.heap.check_error()
         (<int64_t*>(obj_slots(obj)))[0] = self.next_id
         self.hand[self.next_id] = r
@@ -368,13 +368,13 @@ cdef class PoolTester:
         r = self.hand.pop(oid)
         with nogil:
             pool_put(pool, worker, r)
-            pool.heap.stack[r] = NULL
+            pool.heap.roots.stack[r] = NULL
         self.free_slots.append(r)
 
     def drop(self, int64_t oid):
         """Let go of the held object `oid` (garbage unless the pool also holds it)."""
         r = self.hand.pop(oid)
-        self.heap.state.stack[r] = NULL
+        self.heap.state.roots.stack[r] = NULL
         self.free_slots.append(r)
 
     def collect(self):

@@ -117,7 +117,8 @@ def test_full_collection_leaves_exactly_the_reachable_objects():
 
     reference = live_after(marksweep, {})[1]
     for mode in MODES:
-        heap, live = live_after(tricolor, {"mode": mode, "barrier": "hybrid"})
+        heap, live = live_after(tricolor, registry.resolve(registry.get_collector("tricolor"),
+                                                            {"mode": mode, "barrier": "hybrid"}, "option"))
         assert live == reference
         kinds = [int(k) for k in heap.pauses()["kind"]]
         assert kinds[-1] == 3                         # full-gc, the last pause

@@ -11,11 +11,11 @@ its sweep is lazy, done at allocation, outside the collection events.  Our mutat
 stack slots, globals and extra roots live in ordinary C memory, so they are added as
 roots.  libgc has one heap per process: later runs in the same process share it.
 """
-from libc.stdint cimport uint32_t, int64_t, INT64_MAX
+from libc.stdint cimport uint32_t, int64_t
 from libc.string cimport memset
-from gcbench_core.heap cimport (collector_noop, collector_never_collects, HeapState, ManagedHeap, Object, gcb_now_ns, heap_fail, charged_bytes,
-                                heap_record_pause, heap_new_cycle, CycleRecord,
-                                ERR_HEAP_EXHAUSTED, PAUSE_STW_COLLECT, MAX_STACK_SLOTS, MAX_GLOBALS)
+from gcbench_core.heap cimport (collector_init, HeapState, ManagedHeap, Object, gcb_now_ns, heap_fail,
+                                charged_bytes, ERR_HEAP_EXHAUSTED, PAUSE_STW_COLLECT)
+from gcbench_core.cycle cimport CycleResult, cycle_begin, cycle_end
 
 cdef extern from "gc.h" nogil:
     ctypedef unsigned long GC_word
@@ -49,8 +49,7 @@ cdef extern from "gc.h" nogil:
     void GC_set_dont_precollect(int)
 
 cdef HeapState* current_heap = NULL   # the heap whose run libgc serves now (one per process)
-cdef int64_t event_start_ns = 0
-cdef int64_t event_heap_before = 0
+cdef int64_t event_start_ns = 0       # the open collection event's start (0: none)
 cdef bint initialised = False
 
 cdef int64_t in_use_bytes() noexcept nogil:
@@ -58,37 +57,33 @@ cdef int64_t in_use_bytes() noexcept nogil:
     # unsynchronised getters are the right ones (GC_get_heap_usage_safe would deadlock).
     return <int64_t>GC_get_heap_size() - <int64_t>GC_get_free_bytes()
 
+# libgc calls this with the world stopped around each collection: its events are the
+# heap's cycle (begin at GC_EVENT_START, the pause and the end at GC_EVENT_END).  libgc
+# paces itself (free_space_divisor), so the heap's pacer sets no goal.
 cdef void on_event(GC_EventType event) noexcept nogil:
-    # libgc calls this with the world stopped around each collection
-    global event_start_ns, event_heap_before
+    global event_start_ns
     cdef HeapState* heap = current_heap
-    cdef int64_t now = gcb_now_ns()
-    cdef CycleRecord* cycle
+    cdef CycleResult r
     cdef int64_t live
     if heap == NULL:
         return
     if event == GC_EVENT_START:
-        event_start_ns = now
-        event_heap_before = heap.alloc_bytes - heap.freed_bytes
+        event_start_ns = cycle_begin(heap, False)
     elif event == GC_EVENT_END and event_start_ns != 0:
-        cycle = heap_new_cycle(heap)
-        if cycle == NULL:
-            return
-        heap_record_pause(heap, PAUSE_STW_COLLECT, event_start_ns, now)
         live = in_use_bytes()
-        cycle.start_ns = event_start_ns
-        cycle.end_ns = now
-        cycle.heap_before = event_heap_before
-        cycle.heap_after = live
-        cycle.live_bytes = live
-        cycle.goal_bytes = -1
-        cycle.mark_ns = now - event_start_ns
-        if live > heap.peak_live_bytes:
-            heap.peak_live_bytes = live
-        heap.last_marked_bytes = live
+        r.heap_after = live
+        r.live_bytes = live
+        r.live_objects = 0
+        r.mark_ns = gcb_now_ns() - event_start_ns
+        r.sweep_start_ns = 0                # libgc sweeps lazily, at allocation
+        r.scan_work = 0
+        r.forced = False
+        r.paced = False
+        r.marks_intact = False
         # libgc frees lazily and does not say what: bytes in use now are what it kept
         if heap.alloc_bytes - live > heap.freed_bytes:
             heap.freed_bytes = heap.alloc_bytes - live
+        cycle_end(heap, PAUSE_STW_COLLECT, event_start_ns, &r)
         event_start_ns = 0
 
 cdef void* on_out_of_memory(size_t nbytes) noexcept nogil:
@@ -120,7 +115,7 @@ cdef void boehm_destroy(HeapState* heap) noexcept nogil:
     if current_heap == heap:
         current_heap = NULL
 
-def attach(ManagedHeap heap, dict opts):
+def attach(ManagedHeap heap, dict opts, str name):
     global current_heap, initialised
     cdef HeapState* h = heap.state
     cdef GC_stack_base base
@@ -141,14 +136,11 @@ def attach(ManagedHeap heap, dict opts):
     # The mutator's roots live in the heap record, which libgc does not know about.
     # (Adding the whole record is simplest: its other fields point outside libgc's heap.)
     GC_add_roots(<void*>h, <void*>(<char*>h + sizeof(HeapState)))
-    GC_set_max_heap_size(<GC_word>h.arena_bytes)
-    GC_set_free_space_divisor(<GC_word>opts.get("free_space_divisor", 3))
+    GC_set_max_heap_size(<GC_word>h.pages.arena_bytes)
+    GC_set_free_space_divisor(<GC_word>opts["free_space_divisor"])
+    collector_init(heap, name)
     current_heap = h
-    h.collector.name = b"boehm"
-    h.collector.alloc_hook = collector_never_collects
     h.collector.out_of_memory = boehm_collect
     h.collector.collect = boehm_collect
-    h.collector.finish = collector_noop
     h.collector.destroy = boehm_destroy
     h.collector.external_alloc = boehm_alloc
-    h.next_poll_bytes = INT64_MAX

@@ -35,4 +35,4 @@ except ImportError:
 def attach(heap, opts):
     if _boehm is None:
         raise RuntimeError(UNAVAILABLE_REASON)
-    _boehm.attach(heap, opts)
+    _boehm.attach(heap, opts, NAME)

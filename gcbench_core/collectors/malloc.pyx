@@ -10,12 +10,12 @@ bytes held (an allocation beyond it ends the run with "heap exhausted").  Freed 
 counted in the arena's size-class units (charged_bytes), as are allocated bytes, so that
 alloc_bytes compares across collectors and accounting balances.
 """
-from libc.stdint cimport uint32_t, int64_t, INT64_MAX
+from libc.stdint cimport uint32_t, int64_t
 from gcbench_core.plan import PlanConstraints
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memset
 from libc.stdio cimport snprintf
-from gcbench_core.heap cimport (collector_noop, collector_never_collects, HeapState, ManagedHeap, Object, MarkStack, obj_slots, charged_bytes, HEADER_BYTES,
+from gcbench_core.heap cimport (collector_init, HeapState, ManagedHeap, Object, MarkStack, obj_slots, charged_bytes, HEADER_BYTES,
                                 heap_fail, mark_stack_push, mark_stack_free, ERR_HEAP_EXHAUSTED)
 
 NAME = "malloc"
@@ -30,9 +30,9 @@ ctypedef struct MallocState:
 cdef Object* malloc_alloc(HeapState* heap, uint32_t nbytes) noexcept nogil:
     cdef char msg[200]
     cdef Object* obj
-    if heap.alloc_bytes - heap.freed_bytes + nbytes > heap.arena_bytes:
+    if heap.alloc_bytes - heap.freed_bytes + nbytes > heap.pages.arena_bytes:
         snprintf(msg, 200, "heap exhausted: malloc would hold more than the heap size of %lld bytes (%lld bytes live)",
-                 <long long>heap.arena_bytes, <long long>(heap.alloc_bytes - heap.freed_bytes))
+                 <long long>heap.pages.arena_bytes, <long long>(heap.alloc_bytes - heap.freed_bytes))
         heap_fail(heap, ERR_HEAP_EXHAUSTED, msg)
         return NULL
     # pointer slots must start NULL, as in the arena; the slot count is not known here
@@ -83,16 +83,10 @@ cdef void malloc_destroy(HeapState* heap) noexcept nogil:
 
 def attach(ManagedHeap heap, dict opts):
     cdef HeapState* h = heap.state
-    cdef MallocState* state = <MallocState*>calloc(1, sizeof(MallocState))
-    if state == NULL:
+    collector_init(heap, NAME)
+    h.collector.state = calloc(1, sizeof(MallocState))
+    if h.collector.state == NULL:
         raise MemoryError()
-    h.collector.state = state
-    h.collector.name = b"malloc"
-    h.collector.alloc_hook = collector_never_collects
-    h.collector.out_of_memory = collector_noop
-    h.collector.collect = collector_noop
-    h.collector.finish = collector_noop
     h.collector.destroy = malloc_destroy
     h.collector.external_alloc = malloc_alloc
     h.collector.drop = malloc_drop
-    h.next_poll_bytes = INT64_MAX

@@ -44,15 +44,17 @@ marker holds private grey work.  collect() and out_of_memory finish the cycle un
 then run one full cycle with the world stopped (one PAUSE_FULL_GC pause, mark and sweep),
 after which the heap in use is exactly the reachable objects.
 
-Pacer: goal = live * (1 + GOGC/100) (heap_set_goal), live = bytes marked by the markers plus
-bytes allocated black.  Trigger (Go's): runway = cons * expected scan work, where cons is
-the last cycles' allocation per byte of scan work, per CPU second of mutator and of marking,
-scaled by (1 - u) / u for a marking share u = `utilization` (Go: 25% of a core); the
-trigger goal - runway is bounded to [60%, 95%] of the way from live to goal (Go 1.5-1.17's
-lower bound 0.6; 0.7 overran the goal in most steady-state cycles here).  Incremental mode
-uses bytes allocated per byte scanned (no clocks), so a run is a function of its seed.
-Assists scan (remaining expected scan work / heap left before the goal) per byte allocated,
-checked every `assist_kib`; at the goal the mutator drains everything it can reach.
+Pacer (the heap's pacer room, pacer.pyx, with its TRIGGER_RUNWAY model): goal = live *
+(1 + GOGC/100), live = bytes marked by the markers.  Trigger (Go's): runway = cons *
+expected scan work, where cons is the last cycles' allocation per byte of scan work, per
+CPU second of mutator and of marking, scaled by (1 - u) / u for a marking share u =
+`utilization` (Go: 25% of a core); the trigger goal - runway is bounded to [60%, 95%] of
+the way from live to goal.  Incremental mode uses bytes allocated per byte scanned (no
+clocks), so a run is a function of its seed.  Assists scan (remaining expected scan work /
+heap left before the goal) per byte allocated, checked every `assist_kib`; at the goal the
+mutator drains everything it can reach.  The cycle's bookkeeping (record, pauses, hooks,
+goal, verification) is the heap's cycle room (cycle.pyx); full collections are its
+heap_collect_stw.
 goal_overruns counts cycles in which the heap passed the goal while marking.
 Counters: background_mark_ns is the worker's busy wall time, background_cpu_ns its thread
 CPU time; assist_ns is all marking on the mutator's thread outside pauses (assists,
@@ -67,17 +69,18 @@ from gcbench_core.plan import PlanConstraints
 from libc.stdlib cimport calloc, malloc, free, abort
 from libc.string cimport memcpy
 from libc.stdio cimport fprintf, stderr
-from gcbench_core.heap cimport (HeapState, ManagedHeap, MarkStack, CycleRecord, Object, Span,
-                                gcb_now_ns, gcb_thread_cpu_ns, gcb_ctz64,
-                                gcb_load_u64, gcb_fetch_or_u64, gcb_load_ptr, gcb_load_int,
+from gcbench_core.heap cimport (HeapState, ManagedHeap, MarkStack, Object, collector_init,
+                                gcb_now_ns, gcb_thread_cpu_ns,
+                                gcb_load_ptr, gcb_load_int,
                                 gcb_store_int, gcb_load_i64, gcb_store_i64, gcb_unlikely,
-                                heap_in_use, heap_mark_roots, heap_drain, heap_flip,
-                                heap_sweep_all, heap_sweep_one, heap_set_goal, heap_record_pause,
-                                heap_new_cycle, heap_cycle_done, heap_verify, heap_fail, heap_set_allocate_black,
-                                mark_stack_push, mark_stack_free, span_of, obj_index, obj_slots,
-                                mark_object_atomic,
+                                heap_in_use, heap_flip, heap_sweep_all, heap_sweep_one,
+                                heap_fail, heap_set_allocate_black,
+                                mark_stack_push, mark_stack_free, obj_slots, mark_object_atomic,
                                 PAUSE_MARK_START, PAUSE_MARK_TERMINATION, PAUSE_FULL_GC,
-                                ERR_NONE, ERR_INTERNAL, SPAN_FREE, PAGE_SIZE)
+                                ERR_NONE, ERR_INTERNAL)
+from gcbench_core.cycle cimport CycleResult, cycle_begin, cycle_pause, cycle_end, heap_collect_stw
+from gcbench_core.pacer cimport (pacer_use_runway, pacer_mark_start, pacer_next_poll_bytes,
+                                 pacer_assist_work, pacer_sweep_spans_per_poll)
 
 NAME = "tricolor"
 DESCRIPTION = ("concurrent tri-color mark-sweep (Go-shaped): background mark worker thread, "
@@ -146,11 +149,6 @@ cdef enum:
     BLOCK_OBJECTS = 254     # grey objects per hand-over block (a block is 2 KiB)
     DRAIN_CHUNK = 256       # the worker looks up from its private work this often
 
-# Go's trigger bounds: the cycle starts between 70% and 95% of the way from the last
-# marked heap to the goal (gcControllerState.trigger).
-cdef double TRIGGER_MIN_FRACTION = 0.6
-cdef double TRIGGER_MAX_FRACTION = 0.95
-
 ctypedef struct WorkBlock:
     WorkBlock* next
     int64_t n
@@ -169,7 +167,6 @@ ctypedef struct TricolorState:
     int64_t quantum
     int64_t step_ops
     int64_t poll_bytes
-    double utilization
 
     # --- shared with the worker: `lock` protects every field down to worker_stop ---
     pthread_mutex_t lock
@@ -194,19 +191,9 @@ ctypedef struct TricolorState:
     int sweep_pending
     int finishing
     int64_t sweep_spans_per_poll
-    int64_t cycle_index
     int64_t mark_start_ns
-    int64_t mark_start_alloc_bytes
-    int64_t mark_start_alloc_count
-    int64_t mark_start_mut_cpu
-    int64_t mark_start_bg_cpu
-    int64_t mark_start_assist_ns
-    int64_t expected_scan        # scan work expected this cycle (last cycle's)
     int64_t last_assist_alloc
     int64_t stress_count
-    double cons                  # pacer: allocation per unit of scan work (see pacer_update)
-    int have_cons
-    MarkStack full_gc_stack
 
 
 cdef inline TricolorState* state_of(HeapState* heap) noexcept nogil:
@@ -255,21 +242,21 @@ cdef inline int64_t marker_drain(HeapState* heap, Marker* m, int64_t max_objects
 
 cdef void scan_stack(HeapState* heap, Marker* m) noexcept nogil:
     cdef int i
-    for i in range(heap.nstack):
-        if heap.stack[i] != NULL:
-            marker_shade(heap, m, heap.stack[i])
+    for i in range(heap.roots.nstack):
+        if heap.roots.stack[i] != NULL:
+            marker_shade(heap, m, heap.roots.stack[i])
 
 cdef void scan_globals(HeapState* heap, Marker* m) noexcept nogil:
     cdef int i
     cdef int64_t j
     cdef Object* v
-    for i in range(heap.nglobals):
-        v = <Object*>gcb_load_ptr(<void**>&heap.globals[i])
+    for i in range(heap.roots.nglobals):
+        v = <Object*>gcb_load_ptr(<void**>&heap.roots.globals[i])
         if v != NULL:
             marker_shade(heap, m, v)
-    for i in range(heap.nextra_roots):
-        for j in range(heap.extra_roots[i].count):
-            v = <Object*>gcb_load_ptr(<void**>&heap.extra_roots[i].slots[j])
+    for i in range(heap.roots.nextra_roots):
+        for j in range(heap.roots.extra_roots[i].count):
+            v = <Object*>gcb_load_ptr(<void**>&heap.roots.extra_roots[i].slots[j])
             if v != NULL:
                 marker_shade(heap, m, v)
 
@@ -466,17 +453,12 @@ cdef void mutator_mark(HeapState* heap, TricolorState* st, int64_t max_objects, 
 cdef void mark_assist(HeapState* heap, TricolorState* st) noexcept nogil:
     cdef int64_t allocated = heap.alloc_bytes - st.last_assist_alloc
     cdef int64_t done = st.mut.scanned_bytes + gcb_load_i64(&st.bg_scanned_published)
-    cdef int64_t remaining_work = st.expected_scan - done
-    cdef int64_t heap_left = heap.heap_goal - heap_in_use(heap)
-    cdef double budget
+    cdef double budget = pacer_assist_work(&heap.pacer, allocated, done,
+                                           heap.pacer.heap_goal - heap_in_use(heap), st.poll_bytes)
     st.last_assist_alloc = heap.alloc_bytes
-    if remaining_work < st.expected_scan // 10:
-        remaining_work = st.expected_scan // 10     # marking ran past its estimate: keep helping
-    if heap_left <= st.poll_bytes:
+    if budget < 0:
         mutator_mark(heap, st, INT64_MAX, INT64_MAX)   # at the goal: the mutator must not outrun
-        return
-    budget = <double>allocated * remaining_work / heap_left
-    if budget >= 1.0:
+    elif budget >= 1.0:
         mutator_mark(heap, st, INT64_MAX, <int64_t>budget + 1)
 
 
@@ -497,26 +479,16 @@ cdef void reset_marker(Marker* m) noexcept nogil:
     m.marked_objects = 0
 
 cdef void mark_start(HeapState* heap, TricolorState* st) noexcept nogil:
-    cdef int64_t t0, t1
-    cdef CycleRecord* cycle
+    cdef int64_t t0, t1, alloc_bytes, bg_cpu
     finish_sweeping(heap, st)                 # sweep termination, outside the pause
     if st.mode == MODE_CONCURRENT:
         start_worker(heap, st)
-    t0 = gcb_now_ns()
-    st.cycle_index = heap.ncycle_log
-    cycle = heap_new_cycle(heap)
-    cycle.start_ns = t0
-    cycle.heap_before = heap_in_use(heap)
-    if heap.cycle_start_hook != NULL:
-        heap.cycle_start_hook(heap)
+    t0 = cycle_begin(heap, False)             # the pause starts (Pool cleanup runs here)
     reset_marker(&st.mut)
     heap_set_allocate_black(heap, True)       # (releases the current spans: counts exact)
-    st.mark_start_alloc_bytes = heap.alloc_bytes
-    st.mark_start_alloc_count = heap.alloc_count
+    alloc_bytes = heap.alloc_bytes
     st.last_assist_alloc = heap.alloc_bytes
     st.cycle_overran = 0
-    if not st.have_cons and st.expected_scan == 0:
-        st.expected_scan = heap_in_use(heap)
     gcb_store_int(&heap.barrier_on, 1 if st.barrier != BARRIER_NONE else 0)
     if st.barrier == BARRIER_HYBRID:
         st.stack_grey = 1                     # scanned by the mutator at its next safepoint
@@ -524,13 +496,13 @@ cdef void mark_start(HeapState* heap, TricolorState* st) noexcept nogil:
         scan_stack(heap, &st.mut)
     pthread_mutex_lock(&st.lock)
     reset_marker(&st.bg)
-    st.mark_start_bg_cpu = heap.background_cpu_ns     # the worker is idle: stable
+    bg_cpu = heap.background_cpu_ns           # the worker is idle: stable
     st.bg_scanned_published = 0
     st.roots_pending = 1
     gcb_store_int(&st.phase, PHASE_MARK)
     pthread_mutex_unlock(&st.lock)
     t1 = gcb_now_ns()
-    heap_record_pause(heap, PAUSE_MARK_START, t0, t1)
+    cycle_pause(heap, PAUSE_MARK_START, t0, t1)
     # Wake the worker only after the restart (as Go starts its mark workers once the world
     # runs): a wakeup can make the scheduler preempt the waker, which inside the pause
     # would stretch it by a time slice.
@@ -540,78 +512,12 @@ cdef void mark_start(HeapState* heap, TricolorState* st) noexcept nogil:
         pthread_mutex_unlock(&st.lock)
         queue_put(st, &st.mut, 0)             # the stack's grey objects
     st.mark_start_ns = t0
-    st.mark_start_mut_cpu = gcb_thread_cpu_ns()
-    st.mark_start_assist_ns = heap.assist_ns
-
-# Bytes of marked objects that the verifier's trace (just run, heap.verify_bits) did not
-# reach: floating garbage, exactly.
-cdef int64_t unreachable_marked_bytes(HeapState* heap) noexcept nogil:
-    cdef uint32_t p = 0, w, nwords
-    cdef uint64_t bits, granule
-    cdef Span* s
-    cdef int64_t total = 0
-    cdef char* addr
-    while p < heap.high_water_page:
-        s = &heap.spans[p]
-        if s.state == SPAN_FREE:
-            p += s.npages if s.npages > 0 else 1
-            continue
-        nwords = (s.nelems + 63) >> 6
-        for w in range(nwords):
-            bits = s.mark_bits[w]
-            while bits != 0:
-                addr = s.base + <uint64_t>(w * 64 + gcb_ctz64(bits)) * s.elemsize
-                bits &= bits - 1
-                granule = (<uintptr_t>addr - <uintptr_t>heap.arena) >> 3
-                if not ((heap.verify_bits[granule >> 6] >> (granule & 63)) & 1):
-                    total += s.elemsize
-        p += s.npages
-    return total
-
-# Go's trigger: start early enough that, at the target utilization, marking ends at the
-# goal.  runway = cons * (1 - u) / u * expected scan work, where cons is the mutator's
-# allocation rate over the marker's scan rate (per CPU second) measured last cycle; the
-# trigger is bounded to [70%, 95%] of the way from the live heap to the goal.
-cdef void pacer_update(HeapState* heap, TricolorState* st, int64_t live, int64_t scan_work, bint forced) noexcept nogil:
-    cdef int64_t alloc_during = heap.alloc_bytes - st.mark_start_alloc_bytes
-    cdef int64_t assist = heap.assist_ns - st.mark_start_assist_ns
-    cdef int64_t mut_cpu, gc_cpu, lo, hi, trigger
-    cdef double cons_new = -1.0, runway
-    if not forced and scan_work > 0:
-        if st.mode == MODE_INCREMENTAL:
-            # deterministic: bytes allocated per byte of scan work, at the configured pace
-            cons_new = <double>alloc_during / scan_work
-        else:
-            mut_cpu = gcb_thread_cpu_ns() - st.mark_start_mut_cpu - assist
-            gc_cpu = heap.background_cpu_ns - st.mark_start_bg_cpu + assist
-            if mut_cpu > 0 and gc_cpu > 0:
-                cons_new = (<double>alloc_during / mut_cpu) / (<double>scan_work / gc_cpu)
-                cons_new *= (1.0 - st.utilization) / st.utilization
-        if cons_new >= 0:
-            # smooth over two cycles, so one odd cycle does not swing the trigger
-            st.cons = cons_new if not st.have_cons else 0.5 * (st.cons + cons_new)
-            st.have_cons = 1
-    if scan_work > 0:
-        st.expected_scan = scan_work
-    if heap.gogc < 0:
-        return
-    lo = live + <int64_t>((heap.heap_goal - live) * TRIGGER_MIN_FRACTION)
-    hi = live + <int64_t>((heap.heap_goal - live) * TRIGGER_MAX_FRACTION)
-    if st.have_cons:
-        runway = st.cons * st.expected_scan
-        trigger = heap.heap_goal - <int64_t>runway if runway < heap.heap_goal else 0
-    else:
-        trigger = lo
-    if trigger < lo:
-        trigger = lo
-    if trigger > hi:
-        trigger = hi
-    heap.heap_trigger = trigger
+    pacer_mark_start(&heap.pacer, alloc_bytes, heap_in_use(heap), gcb_thread_cpu_ns(), bg_cpu,
+                     heap.assist_ns)
 
 cdef void mark_termination(HeapState* heap, TricolorState* st, bint forced) noexcept nogil:
-    cdef int64_t t0, t1, v0, marked_bytes, marked_objects, black_bytes, black_objects, live
-    cdef int64_t scan_work, heap_after, pages, room, drained = 0
-    cdef CycleRecord* cycle
+    cdef int64_t t0, pages, drained = 0
+    cdef CycleResult r
     cdef Marker* m = &st.mut
     t0 = gcb_now_ns()
     # The world is stopped (we are the mutator, the worker is idle and will not take work).
@@ -626,50 +532,29 @@ cdef void mark_termination(HeapState* heap, TricolorState* st, bint forced) noex
             break
     gcb_store_int(&heap.barrier_on, 0)
     heap_set_allocate_black(heap, False)
-    scan_work = st.mut.scanned_bytes + st.bg.scanned_bytes
-    marked_bytes = st.mut.marked_bytes + st.bg.marked_bytes
-    marked_objects = st.mut.marked_objects + st.bg.marked_objects
-    black_bytes = heap.alloc_bytes - st.mark_start_alloc_bytes
-    black_objects = heap.alloc_count - st.mark_start_alloc_count
     # The goal follows Go's heapMarked: the bytes found reachable by marking.  Objects
     # allocated black during the cycle survive it, but most are young garbage (on
     # binary-trees, counting them doubled the goal past the heap and turned every other
     # cycle into an out-of-memory full collection); they are counted in heap_after.
-    live = marked_bytes
-    heap.marked_objects_total += marked_objects
-    heap_after = heap_in_use(heap)
-    pages = heap.pages_in_use
+    r.scan_work = st.mut.scanned_bytes + st.bg.scanned_bytes
+    r.live_bytes = st.mut.marked_bytes + st.bg.marked_bytes
+    r.live_objects = st.mut.marked_objects + st.bg.marked_objects
+    r.heap_after = heap_in_use(heap)
+    r.mark_ns = t0 - st.mark_start_ns
+    r.sweep_start_ns = 0                      # sweeping is lazy, after the restart
+    r.forced = forced
+    r.paced = True
+    r.marks_intact = True                     # verified (and checkmarked) before any sweep
+    heap.marked_objects_total += r.live_objects
+    pages = heap.pages.pages_in_use
     heap_flip(heap)
-    heap_set_goal(heap, live)
-    pacer_update(heap, st, live, scan_work, forced)
-    cycle = &heap.cycle_log[st.cycle_index]
-    cycle.heap_after = heap_after
-    cycle.live_bytes = live
-    cycle.live_objects = marked_objects
-    cycle.goal_bytes = heap.heap_goal if heap.gogc >= 0 else -1
-    cycle.mark_ns = t0 - st.mark_start_ns
-    cycle.sweep_ns = 0
-    cycle.forced = forced
     pthread_mutex_lock(&st.lock)
     gcb_store_int(&st.phase, PHASE_IDLE)
     pthread_mutex_unlock(&st.lock)
+    cycle_end(heap, PAUSE_MARK_TERMINATION, t0, &r)
     # proportional sweep: spread the spans to sweep over the allocation before the trigger
     st.sweep_pending = 1
-    room = heap.heap_trigger - heap_in_use(heap) if heap.gogc >= 0 else 16 * st.poll_bytes
-    if room < st.poll_bytes:
-        room = st.poll_bytes
-    st.sweep_spans_per_poll = 1 + pages * st.poll_bytes // room
-    t1 = gcb_now_ns()
-    heap_record_pause(heap, PAUSE_MARK_TERMINATION, t0, t1)
-    cycle.end_ns = t1
-    if heap.verify or heap.checkmark:
-        # after the pause's end timestamp: verification is not pause time.  The mark bits
-        # are intact (nothing is swept yet): every reachable object must be marked.
-        v0 = gcb_now_ns()
-        heap_verify(heap, True)
-        heap.floating_garbage_bytes += unreachable_marked_bytes(heap)
-        heap.verify_ns += gcb_now_ns() - v0
-    heap_cycle_done(heap, cycle)
+    st.sweep_spans_per_poll = pacer_sweep_spans_per_poll(&heap.pacer, pages, heap_in_use(heap), st.poll_bytes)
 
 # Complete the cycle under way on the mutator's thread, helping the worker (runtime.GC()
 # and out of memory do this before their full collection; so does the end of a run).
@@ -706,40 +591,14 @@ cdef bint try_terminate(HeapState* heap, TricolorState* st) noexcept nogil:
         mark_termination(heap, st, False)
     return done
 
-# A full collection with the world stopped: finish the cycle under way, then mark from
-# every root and sweep everything in one PAUSE_FULL_GC pause.
+# A full collection with the world stopped: finish the cycle under way, then the heap's
+# stop-the-world collection (one PAUSE_FULL_GC pause, mark and sweep).
 cdef void full_collection(HeapState* heap) noexcept nogil:
     cdef TricolorState* st = state_of(heap)
-    cdef int64_t t0, t_mark, t1, live, objects
-    cdef CycleRecord* cycle
     if st.phase == PHASE_MARK:
         finish_marking(heap, st, True)
     finish_sweeping(heap, st)
-    t0 = gcb_now_ns()
-    cycle = heap_new_cycle(heap)
-    cycle.start_ns = t0
-    cycle.heap_before = heap_in_use(heap)
-    if heap.cycle_start_hook != NULL:
-        heap.cycle_start_hook(heap)
-    heap_mark_roots(heap, &st.full_gc_stack, True)
-    heap.marked_objects_total += heap_drain(heap, &st.full_gc_stack)
-    t_mark = gcb_now_ns()
-    heap_flip(heap)
-    heap_sweep_all(heap)
-    live = heap_in_use(heap)
-    heap_set_goal(heap, live)
-    pacer_update(heap, st, live, 0, True)
-    t1 = gcb_now_ns()
-    heap_record_pause(heap, PAUSE_FULL_GC, t0, t1)
-    cycle.end_ns = t1
-    cycle.heap_after = live
-    cycle.live_bytes = live
-    cycle.live_objects = heap.alloc_count - heap.freed_count
-    cycle.goal_bytes = heap.heap_goal if heap.gogc >= 0 else -1
-    cycle.mark_ns = t_mark - t0
-    cycle.sweep_ns = t1 - t_mark
-    cycle.forced = 1
-    heap_cycle_done(heap, cycle)
+    heap_collect_stw(heap, PAUSE_FULL_GC, True)
     schedule_poll(heap, st)
 
 
@@ -747,31 +606,23 @@ cdef void full_collection(HeapState* heap) noexcept nogil:
 # Hooks
 
 cdef void schedule_poll(HeapState* heap, TricolorState* st) noexcept nogil:
-    cdef int64_t room
     if st.phase == PHASE_MARK:
         heap.next_poll_bytes = heap.alloc_bytes + (0 if heap.stress_allocs > 0 else st.poll_bytes)
-        return
-    if heap.stress_allocs > 0:
+    elif heap.stress_allocs > 0:
         heap.next_poll_bytes = heap.alloc_bytes
-        return
-    if heap.gogc < 0:
-        room = INT64_MAX - heap.alloc_bytes
     else:
-        room = heap.heap_trigger - heap_in_use(heap)
-        if room < 0:
-            room = 0
-    if st.sweep_pending and room > st.poll_bytes:
-        room = st.poll_bytes
-    heap.next_poll_bytes = heap.alloc_bytes + room
+        # at the trigger; while sweeping is pending, at least every poll_bytes
+        heap.next_poll_bytes = pacer_next_poll_bytes(&heap.pacer, heap.alloc_bytes, heap_in_use(heap),
+                                                     st.poll_bytes if st.sweep_pending else 0)
 
 cdef void tc_alloc_hook(HeapState* heap) noexcept nogil:
     cdef TricolorState* st = state_of(heap)
     cdef int64_t t0, k
     cdef bint start
     if st.phase == PHASE_MARK:
-        if not st.cycle_overran and heap_in_use(heap) > heap.heap_goal:
+        if not st.cycle_overran and heap_in_use(heap) > heap.pacer.heap_goal:
             st.cycle_overran = 1
-            heap.goal_overruns += 1
+            heap.pacer.goal_overruns += 1
         scan_own_stack_if_grey(heap, st)
         mark_assist(heap, st)
         try_terminate(heap, st)
@@ -790,7 +641,7 @@ cdef void tc_alloc_hook(HeapState* heap) noexcept nogil:
         if start:
             st.stress_count = 0
     else:
-        start = heap.gogc >= 0 and heap_in_use(heap) >= heap.heap_trigger
+        start = heap.pacer.gogc >= 0 and heap_in_use(heap) >= heap.pacer.heap_trigger
     if start:
         mark_start(heap, st)
     schedule_poll(heap, st)
@@ -835,7 +686,6 @@ cdef void tc_destroy(HeapState* heap) noexcept nogil:
         free(b)
     mark_stack_free(&st.mut.grey)
     mark_stack_free(&st.bg.grey)
-    mark_stack_free(&st.full_gc_stack)
     pthread_mutex_destroy(&st.lock)
     pthread_cond_destroy(&st.work_cond)
     pthread_cond_destroy(&st.idle_cond)
@@ -845,23 +695,23 @@ cdef void tc_destroy(HeapState* heap) noexcept nogil:
 
 def attach(ManagedHeap heap, dict opts):
     cdef HeapState* h = heap.state
-    cdef TricolorState* st = <TricolorState*>calloc(1, sizeof(TricolorState))
+    cdef TricolorState* st
+    collector_init(heap, NAME)
+    st = <TricolorState*>calloc(1, sizeof(TricolorState))
     if st == NULL:
         raise MemoryError()
     st.barrier = {"none": BARRIER_NONE, "dijkstra": BARRIER_DIJKSTRA, "yuasa": BARRIER_YUASA,
-                  "hybrid": BARRIER_HYBRID}[opts.get("barrier", "hybrid")]
-    st.mode = MODE_INCREMENTAL if opts.get("mode", "concurrent") == "incremental" else MODE_CONCURRENT
-    st.quantum = opts.get("quantum", 256)
-    st.step_ops = opts.get("step_ops", 1024)
-    st.poll_bytes = <int64_t>opts.get("assist_kib", 64) * 1024
-    st.utilization = opts.get("utilization", 0.25)
+                  "hybrid": BARRIER_HYBRID}[opts["barrier"]]
+    st.mode = MODE_INCREMENTAL if opts["mode"] == "incremental" else MODE_CONCURRENT
+    st.quantum = opts["quantum"]
+    st.step_ops = opts["step_ops"]
+    st.poll_bytes = <int64_t>opts["assist_kib"] * 1024
     st.worker_idle = 1
     st.phase = PHASE_IDLE
     pthread_mutex_init(&st.lock, NULL)
     pthread_cond_init(&st.work_cond, NULL)
     pthread_cond_init(&st.idle_cond, NULL)
     h.collector.state = st
-    h.collector.name = b"tricolor"
     h.collector.alloc_hook = tc_alloc_hook
     h.collector.poll_hook = tc_poll_hook
     h.collector.out_of_memory = tc_collect
@@ -872,7 +722,5 @@ def attach(ManagedHeap heap, dict opts):
     if st.mode == MODE_INCREMENTAL:
         h.poll_interval_ops = st.step_ops
         h.next_poll_ops = h.mutator_ops + st.step_ops
-    # before any cycle: no live heap measured yet; start at the lower trigger bound
-    if h.gogc >= 0:
-        h.heap_trigger = <int64_t>(h.heap_goal * TRIGGER_MIN_FRACTION)
+    pacer_use_runway(&h.pacer, opts["utilization"], st.mode == MODE_INCREMENTAL)
     schedule_poll(h, st)

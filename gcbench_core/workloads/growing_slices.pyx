@@ -75,7 +75,7 @@ cdef inline uint64_t next_capacity(uint64_t old_cap, uint64_t needed) noexcept n
 cdef inline uint64_t rounded_capacity(HeapState* heap, uint64_t cap) noexcept nogil:
     cdef uint64_t nbytes = HEADER_BYTES + cap * 8
     if nbytes <= MAX_SMALL_SIZE:
-        nbytes = heap.class_size[size_class_of(heap, <uint32_t>nbytes)]
+        nbytes = heap.sizeclass.class_size[size_class_of(heap, <uint32_t>nbytes)]
     else:
         nbytes = (nbytes + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE
     return (nbytes - HEADER_BYTES) // 8

@@ -69,7 +69,7 @@ cdef void kernel(void* arg) noexcept nogil:
     for req in range(p.requests):
         nslots = dist_sample(&p.slots, &rng)
         mut_alloc(heap, R_REQ, nslots, dist_sample(&p.payload, &rng))
-        if heap.stack[R_REQ].nbytes >= 16 + 8 * nslots:
+        if heap.roots.stack[R_REQ].nbytes >= 16 + 8 * nslots:
             (<int64_t*>mut_payload(heap, R_REQ))[0] = req
         for k in range(nslots):
             # children chained (each has one slot to the previous one): a small graph,

@@ -145,7 +145,7 @@ cdef inline void start_request(HeapState* heap, Params* p, int w, int64_t index)
 cdef inline void finish_request(HeapState* heap, Rng* rng, Params* p, int w) noexcept nogil:
     cdef uint64_t sum = 0
     cdef uint32_t k, i
-    cdef Object* request = heap.stack[req_reg(w)]
+    cdef Object* request = heap.roots.stack[req_reg(w)]
     cdef Object* small
     cdef unsigned char* data
     # touch: read the buffer (one byte per cache line) and every small object

@@ -1,0 +1,76 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""cycle: the heap-owned collection cycle and the one stop-the-world collection
+(contract in cycle.pxd)."""
+from libc.stdint cimport int64_t
+from gcbench_core.heap cimport (HeapState, CycleRecord, gcb_now_ns, gcb_thread_cpu_ns, heap_fail,
+                                heap_in_use, heap_mark_roots, heap_drain, heap_flip, heap_sweep_all,
+                                ERR_INTERNAL)
+from gcbench_core.events cimport events_open_cycle, events_add_pause
+from gcbench_core.pacer cimport pacer_set_goal, pacer_update_trigger, TRIGGER_RUNWAY
+from gcbench_core.verify cimport verify_end_of_cycle
+
+
+cdef int64_t cycle_begin(HeapState* heap, bint forced) noexcept nogil:
+    cdef int64_t heap_before = heap_in_use(heap)
+    cdef CycleRecord* cycle = events_open_cycle(&heap.events)
+    cdef int64_t t0
+    if cycle == NULL:
+        heap_fail(heap, ERR_INTERNAL, "out of memory for the cycle log")
+        return gcb_now_ns()
+    t0 = gcb_now_ns()
+    cycle.start_ns = t0
+    cycle.heap_before = heap_before
+    cycle.forced = forced
+    if heap.cycle_start_hook != NULL:
+        heap.cycle_start_hook(heap)
+    return t0
+
+cdef void cycle_pause(HeapState* heap, int kind, int64_t t0, int64_t t1) noexcept nogil:
+    events_add_pause(&heap.events, kind, t0, t1, heap.events.ncycles)
+
+cdef int64_t cycle_end(HeapState* heap, int kind, int64_t t0, CycleResult* r) noexcept nogil:
+    cdef CycleRecord* cycle
+    cdef int64_t t1
+    if r.paced:
+        pacer_set_goal(&heap.pacer, r.live_bytes)
+        if heap.pacer.trigger_model == TRIGGER_RUNWAY:
+            pacer_update_trigger(&heap.pacer, r.live_bytes, r.scan_work, r.forced, heap.alloc_bytes,
+                                 gcb_thread_cpu_ns(), heap.background_cpu_ns, heap.assist_ns)
+    else:
+        heap.pacer.last_marked_bytes = r.live_bytes
+    if r.live_bytes > heap.peak_live_bytes:
+        heap.peak_live_bytes = r.live_bytes
+    t1 = gcb_now_ns()
+    cycle_pause(heap, kind, t0, t1)
+    if heap.events.open_cycle < 0:
+        return t1
+    cycle = &heap.events.cycles[heap.events.open_cycle]
+    heap.events.open_cycle = -1
+    cycle.end_ns = t1
+    cycle.heap_after = r.heap_after
+    cycle.live_bytes = r.live_bytes
+    cycle.live_objects = r.live_objects
+    cycle.goal_bytes = heap.pacer.heap_goal if r.paced and heap.pacer.gogc >= 0 else -1
+    cycle.mark_ns = r.mark_ns
+    cycle.sweep_ns = t1 - r.sweep_start_ns if r.sweep_start_ns > 0 else 0
+    cycle.forced = r.forced
+    verify_end_of_cycle(heap, r.marks_intact)
+    return t1
+
+cdef void heap_collect_stw(HeapState* heap, int kind, bint forced) noexcept nogil:
+    cdef CycleResult r
+    cdef int64_t t0 = cycle_begin(heap, forced)
+    heap_mark_roots(heap, &heap.mark_stack, True)
+    heap.marked_objects_total += heap_drain(heap, &heap.mark_stack)
+    r.sweep_start_ns = gcb_now_ns()
+    r.mark_ns = r.sweep_start_ns - t0
+    heap_flip(heap)
+    heap_sweep_all(heap)
+    r.live_bytes = heap_in_use(heap)
+    r.heap_after = r.live_bytes
+    r.live_objects = heap.alloc_count - heap.freed_count
+    r.scan_work = 0
+    r.forced = forced
+    r.paced = True
+    r.marks_intact = False
+    cycle_end(heap, kind, t0, &r)
