@@ -10,10 +10,19 @@ catches them (GCBENCH_DEBUG=1 pip install .).  Not a workload: nothing registers
 
 In a release build neither is detected (that is the point of the debug build); do not
 call them there, the first writes to freed memory.
+
+  bump_space_check(heap, half_bytes, n)   exercises the bump-pointer space (spaces/bump),
+                        which no plan uses yet: fill to-space to its limit, build a chain
+                        of n objects, flip, evacuate the chain Cheney-style (copy the root,
+                        then scan to-space copying each slot's target once) and report
+                        what happened, for tests to check (any build).
 """
 from gcbench_core.heap cimport (HeapState, ManagedHeap, Object, Span, run_kernel, span_of,
                                 obj_index, GCB_DEBUG)
 from gcbench_core.mutator cimport mut_alloc, mut_store, mut_store_null, mut_clear, mut_gc
+from gcbench_core.spaces.bump cimport (BumpSpace, bump_init, bump_free, bump_alloc, bump_flip, bump_copy,
+                                       bump_is_forwarded, bump_forwardee, bump_in_to_space)
+from gcbench_core.heap cimport obj_slots
 
 DEBUG_BUILD = bool(GCB_DEBUG)
 
@@ -40,10 +49,76 @@ cdef void mark_free_slot_kernel(void* arg) noexcept nogil:
     s.mark_bits[i >> 6] |= (<uint64_t>1) << (i & 63)
     mut_gc(heap)
 
-from libc.stdint cimport uint32_t, uint64_t
+from libc.stdint cimport uint32_t, uint64_t, int64_t
 
 def use_after_free(ManagedHeap heap):
     run_kernel(heap, use_after_free_kernel, heap.state)
 
 def mark_free_slot(ManagedHeap heap):
     run_kernel(heap, mark_free_slot_kernel, heap.state)
+
+
+def bump_space_check(ManagedHeap heap, int64_t half_bytes, int64_t n):
+    """Allocate, forward and flip in heap's bump space; a dict of what was observed."""
+    cdef BumpSpace* s = &heap.state.bump
+    cdef Object* obj
+    cdef Object* prev = NULL
+    cdef Object* root = NULL
+    cdef Object* copy
+    cdef Object* again
+    cdef char* scan
+    cdef int64_t i, filled = 0, chain_bytes = 0, in_to_space = 0, forwarded = 0, order_ok = 1
+    cdef int64_t same_copy = 0
+    if s.base != NULL:
+        bump_free(s)
+    if not bump_init(s, half_bytes):
+        raise MemoryError("cannot map the bump space")
+    # 1. fill to-space with 24-byte objects (one slot) until bump_alloc refuses
+    while bump_alloc(s, 24) != NULL:
+        filled += 1
+    out = {"half_bytes": s.half_bytes, "filled_24_byte_objects": filled,
+           "bytes_left": s.limit - s.cursor}
+    # 2. the other half: a chain of n objects (one slot, 8-byte id), last to first
+    bump_flip(s)
+    for i in range(n):
+        obj = bump_alloc(s, 24)
+        if obj == NULL:
+            raise ValueError("n objects do not fit in half_bytes")
+        obj.nslots = 1
+        obj.nbytes = 24
+        obj_slots(obj)[0] = prev
+        (<int64_t*>(obj_slots(obj) + 1))[0] = n - 1 - i
+        chain_bytes += 24
+        prev = obj
+    root = prev
+    # 3. flip and evacuate: copy the root, then scan to-space (Cheney)
+    bump_flip(s)
+    copy = bump_copy(s, root)
+    again = bump_copy(s, root)
+    same_copy = copy == again and bump_is_forwarded(root) and bump_forwardee(s, root) == copy
+    scan = <char*>copy
+    while scan < s.cursor:
+        obj = <Object*>scan
+        if obj_slots(obj)[0] != NULL:
+            obj_slots(obj)[0] = bump_copy(s, obj_slots(obj)[0])
+        scan += (obj.nbytes + 7) & ~7
+    # 4. walk the copied chain
+    obj = copy
+    i = 0
+    while obj != NULL:
+        in_to_space += bump_in_to_space(s, obj)
+        if (<int64_t*>(obj_slots(obj) + 1))[0] != i:
+            order_ok = 0
+        obj = obj_slots(obj)[0]
+        i += 1
+    # every old object is forwarded (the chain's old copies lie in from-space)
+    obj = <Object*>s.from_base
+    while <char*>obj < s.from_base + chain_bytes:
+        forwarded += bump_is_forwarded(obj)
+        obj = <Object*>((<char*>obj) + 24)
+    out.update({"chain_length": i, "chain_in_to_space": in_to_space, "chain_order_kept": bool(order_ok),
+                "old_copies_forwarded": forwarded, "copy_once": bool(same_copy),
+                "to_space_used": s.cursor - s.to_base, "chain_bytes": chain_bytes,
+                "copied_objects": s.copied_objects, "copied_bytes": s.copied_bytes, "flips": s.flips})
+    bump_free(s)
+    return out

@@ -2,7 +2,7 @@
 """marksweep: stop-the-world mark-sweep (McCarthy 1960, with Go's heap layout).
 
 The plan: when the heap in use reaches the pacer's trigger (= its goal: Go's GOGC rule),
-the mutator stops and the heap's one stop-the-world collection (cycle.pyx
+the mutator stops and the heap's one stop-the-world collection (the cycle room's
 heap_collect_stw) runs in a single pause of kind stw-collect:
   1. cycle start: the heap's cycle-start hooks (the Pool drops its victim cache);
   2. mark: grey every root, then drain an explicit mark stack (mark-on-push);

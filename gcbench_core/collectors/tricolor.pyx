@@ -53,7 +53,7 @@ the way from live to goal.  Incremental mode uses bytes allocated per byte scann
 clocks), so a run is a function of its seed.  Assists scan (remaining expected scan work /
 heap left before the goal) per byte allocated, checked every `assist_kib`; at the goal the
 mutator drains everything it can reach.  The cycle's bookkeeping (record, pauses, hooks,
-goal, verification) is the heap's cycle room (cycle.pyx); full collections are its
+goal, verification) is the heap's cycle room (gcbench_core/cycle); full collections are its
 heap_collect_stw.
 goal_overruns counts cycles in which the heap passed the goal while marking.
 Counters: background_mark_ns is the worker's busy wall time, background_cpu_ns its thread

@@ -3,7 +3,7 @@
 from libc.stdint cimport uint32_t, int64_t
 from libc.string cimport memset
 from libc.stdio cimport snprintf
-from gcbench_core.heap cimport (HeapState, Span, Object, heap_fail, clear_slots, mark_object_atomic,
+from gcbench_core.heap cimport (HeapState, Span, Object, heap_fail, debug_assert, clear_slots, mark_object_atomic,
                                 PAGE_SIZE, PAGE_SHIFT, HEADER_BYTES, SPAN_LARGE, ERR_HEAP_EXHAUSTED,
                                 GCB_DEBUG, GCB_POISON_BYTE)
 from gcbench_core.spaces.pages cimport (list_push, list_pop, swept_index, unswept_index,
@@ -44,6 +44,9 @@ cdef void sweep_large_span(HeapState* heap, Span* s) noexcept nogil:
     cdef int64_t in_use = heap.alloc_bytes - heap.freed_bytes
     if in_use > heap.peak_heap_bytes:
         heap.peak_heap_bytes = in_use
+    if GCB_DEBUG:
+        debug_assert(heap, s.sweepgen == heap.pages.sweepgen - 2, "sweep_span: span does not need sweeping (sweepgen)")
+        debug_assert(heap, heap.freed_bytes <= heap.alloc_bytes, "sweep_span: freed more bytes than allocated")
     s.sweepgen = heap.pages.sweepgen
     if s.mark_bits[0] & 1:
         s.mark_bits[0] = 0
