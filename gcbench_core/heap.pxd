@@ -237,8 +237,8 @@ ctypedef struct Collector:
     drop_fn drop
 
 ctypedef struct HeapState:
-    # --- allocation fast path (hot; keep first) ---
-    SizeClassSpace sizeclass
+    # --- allocation fast path (hot; keep first: the counters share the first cache line
+    # with the first current spans, the size tables follow the current spans) ---
     int64_t alloc_count
     int64_t alloc_bytes              # counted in size-class bytes (Go's TotalAlloc)
     int64_t next_poll_bytes          # alloc_bytes at which collector.alloc_hook runs
@@ -246,6 +246,7 @@ ctypedef struct HeapState:
     int64_t next_poll_ops            # mutator_ops at which collector.poll_hook runs
     int allocate_black               # marking is on: new objects are born marked
     int barrier_on                   # marking is on: stores take the barrier slow path
+    SizeClassSpace sizeclass
 
     # --- roots and the other spaces ---
     Roots roots
