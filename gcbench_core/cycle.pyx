@@ -60,8 +60,8 @@ cdef int64_t cycle_end(HeapState* heap, int kind, int64_t t0, CycleResult* r) no
 cdef void heap_collect_stw(HeapState* heap, int kind, bint forced) noexcept nogil:
     cdef CycleResult r
     cdef int64_t t0 = cycle_begin(heap, forced)
-    heap_mark_roots(heap, &heap.mark_stack, True)
-    heap.marked_objects_total += heap_drain(heap, &heap.mark_stack)
+    heap_mark_roots(heap, heap.mark_stack, True)
+    heap.marked_objects_total += heap_drain(heap, heap.mark_stack)
     r.sweep_start_ns = gcb_now_ns()
     r.mark_ns = r.sweep_start_ns - t0
     heap_flip(heap)

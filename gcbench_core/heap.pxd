@@ -267,7 +267,8 @@ ctypedef struct HeapState:
 
     # --- collector and options ---
     Collector collector
-    MarkStack mark_stack             # the stop-the-world collection's (cycle.pyx heap_collect_stw)
+    MarkStack* mark_stack            # the stop-the-world collection's (heap_collect_stw); its own
+                                     # allocation, away from the fields the drain loop reads
     heap_hook cycle_start_hook       # run by cycle_begin, inside the first pause (Pool cleanup)
     void* cycle_start_arg
     int64_t stress_allocs            # > 0: start a cycle every this many allocations

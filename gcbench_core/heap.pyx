@@ -350,7 +350,8 @@ cdef class ManagedHeap:
         heap.verify = verify
         heap.stress_allocs = stress_allocs
         heap.checkmark = checkmark
-        if not events_init(&heap.events):
+        heap.mark_stack = <MarkStack*>calloc(1, sizeof(MarkStack))
+        if not events_init(&heap.events) or heap.mark_stack == NULL:
             raise MemoryError()
         collector_reset(heap, "none")
 
@@ -365,7 +366,9 @@ cdef class ManagedHeap:
         pages_free(heap)
         bump_free(&heap.bump)
         verifier_free(heap)
-        mark_stack_free(&heap.mark_stack)
+        if heap.mark_stack != NULL:
+            mark_stack_free(heap.mark_stack)
+            free(heap.mark_stack)
         record_free(heap.trace)
         events_free(&heap.events)
         free(heap)
