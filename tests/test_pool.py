@@ -362,3 +362,19 @@ def test_server_bad_parameters_exit_2():
     assert proc.stderr.count("\n") == 1 and "cache_keep" in proc.stderr
     proc = run_cli("run", "-c", "marksweep", "-w", "server", "-p", "workers=0", check=2)
     assert "out of range" in proc.stderr
+
+
+def test_boehm_collections_run_the_pool_cleanup():
+    # libgc's collection events are the heap's cycle (cycle_begin runs the cleanup there
+    # too): a Put object moves to the victim cache at the first collection, is dropped at
+    # the second
+    _collector_or_skip("boehm")
+    heap, tester = make_tester("boehm", workers=1, verify=False)
+    oid = tester.alloc()
+    tester.put(0, oid)
+    tester.collect()
+    contents = tester.contents()
+    assert contents["private"] == [None] and contents["victim_private"] == [oid]
+    tester.collect()
+    assert tester.contents()["victim_private"] == [None]
+    assert tester.stats()["dropped"] == 1
