@@ -17,4 +17,6 @@ _os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 __version__ = "0.1.0"
 
 # `gcbench.run` is the run room, callable as gcbench.run(collector, workload, ...)
-from . import run  # noqa: E402,F401  (re-exported: gcbench.run)
+from . import run  # noqa: E402
+
+__all__ = ["run", "__version__"]

@@ -7,6 +7,6 @@
 - view: the results view charts and reports share (series labels and colours, groups
   per workload, pause samples, run times, minimum heaps).
 
-This room computes no figure and runs nothing: it imports errors, units, metrics and the
-kernel's data types only, never the run, suite or report rooms.
+This room computes no figure and runs nothing: it imports errors, units and, for traces,
+the kernel's trace types, parser and check; never the run, suite or report rooms.
 """
