@@ -10,7 +10,9 @@ import sys
 
 import pyperf
 
-from gcbench import registry, runner as gcrunner
+from gcbench import registry
+from gcbench.run.config import make_config
+from gcbench.run.runner import run_config
 
 
 def collectors_to_compare():
@@ -29,7 +31,7 @@ def collectors_to_compare():
 def bench_config(loops, config):
     total = 0.0
     for _ in range(loops):
-        total += gcrunner.run_prepared(config)["wall_s"]
+        total += run_config(config)["wall_s"]
     return total
 
 
@@ -57,8 +59,8 @@ def main(family, workloads, small_workloads, heap="512M", nogc_heap="4G"):
             else:
                 params_here = params
             try:
-                config = gcrunner.prepare(collector, workload, params_here, opts, seed=1,
-                                          heap=nogc_heap if collector == "nogc" else heap, gogc=100)
+                config = make_config(collector, workload, params_here, opts, seed=1,
+                                     heap=nogc_heap if collector == "nogc" else heap, gogc=100)
             except Exception as exc:       # a workload unknown to this build, say
                 print(f"skipping {collector} on {workload}: {exc}", file=sys.stderr)
                 continue

@@ -13,8 +13,10 @@ import sys
 import tempfile
 import time
 
-from gcbench import traces
-from gcbench.runner import run
+from gcbench.io import traces
+from gcbench.run.config import make_config
+from gcbench.run.record import record
+from gcbench.run.runner import run
 from gcbench.units import format_bytes
 
 QUICK = "--quick" in sys.argv
@@ -70,8 +72,8 @@ def main():
         for ext in ("trace", "bin"):
             path = os.path.join(tmp, f"churn.{ext}")
             t0 = time.perf_counter()
-            original, records, fmt = traces.record("marksweep", "churn", path,
-                                                   params={"ops": n(2000000)})
+            original, records, fmt = record(make_config("marksweep", "churn", params={"ops": n(2000000)}),
+                                            path)
             t1 = time.perf_counter()
             traces._cache.clear()
             traces.load_trace(path)

@@ -2,6 +2,11 @@
 
     import gcbench
     result = gcbench.run("marksweep", "binary-trees", verify=True)
+
+Rooms (sub-packages): run (one run), suite (pyperf suites), report (formatting, tables,
+charts, reports), io (every file read or written).  Top level: cli (the command),
+registry (collectors and workloads found in gcbench_core), metrics (figures computed from
+results), units, errors.
 """
 import os as _os
 
@@ -11,8 +16,7 @@ _os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 __version__ = "0.1.0"
 
+# `gcbench.run` is the run room, callable as gcbench.run(collector, workload, ...)
+from . import run  # noqa: E402
 
-def run(*args, **kwargs):
-    """See gcbench.runner.run."""
-    from .runner import run as _run
-    return _run(*args, **kwargs)
+__all__ = ["run", "__version__"]

@@ -1,3 +1,4 @@
+"""`python -m gcbench`: the same command as the `gcbench` script (cli.main)."""
 import sys
 
 try:

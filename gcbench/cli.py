@@ -1,16 +1,19 @@
-"""The `gcbench` command.
+"""The `gcbench` command: parse the command line, call the rooms, print what they return.
 
 Exit codes: 0 success, 1 a run failed (heap exhausted, heap corruption), 2 bad input,
 130 interrupted.  Errors are one line on stderr, never a traceback.
+
+Each command builds its run configuration with run.config.make_config, runs through the
+run or suite room, reads and writes files through the io room and prints through
+report.format.  This module formats no result and validates no value itself.
 """
 import argparse
 import os
 import sys
 
 from . import __version__, registry
-from .atomic import write_json_atomic
 from .errors import Interrupted, RunError, UsageError
-from .units import format_bytes, parse_key_values
+from .units import check_output_file, parse_key_values
 
 
 def one_line(text):
@@ -43,7 +46,7 @@ def _add_run_config(p, workload_file=False, collector_default=None,
     if workload_file:
         p.add_argument("--workload-file", metavar="FILE.toml",
                        help="take the workload, its parameters and optionally the seed from a "
-                            "TOML file (see gcbench/workload_file.py); --param values override "
+                            "TOML file (see gcbench/run/workload_file.py); --param values override "
                             "the file's")
     p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
                    help="workload parameter; repeat for several (defaults in `gcbench list`)")
@@ -109,6 +112,7 @@ def build_parser():
     p.add_argument("--output", "-o", required=True, metavar="FILE",
                    help="trace file to write (binary if it ends in .bin or .gcbt, else text)")
     p.add_argument("--format", choices=("text", "binary"), help="trace format (overrides the extension)")
+    p.set_defaults(trace=None)       # run's --trace: record has none
 
     p = sub.add_parser("suite", help="run a benchmark suite under pyperf (no file: the default suite)",
                        description="Run every configuration of a suite file (TOML: workloads x "
@@ -153,7 +157,7 @@ def build_parser():
 
 
 def _add_plot_commands(sub):
-    from .plots import FORMATS, KINDS
+    from .report.plots import FORMATS, KINDS
     p = sub.add_parser("plot", help="draw charts from a run's JSON or a suite's pyperf JSON",
                        description="Draw charts from RESULT.json (gcbench run --json, or a gcbench "
                                    "suite's pyperf JSON): pause distribution, timeline, MMU curves, "
@@ -176,103 +180,21 @@ def _add_plot_commands(sub):
                    help="directory for the report and its charts (default: the directory of RESULT.json)")
 
 
-def _fmt_ms(ns):
-    return "-" if ns is None else f"{ns / 1e6:.3f} ms"
-
-
-def _fmt_us(ns):
-    return "-" if ns is None else f"{ns / 1e3:.1f} us"
-
-
 def cmd_list(args):
-    print("collectors:")
-    for entry in registry.collectors().values():
-        opts = ", ".join(f"{k}={v.get('default')}" + (f" ({'|'.join(map(str, v['choices']))})" if v.get("choices") else "")
-                         for k, v in entry.specs.items())
-        state = "" if entry.available else f"  [unavailable: {entry.reason}]"
-        print(f"  {entry.name:<12} {entry.description}{state}")
-        if opts:
-            print(f"  {'':<12}   options: {opts}")
-    print("workloads:")
-    for entry in registry.workloads().values():
-        print(f"  {entry.name:<15} {entry.description}")
-        specs = entry.specs
-        for spec in specs.values():
-            name = spec["name"]
-            if name.startswith(("min_", "max_")) and f"{name[4:]}_dist" in specs:
-                continue          # shown with its distribution below
-            if name.endswith("_dist") and f"min_{name[:-5]}" in specs:
-                what = name[:-5]
-                lo, hi = specs[f"min_{what}"], specs[f"max_{what}"]
-                print(f"  {'':<15}   {name}={spec.get('default')} min_{what}={lo.get('default')} "
-                      f"max_{what}={hi.get('default')}  {hi.get('help', '').replace('largest ', '', 1)} "
-                      f"({'|'.join(spec['choices'])})")
-                continue
-            choices = f" ({'|'.join(map(str, spec['choices']))})" if spec.get("choices") else ""
-            print(f"  {'':<15}   {name}={spec.get('default')}  {spec.get('help', '')}{choices}")
-    print("distributions: fixed = always (min+max)//2; uniform = every value in [min, max]; "
-          "pareto = bounded Pareto, shape 1.16 (mostly near min, a few near max)")
+    from .report import format
+    format.print_list(registry.collectors().values(), registry.workloads().values())
     return 0
-
-
-def print_summary(result, out=sys.stdout):
-    s = result["summary"]
-    p = s["pause_ns"]
-    gogc = "off" if result["gogc"] is None else result["gogc"]
-    opts = "".join(f" {k}={v}" for k, v in result["opts"].items())
-    print(f"{result['collector']}{opts} on {result['workload']} (seed {result['seed']}, "
-          f"heap {format_bytes(result['heap_bytes'])}, GOGC {gogc})", file=out)
-    print(f"  cycles       {result['cycles']}", file=out)
-    print(f"  pauses       {s['pause_count']}  p50 {_fmt_ms(p['p50'])}  p99 {_fmt_ms(p['p99'])}  "
-          f"max {_fmt_ms(p['max'])}", file=out)
-    share = s["total_stw_ns"] / 1e9 / result["wall_s"] * 100 if result["wall_s"] else 0
-    print(f"  total STW    {_fmt_ms(s['total_stw_ns'])} ({share:.1f}% of {result['wall_s']:.3f} s wall)", file=out)
-    print(f"  throughput   {s['ops_per_s'] / 1e6:.1f} M ops/s, {s['alloc_bytes_per_s'] / 1e6:.1f} MB/s allocated, "
-          f"{(s['allocs_per_mutator_s'] or 0) / 1e6:.1f} M objects/s of mutator time", file=out)
-    print(f"  GC CPU       {result['gc_cpu_fraction'] * 100:.1f}%", file=out)
-    print(f"  peak heap    {format_bytes(result['peak_heap_bytes'])} (peak live {format_bytes(result['peak_live_bytes'])})", file=out)
-    print(f"  allocated    {result['alloc_count']} objects, {format_bytes(result['alloc_bytes'])}", file=out)
-    for key, label in (("request_latency_ns", "latency"), ("metered_latency_ns", "metered")):
-        lat = result.get(key)
-        if lat:
-            print(f"  {label:<12} p50 {_fmt_us(lat['p50'])}  p99 {_fmt_us(lat['p99'])}  "
-                  f"p99.9 {_fmt_us(lat['p99.9'])}  max {_fmt_us(lat['max'])} per request", file=out)
-    pool = result.get("pool")
-    if pool:
-        print(f"  pool         {pool['gets']} gets: {pool['hits_private']} private, {pool['hits_shared']} shared, "
-              f"{pool['hits_stolen']} stolen, {pool['hits_victim']} victim, {pool['misses']} new; "
-              f"{pool['puts']} puts, {pool['dropped']} dropped by cleanup", file=out)
-    for key in _workload_result_keys(result):
-        print(f"  {key:<12} {_fmt_extra(result[key])}", file=out)
-    if result["verified"]:
-        print(f"  verified     yes ({result['counters']['verified_cycles']} cycles and the final heap)", file=out)
-
-
-def _workload_result_keys(result):
-    # extra result keys a workload declares (RESULT_KEYS) and returned
-    try:
-        module = registry.get_workload(result["workload"]).module
-    except UsageError:
-        return ()
-    return [k for k in getattr(module, "RESULT_KEYS", ()) if k in result]
-
-
-def _fmt_extra(value):
-    if isinstance(value, list):
-        if len(value) <= 8:
-            return "[" + ", ".join(map(str, value)) + "]"
-        return f"[{', '.join(map(str, value[:3]))}, ..., {value[-1]}] ({len(value)} entries)"
-    return str(value)
 
 
 def _workload_choice(args):
     """(workload, params, seed) from --workload / --workload-file / --trace."""
-    from . import workload_file
+    from .run import workload_file
+    takes_trace = args.command == "run"
     given = [flag for flag, value in (("--workload", args.workload),
                                       ("--workload-file", args.workload_file),
-                                      ("--trace", getattr(args, "trace", None))) if value]
+                                      ("--trace", args.trace)) if value]
     if len(given) != 1:
-        options = "--workload, --workload-file" + (", --trace" if hasattr(args, "trace") else "")
+        options = "--workload, --workload-file" + (", --trace" if takes_trace else "")
         if not given:
             raise UsageError(f"one of {options} is required")
         raise UsageError(f"give only one of {options} (got {' and '.join(given)})")
@@ -284,58 +206,57 @@ def _workload_choice(args):
         params = {**spec["params"], **params}
         if seed is None:
             seed = spec["seed"]
-    elif getattr(args, "trace", None):
-        from . import traces
+    elif args.trace:
+        from .io.traces import load_trace
         if params:
             raise UsageError("--param does not apply to --trace")
-        traces.load_trace(args.trace)          # validate before anything runs
+        load_trace(args.trace)          # validate before anything runs
         workload = "trace-replay"
         params = {"path": os.path.abspath(args.trace)}
     else:
         workload = args.workload
-    return workload, params, 1 if seed is None else seed
+    return workload, params, seed
+
+
+def _config(args, workload, params=None, seed=None, **modes):
+    """The RunConfig of run, record and minheap: their shared flags plus `modes`."""
+    from .run.config import make_config
+    return make_config(args.collector, workload, params=params,
+                       opts=parse_key_values(args.opt, "--opt"), seed=seed,
+                       heap=args.heap, gogc=args.gogc, **modes)
 
 
 def cmd_run(args):
-    from .runner import run
-    from . import gotrace
+    from .io import store
+    from .report import format, gotrace
+    from .run.runner import run_config
     if args.timeline:
-        _check_output_file(args.timeline, "--timeline")
+        check_output_file(args.timeline, "--timeline")
     if args.json:
-        _check_output_file(args.json, "--json")
+        check_output_file(args.json, "--json")
         if args.timeline and os.path.abspath(args.timeline) == os.path.abspath(args.json):
             raise UsageError("--json and --timeline name the same file")
     workload, params, seed = _workload_choice(args)
-    result = run(args.collector, workload, params=params,
-                 opts=parse_key_values(args.opt, "--opt"),
-                 seed=seed, heap=args.heap, gogc=args.gogc, verify=args.verify,
-                 stress=args.stress, checkmark=args.checkmark)
+    config = _config(args, workload, params, seed, verify=args.verify, stress=args.stress,
+                     checkmark=args.checkmark)
+    result = run_config(config)
     if args.gctrace:
         for line in gotrace.gctrace_lines(result):
             print(line, file=sys.stderr)
-    print_summary(result)
+    format.print_summary(result, registry.get_workload(result["workload"]).result_keys)
     if args.memstats:
         print("memstats:")
         for line in gotrace.format_memstats(gotrace.memstats(result)):
             print(line)
     if args.json:
-        try:
-            write_json_atomic(args.json, result)
-        except OSError as exc:
-            raise UsageError(f"cannot write --json {args.json}: {exc.strerror or exc}") from None
+        store.dump_run(args.json, result, "--json")
     if args.timeline:
-        from .timeline import write_trace
+        from .report.timeline import write_trace
         try:
             write_trace(args.timeline, result)
         except OSError as exc:
             raise UsageError(f"cannot write --timeline {args.timeline}: {exc.strerror or exc}") from None
     return 0
-
-
-def _check_output_file(path, flag):
-    """Refuse an unwritable output path before a run rather than after it."""
-    from .units import check_output_file
-    check_output_file(path, flag)
 
 
 def _output_dir(args):
@@ -360,8 +281,8 @@ def _damaged_result(path, exc):
 
 
 def cmd_plot(args):
-    from .plots import render
-    from .results import load_results
+    from .io.store import load_results
+    from .report.plots import render
     results = load_results(args.result)
     out = _output_dir(args)
     try:
@@ -376,8 +297,8 @@ def cmd_plot(args):
 
 
 def cmd_report(args):
-    from .report import write_report
-    from .results import load_results
+    from .io.store import load_results
+    from .report.document import write_report
     results = load_results(args.result)
     out = _output_dir(args)
     try:
@@ -393,48 +314,41 @@ def cmd_report(args):
 
 
 def cmd_record(args):
-    _check_output_file(args.output, "--output")
-    from . import traces
+    check_output_file(args.output, "--output")
+    from .report import format
+    from .run.record import record
     workload, params, seed = _workload_choice(args)
-    result, records, fmt = traces.record(args.collector, workload, args.output, fmt=args.format,
-                                         params=params, opts=parse_key_values(args.opt, "--opt"),
-                                         seed=seed, heap=args.heap, gogc=args.gogc)
-    print(f"recorded {len(records)} operations of {result['workload']} (seed {result['seed']}: "
-          f"{result['alloc_count']} objects, {format_bytes(result['alloc_bytes'])} allocated, "
-          f"{result['cycles']} cycles under {result['collector']}) to {args.output} ({fmt})")
+    config = _config(args, workload, params, seed)
+    result, records, fmt = record(config, args.output, fmt=args.format)
+    print(format.recorded_line(result, records, args.output, fmt))
     return 0
 
 
-
 def cmd_suite(args):
-    from . import suite
-    return suite.main(args)
+    from .suite import driver
+    return driver.main(args)
 
 
 def cmd_minheap(args):
-    from . import minheap
-    from .runner import prepare
-    config = prepare(args.collector, args.workload,
-                     params=parse_key_values(args.param, "--param"),
-                     opts=parse_key_values(args.opt, "--opt"),
-                     seed=args.seed, heap=args.heap, gogc=args.gogc)
+    from .report import format
+    from .run import minheap
+    config = _config(args, args.workload, parse_key_values(args.param, "--param"), args.seed)
 
     def on_probe(heap_bytes, completed, seconds):
-        outcome = "completes" if completed else "heap exhausted"
-        print(f"  {format_bytes(heap_bytes):>10} ({heap_bytes} bytes): {outcome} ({seconds:.2f} s)",
-              file=sys.stderr, flush=True)
+        print(format.probe_line(heap_bytes, completed, seconds), file=sys.stderr, flush=True)
 
     found, search = minheap.find_min_heap(config, on_probe=on_probe)
-    failing = search.largest_failing(found)
-    fails = f"; {failing} bytes runs out" if failing else ""
-    print(f"minimum heap of {config['workload']} under {config['collector']}: {format_bytes(found)} "
-          f"({len(search.probes)} runs{fails}), bytes: {found}")
+    print(format.minheap_line(config, found, search))
     return 0
 
 
 def cmd_compare(args):
-    from . import compare
-    return compare.main(args)
+    from .report import compare, format
+    if args.format not in compare.FORMATS:
+        raise UsageError(f"unknown format {args.format!r}; known: {', '.join(compare.FORMATS)}")
+    table = compare.compare_files(args.files, baseline=args.baseline)
+    print(format.comparison_table(table, args.format), end="")
+    return 0
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "record": cmd_record, "plot": cmd_plot,

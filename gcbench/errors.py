@@ -1,4 +1,8 @@
-"""The two kinds of failure the command line distinguishes (exit codes 2 and 1)."""
+"""The two kinds of failure the command line distinguishes (exit codes 2 and 1).
+
+Every room raises these and only the command line (cli.main) turns them into exit codes
+and one-line messages; this module imports nothing of gcbench.
+"""
 
 
 class UsageError(ValueError):

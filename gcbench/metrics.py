@@ -1,7 +1,9 @@
 """Every figure gcbench reports, computed in one place from a run's raw events.
 
-Inputs are the result dictionary of `gcbench.run` (see runner.py); each function
-states its definition, which follows DESIGN.md.
+Inputs are the result dictionary of `gcbench.run` (see run/runner.py); each function
+states its definition, which follows DESIGN.md.  Shared by the run room (a result's
+summary) and the report room (tables, charts); it formats nothing, reads or writes no
+file and imports no other gcbench module.
 """
 import numpy as np
 

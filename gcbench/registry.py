@@ -5,8 +5,11 @@ A collector module exposes NAME, DESCRIPTION, OPTIONS ({name: {"default", "choic
 "help"}}), CONSTRAINTS (a gcbench_core.plan.PlanConstraints: what the plan needs and
 offers; read as Entry.constraints, never as loose attributes) and attach(heap, opts).  A
 workload module exposes NAME, DESCRIPTION, PARAMS (a tuple of {"name", "type", "default",
-"min", "max", "choices", "help"}) and run(heap, params, seed).  Either may expose
-AVAILABLE = False with UNAVAILABLE_REASON.
+"min", "max", "choices", "help"}; type "trace" is a trace file the run room loads and
+passes as data), optionally RESULT_KEYS (extra result keys, read as Entry.result_keys) and
+run(heap, params, seed).  Either may expose AVAILABLE = False with UNAVAILABLE_REASON.
+Module attributes are read here, once, at discovery; everything else reads Entry fields.
+This module also holds the one parameter/option validation (resolve, convert_value).
 """
 import importlib
 import math
@@ -20,6 +23,8 @@ from .errors import UsageError
 
 @dataclass
 class Entry:
+    """A collector or workload as discovered: everything the harness reads from its
+    module is here, read once; the harness never looks at the module's attributes."""
     name: str
     description: str
     module: object
@@ -27,6 +32,7 @@ class Entry:
     available: bool = True
     reason: str = ""
     constraints: PlanConstraints = None      # collectors only
+    result_keys: tuple = ()                  # workloads: extra result keys (RESULT_KEYS)
 
 
 def _require_kernels():
@@ -47,22 +53,23 @@ def _discover(package_name, spec_attr, collectors):
     found = {}
     for info in pkgutil.iter_modules(package.__path__):
         module = importlib.import_module(f"{package_name}.{info.name}")
-        name = getattr(module, "NAME", None)
+        declared = vars(module)          # the module's declarations, read once here
+        name = declared.get("NAME")
         if name is None:
             continue
-        raw = getattr(module, spec_attr, ())
+        raw = declared.get(spec_attr, ())
         if isinstance(raw, dict):
             specs = {k: dict(v, name=k) for k, v in raw.items()}
         else:
             specs = {p["name"]: dict(p) for p in raw}
         constraints = None
         if collectors:
-            constraints = getattr(module, "CONSTRAINTS", None)
+            constraints = declared.get("CONSTRAINTS")
             if not isinstance(constraints, PlanConstraints):
                 raise TypeError(f"collector module {module.__name__} must declare CONSTRAINTS = PlanConstraints(...)")
-        found[name] = Entry(name, getattr(module, "DESCRIPTION", ""), module, specs,
-                            getattr(module, "AVAILABLE", True), getattr(module, "UNAVAILABLE_REASON", ""),
-                            constraints)
+        found[name] = Entry(name, declared.get("DESCRIPTION", ""), module, specs,
+                            declared.get("AVAILABLE", True), declared.get("UNAVAILABLE_REASON", ""),
+                            constraints, tuple(declared.get("RESULT_KEYS", ())))
     return dict(sorted(found.items()))
 
 
@@ -149,15 +156,51 @@ def convert_value(spec, value, path):
     return value
 
 
-def resolve(entry, given, what):
-    """Defaults overlaid with `given`, each value validated; unknown keys rejected."""
+_TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+               dict: "a table", list: "an array"}
+
+
+def describe_toml_value(value):
+    kind = next((name for t, name in _TYPE_NAMES.items() if isinstance(value, t)), type(value).__name__)
+    return f"{kind} ({value!r})" if not isinstance(value, (dict, list)) else kind
+
+
+def check_toml_type(kind, value, path):
+    """A TOML value must already have the spec's type: an int parameter does not take
+    "100" or 1.5, a float one takes 1 or 1.5, a bool takes true/false."""
+    ok = {
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "bool": isinstance(value, bool),
+        "table": isinstance(value, dict),
+    }.get(kind, isinstance(value, str))
+    if not ok:
+        expect = {"int": "an integer", "float": "a number", "bool": "true or false",
+                  "table": "a table ([params])"}.get(kind, "a string")
+        raise UsageError(f"{path}: expected {expect}, got {describe_toml_value(value)}")
+
+
+def resolve(entry, given, what, where=None, toml_types=False):
+    """Defaults overlaid with `given`, each value validated; unknown keys rejected.
+
+    The one parameter and option validation.  `where`: the key path of `given` in a
+    file (errors then read "WHERE.KEY: ..."); without it errors name "WHAT KEY" (the
+    command line).  `toml_types`: values must already have the spec's type."""
     given = dict(given or {})
     out = {}
     for key in given:
         if key not in entry.specs:
             known = ", ".join(entry.specs) or "none"
-            raise UsageError(f"unknown {what} {key!r} for {entry.name}; known: {known}")
+            if where is None:
+                raise UsageError(f"unknown {what} {key!r} for {entry.name}; known: {known}")
+            raise UsageError(f"{where}.{key}: unknown {what} of {entry.name}; allowed: {known}")
     for key, spec in entry.specs.items():
-        value = given[key] if key in given else spec.get("default")
-        out[key] = convert_value(spec, value, f"{what} {key}")
+        path = f"{what} {key}" if where is None else f"{where}.{key}"
+        if key in given:
+            value = given[key]
+            if toml_types:
+                check_toml_type(spec.get("type", "str"), value, path)
+        else:
+            value = spec.get("default")
+        out[key] = convert_value(spec, value, path)
     return out

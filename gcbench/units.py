@@ -1,4 +1,7 @@
-"""Parsing of sizes and parameter values, with one-line errors."""
+"""Parsing of sizes, GOGC and KEY=VALUE lists, and the checks on input and output paths,
+with one-line errors (UsageError).  Shared by every room; it knows nothing of runs,
+results or files' contents, and imports only gcbench.errors.
+"""
 import re
 from fractions import Fraction
 

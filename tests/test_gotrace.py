@@ -1,5 +1,5 @@
 """Go-style MemStats on hand-built events."""
-from gcbench import gotrace
+from gcbench.report import gotrace
 
 
 def fake_run(cycles, pauses_per_cycle=1):

@@ -13,7 +13,9 @@ import pyperf
 from PIL import Image
 
 import gcbench
-from gcbench import metrics, plots, report, results as results_mod, timeline
+from gcbench import metrics
+from gcbench.io import store as results_mod, view
+from gcbench.report import document as report, plots, timeline
 from gcbench.errors import RunError, UsageError
 from conftest import SMALL_CHURN, params_args, run_cli
 
@@ -179,22 +181,22 @@ def test_vector_formats(suite_results, tmp_path):
 
 
 def test_series_colours_are_fixed_and_labels_say_what_varies(suite_results):
-    styles = plots.SeriesStyles(suite_results)
+    styles = view.SeriesStyles(suite_results)
     assert styles.labels == ["nogc GOGC=100", "marksweep GOGC=50", "marksweep GOGC=200",
                              "marksweep GOGC=off"]
     assert styles.colour("nogc GOGC=100") == "#000000"
     assert len(set(styles.colours.values())) == len(styles.labels)
-    again = plots.SeriesStyles(list(reversed(suite_results)))
+    again = view.SeriesStyles(list(reversed(suite_results)))
     assert again.colours == styles.colours and again.markers == styles.markers
     # six collectors get six different colours from the palette
     six = [dict(suite_results[0], collector=f"c{i}") for i in range(6)]
-    assert len(set(plots.SeriesStyles(six).colours.values())) == 6
+    assert len(set(view.SeriesStyles(six).colours.values())) == 6
 
 
 def test_charts_cover_all_their_data(suite_results):
-    styles = plots.SeriesStyles(suite_results)
-    group = plots.group_results(suite_results)[0]
-    reps = plots.representatives(group, styles)
+    styles = view.SeriesStyles(suite_results)
+    group = view.group_results(suite_results)[0]
+    reps = view.representatives(group, styles)
     fig = plots._plot_timeline(group, styles)
     panels = [ax for ax in fig.axes if ax.get_title(loc="left")]
     assert len(panels) == len(reps)
@@ -203,15 +205,15 @@ def test_charts_cover_all_their_data(suite_results):
     longest = max(max(r["pauses_ns"] or [0]) for _, r in reps) / 1e6
     assert all(ax.get_ylim()[1] >= longest for ax in panels)
     fig = plots._plot_pauses(group, styles)
-    every = np.concatenate([plots.pause_samples_ns(r) for _, r in reps]) / 1e6
+    every = np.concatenate([view.pause_samples_ns(r) for _, r in reps]) / 1e6
     lo, hi = fig.axes[0].get_xlim()
     assert lo <= every.min() and hi >= every.max()
 
 
 def test_time_space_uses_smallest_completed_heap_or_measured_minimum(suite_results):
-    assert plots.min_heap_bytes(suite_results) == (512 << 10, False)
+    assert view.min_heap_bytes(suite_results) == (512 << 10, False)
     measured = [dict(r, min_heap_bytes=512 << 10) for r in suite_results]
-    assert plots.min_heap_bytes(measured) == (512 << 10, True)
+    assert view.min_heap_bytes(measured) == (512 << 10, True)
 
 
 # --- report --------------------------------------------------------------------------

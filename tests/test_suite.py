@@ -13,7 +13,8 @@ import pyperf
 import pytest
 
 import gcbench
-from gcbench import registry, suitefile
+from gcbench import registry
+from gcbench.suite import suitefile
 from gcbench.errors import RunError, UsageError
 from conftest import run_cli
 
@@ -282,15 +283,15 @@ def test_minheap_completes_and_ten_percent_less_fails():
 
 
 def test_minheap_of_nogc_is_everything_allocated():
-    from gcbench.minheap import find_min_heap
-    from gcbench.runner import prepare
-    config = prepare("nogc", "binary-trees", params={"long_lived_depth": 8, "array_len": 1000, "max_depth": 8})
+    from gcbench.run.config import make_config
+    from gcbench.run.minheap import find_min_heap
+    config = make_config("nogc", "binary-trees", params={"long_lived_depth": 8, "array_len": 1000, "max_depth": 8})
     found, search = find_min_heap(config)
-    allocated = gcbench.run("nogc", "binary-trees", params=config["params"], heap=found)["alloc_bytes"]
+    allocated = gcbench.run("nogc", "binary-trees", params=config.params, heap=found)["alloc_bytes"]
     assert allocated <= found < allocated * 1.1 + (1 << 20)
     assert len(search.probes) < 12       # galloped, not bisected across the range
     with pytest.raises(RunError):
-        gcbench.run("nogc", "binary-trees", params=config["params"], heap=int(found * 0.9))
+        gcbench.run("nogc", "binary-trees", params=config.params, heap=int(found * 0.9))
 
 
 BASE = """
@@ -318,7 +319,7 @@ def top(keys):
     (top("seeds = [1, 1]\n"), "seeds[1]: duplicate"),
     (top("seeds = 3\n"), "seeds: expected an array"),
     (BASE + "[[collector]]\nname = 'marksweep'\nopts = { barrier = 'hybrid' }\n",
-     "collector[1].opts.barrier: unknown option for marksweep"),
+     "collector[1].opts.barrier: unknown option of marksweep"),
     (BASE + "[[collector]]\nname = 'gencopy'\n", "collector[1].name: unknown collector 'gencopy'"),
     (BASE + "[[workload]]\nname = 'churn'\nparams = { live_objects = 'many' }\n",
      "workload[1].params.live_objects: expected an integer"),
@@ -372,7 +373,7 @@ def test_suite_matrix_order_and_names():
 
 
 def test_one_run_per_process_collectors_get_a_process_per_value():
-    from gcbench.suite import worker_settings
+    from gcbench.suite.driver import worker_settings
     base = {"processes": 4, "values": 3, "warmups": 1, "min_time": 0.1}
     assert worker_settings(base, None, False, "marksweep") == (base, None)
     assert worker_settings(base, "fast", True, "marksweep") == (base, "--fast")
@@ -387,7 +388,7 @@ def test_one_run_per_process_collectors_get_a_process_per_value():
 
 
 def test_resume_without_output_finds_the_newest_unfinished_run(tmp_path):
-    from gcbench.suite import latest_unfinished
+    from gcbench.suite.driver import latest_unfinished
     for stamp, suite_name, finished in (("20260101-000000", "small", False), ("20260102-000000", "small", True),
                                         ("20260103-000000", "other", False)):
         d = tmp_path / "results" / stamp

@@ -6,8 +6,11 @@ import random
 import numpy as np
 import pytest
 
-from gcbench import registry, traces
-from gcbench.runner import run
+from gcbench import registry
+from gcbench.io import traces
+from gcbench.run.config import make_config
+from gcbench.run.record import record
+from gcbench.run.runner import run
 from conftest import charged_bytes_function, run_cli
 
 RECORD_SMALL = {
@@ -55,8 +58,8 @@ def test_record_replays_to_same_allocations_and_cycles(tmp_path, workload):
     # python-heap's live set is this test process's own object graph, which grows with
     # what earlier tests imported and kept: give it room
     heap = "256M" if workload == "python-heap" else "64M"
-    original, records, written = traces.record("marksweep", workload, str(path), fmt=None,
-                                               params=RECORD_SMALL[workload], gogc=20, heap=heap)
+    original, records, written = record(make_config("marksweep", workload, params=RECORD_SMALL[workload],
+                                                    gogc=20, heap=heap), str(path), fmt=None)
     assert written == fmt and len(records) > 0
     replay = _replay(path, heap=heap)
     for key in ("alloc_count", "alloc_bytes", "free_count", "mutator_ops", "cycles"):
@@ -86,8 +89,8 @@ def test_record_replay_under_every_collector(tmp_path, variant):
     params = {"live_objects": 2000, "ops": 30000}
     if registry.collectors()[collector].module.__name__.endswith("malloc"):
         params["mutate_fraction"] = 0      # malloc frees on drop: members must not be shared
-    original, _, _ = traces.record(collector, "churn", str(path), params=params,
-                                   opts=opts, gogc=20, heap="64M")
+    original, _, _ = record(make_config(collector, "churn", params=params, opts=opts, gogc=20, heap="64M"),
+                            str(path))
     replay = _replay(path, collector, opts)
     assert replay["alloc_count"] == original["alloc_count"]
     assert replay["alloc_bytes"] == original["alloc_bytes"]
@@ -297,44 +300,55 @@ def test_trace_flag_conflicts_and_missing_file(tmp_path):
 
 
 # ---------------------------------------------------------------------------
-# the C fast path of the text parser agrees with the Python parser
+# the one text parser (gcbench_core.tracetext): layout freedom, and exact errors
 
-def _both(text):
-    from gcbench_core.tracetext import parse
-    fast = parse(text.encode())
+def _parse(text):
+    from gcbench_core.tracetext import TraceSyntaxError, parse
     try:
-        slow = traces.parse_text("t", text)
-    except Exception as exc:       # UsageError
-        slow = exc
-    return fast, slow
+        return parse(text.encode())
+    except TraceSyntaxError as exc:
+        return exc
 
 
-def test_text_fast_path_matches_python_parser():
+def test_text_parser_ignores_comments_blanks_tabs_and_crlf():
     text, _ = random_trace(99, nops=2000)
-    # comments, blank lines, tabs, CRLF
+    plain_records, plain_lines, plain_roots, plain_globals = _parse(text)
+    # comments, blank lines, tabs, CRLF: the same records, each with its own line
     lines = text.splitlines()
     decorated = [lines[0] + "  ", *lines[1:3], "", "   # a comment"]
     decorated += [f"\t{line}   # op {i}" if i % 3 == 0 else line for i, line in enumerate(lines[3:])]
+    expected_lines = [i + 1 for i, line in enumerate(decorated) if i >= 5]
     for variant in ("\n".join(decorated) + "\n", "\r\n".join(decorated)):
-        fast, slow = _both(variant)
-        assert fast is not None
-        records, lines_, roots, nglobals = fast
-        assert np.array_equal(records, slow.records) and np.array_equal(lines_, slow.lines)
-        assert (roots, nglobals) == (slow.roots, slow.globals)
+        records, lines_, roots, nglobals = _parse(variant)
+        assert np.array_equal(records, plain_records)
+        assert lines_.tolist() == expected_lines
+        assert (roots, nglobals) == (plain_roots, plain_globals) == (8, 3)
+    assert plain_lines.tolist() == list(range(4, 4 + len(plain_records)))
 
 
-@pytest.mark.parametrize("text", [
-    HEAD + "alloc 0 1_0 8\n",          # Python's int() takes underscores: valid, via the slow path
-    HEAD + "alloc 0 1\x0b8\n",         # \v is a line break to splitlines: invalid
-    HEAD + "alloc 0 1\r8\n",           # so is a lone \r
-    HEAD + "alloc 0 1 8 9\n",
-    HEAD + "alloc 0 1 99999999999\n",
-    HEAD + "store 0 0 +1\n",
-    "# gcbench trace 1\n",
-    "",
+@pytest.mark.parametrize("text, field, value", [
+    (HEAD + "alloc 0 1_0 8\n", "x", 10),      # numbers as Python's int() reads them
+    (HEAD + "store 0 0 +1\n", "b", 1),
+    (HEAD + "alloc 0 -0 8\n", "x", 0),
 ])
-def test_text_fast_path_never_accepts_what_python_rejects(text):
-    fast, slow = _both(text)
-    if fast is not None:
-        assert not isinstance(slow, Exception)
-        assert np.array_equal(fast[0], slow.records)
+def test_text_parser_reads_numbers_as_int_does(text, field, value):
+    records, lines, _, _ = _parse(text)
+    assert records[field].tolist() == [value] and lines.tolist() == [3]
+
+
+@pytest.mark.parametrize("text, line, message", [
+    (HEAD + "alloc 0 1\x0b8\n", 3, "expected `alloc R NPTR SIZE`, got 'alloc 0 1'"),  # \v ends a line
+    (HEAD + "alloc 0 1\r8\n", 3, "expected `alloc R NPTR SIZE`, got 'alloc 0 1'"),    # so does a lone \r
+    (HEAD + "alloc 0 1 8 9\n", 3, "expected `alloc R NPTR SIZE`, got 'alloc 0 1 8 9'"),
+    (HEAD + "alloc 0 1 99999999999\n", 3, "payload size 99999999999 out of range [0, 4294967295]"),
+    (HEAD + "alloc 0 1__0 8\n", 3, "pointer-slot count must be an integer, got '1__0'"),
+    (HEAD + "store 0 - 1\n", 3, "slot must be an integer, got '-'"),
+    ("# gcbench trace 1\n", 1, "no `roots N` line"),
+    ("# gcbench trace 1\nroots 4\nglobals 65\n", 3, "globals 65 out of range [0, 64]"),
+    ("", 1, "not a gcbench trace: the first line must be '# gcbench trace 1'"),
+])
+def test_text_parser_errors_name_line_and_problem(text, line, message):
+    from gcbench_core.tracetext import TraceSyntaxError
+    exc = _parse(text)
+    assert isinstance(exc, TraceSyntaxError)
+    assert (exc.line, exc.message) == (line, message)

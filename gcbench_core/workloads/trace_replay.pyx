@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""trace-replay: execute a recorded or hand-written operation trace (gcbench/traces.py).
+"""trace-replay: execute a recorded or hand-written operation trace.
 
 Each record is one mutator operation, performed with the same mutator.pxd operation the
 original workload used, so a replay allocates the same objects in the same order, takes
@@ -13,6 +13,11 @@ still in use are recorded: with a collector that collects, exactly what the root
 trace on a shadow graph (object ids and slot arrays in C memory, no heap) to prove that
 every store and load goes through a non-null root and an existing slot, so the replay
 kernel itself needs no checks.
+
+The trace arrives as data: the harness reads the file (tracetext.parse for text, the
+binary header for binary) and passes params["path"] as {"records": TRACE_DTYPE array,
+"roots": N, "globals": N}; `run` validates it again with check_trace before replaying,
+so no trace reaches the kernel unchecked.  It never imports the harness (gcbench/).
 """
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, free
@@ -26,11 +31,14 @@ from gcbench_core.mutator cimport (mut_alloc, mut_store, mut_store_null, mut_loa
                                    mut_safepoint)
 
 import numpy as np
+from gcbench_core.heap import TRACE_DTYPE
 
 NAME = "trace-replay"
 DESCRIPTION = "replay an operation trace (`gcbench run --trace FILE`; write one with `gcbench record`)"
 PARAMS = (
-    {"name": "path", "type": "str", "default": "",
+    # type "trace": a file name in the configuration; the harness hands run() the loaded
+    # trace ({"records", "roots", "globals"}) in its place
+    {"name": "path", "type": "trace", "default": "",
      "help": "trace file, text or binary (gcbench run --trace FILE sets it)"},
 )
 RESULT_KEYS = ("trace_ops", "gc_live_objects", "gc_live_bytes")
@@ -251,16 +259,18 @@ cdef void kernel(void* arg) noexcept nogil:
                 mut_tick(heap)
 
 def run(ManagedHeap heap, dict params, uint64_t seed):
-    """Replay the trace at params["path"] (validated by gcbench.traces.load_trace)."""
-    from gcbench.traces import load_trace
+    """Replay params["path"]: a loaded trace {"records", "roots", "globals"}."""
     cdef Replay p
-    if not params["path"]:
+    trace = params["path"]
+    if not trace:
         raise ValueError("no trace given: use `gcbench run --trace FILE` (or --param path=FILE)")
-    trace = load_trace(params["path"])
-    records = np.ascontiguousarray(trace.records)
+    records = np.ascontiguousarray(trace["records"], dtype=TRACE_DTYPE)
+    gc_ops, problem = check_trace(records, trace["roots"], trace["globals"])
+    if problem is not None:
+        raise ValueError(f"record {gc_ops + 1}: {problem}")
     cdef const uint8_t[::1] raw = records.view(np.uint8).reshape(-1)
-    live_objects = np.zeros(max(trace.gc_ops, 1), dtype=np.int64)
-    live_bytes = np.zeros(max(trace.gc_ops, 1), dtype=np.int64)
+    live_objects = np.zeros(max(gc_ops, 1), dtype=np.int64)
+    live_bytes = np.zeros(max(gc_ops, 1), dtype=np.int64)
     cdef int64_t[::1] lo = live_objects
     cdef int64_t[::1] lb = live_bytes
     p.heap = heap.state
@@ -270,5 +280,5 @@ def run(ManagedHeap heap, dict params, uint64_t seed):
     p.live_bytes = &lb[0]
     run_kernel(heap, kernel, &p)
     return {"trace_ops": int(p.n),
-            "gc_live_objects": live_objects[:trace.gc_ops].tolist(),
-            "gc_live_bytes": live_bytes[:trace.gc_ops].tolist()}
+            "gc_live_objects": live_objects[:gc_ops].tolist(),
+            "gc_live_bytes": live_bytes[:gc_ops].tolist()}

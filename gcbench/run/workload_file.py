@@ -11,41 +11,22 @@
 `gcbench run -c marksweep --workload-file lru.toml`.  Every problem is one line naming
 the file, the key path (e.g. `params.capacity`) and what is allowed; exit code 2.
 Values must have the parameter's TOML type (an integer parameter does not take "100"
-or 1.5; a float parameter takes 1 or 1.5; a bool takes true/false).
+or 1.5; a float parameter takes 1 or 1.5; a bool takes true/false).  The parameters are
+validated by registry.resolve and the seed by run.config.check_seed, as everywhere; this
+module adds only the file's own keys and the order of a distribution's bounds.
 """
 import tomllib
 
-from . import registry
-from .errors import UsageError
+from .. import registry
+from ..errors import UsageError
+from ..units import require_regular_file
+from .config import check_seed
 
 TOP_LEVEL = {"workload": "str", "seed": "int", "description": "str", "params": "table"}
-
-_TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-               dict: "a table", list: "an array"}
-
-
-def _describe(value):
-    kind = next((name for t, name in _TYPE_NAMES.items() if isinstance(value, t)), type(value).__name__)
-    return f"{kind} ({value!r})" if not isinstance(value, (dict, list)) else kind
-
-
-def _check_type(kind, value, path):
-    ok = {
-        "int": isinstance(value, int) and not isinstance(value, bool),
-        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
-        "bool": isinstance(value, bool),
-        "str": isinstance(value, str),
-        "table": isinstance(value, dict),
-    }[kind]
-    if not ok:
-        expect = {"int": "an integer", "float": "a number", "bool": "true or false",
-                  "str": "a string", "table": "a table ([params])"}[kind]
-        raise UsageError(f"{path}: expected {expect}, got {_describe(value)}")
 
 
 def load(path):
     """Parse and validate `path`; returns {"workload", "params", "seed" (or None)}."""
-    from .units import require_regular_file
     require_regular_file(path, "workload file")
     try:
         with open(path, "rb") as f:
@@ -68,7 +49,7 @@ def validate(data):
     for key, value in data.items():
         if key not in TOP_LEVEL:
             raise UsageError(f"{key}: unknown key; allowed: {', '.join(TOP_LEVEL)}")
-        _check_type(TOP_LEVEL[key], value, key)
+        registry.check_toml_type(TOP_LEVEL[key], value, key)
     if "workload" not in data:
         raise UsageError("workload: missing; name one of: " + ", ".join(registry.workloads()))
     name = data["workload"]
@@ -77,18 +58,12 @@ def validate(data):
         raise UsageError(f"workload: {name!r} is not a workload; known: {', '.join(table)}")
     entry = table[name]
     seed = data.get("seed")
-    if seed is not None and not 0 <= seed < 1 << 64:
-        raise UsageError(f"seed: {seed} is out of range [0, 2**64)")
-    given = data.get("params", {})
-    params = {}
-    for key, value in given.items():
-        path = f"params.{key}"
-        spec = entry.specs.get(key)
-        if spec is None:
-            raise UsageError(f"{path}: unknown parameter of {name}; allowed: {', '.join(entry.specs) or 'none'}")
-        _check_type(spec.get("type", "str"), value, path)
-        params[key] = registry.convert_value(spec, value, path)
-    resolved = registry.resolve(entry, params, "parameter")
+    if seed is not None:
+        try:
+            check_seed(seed)
+        except UsageError as exc:
+            raise UsageError(f"seed: {exc}") from None
+    resolved = registry.resolve(entry, data.get("params", {}), "parameter", where="params", toml_types=True)
     # a distribution's bounds (distspec.dist_params) must be ordered
     for key in entry.specs:
         what = key[:-5] if key.endswith("_dist") else None

@@ -18,12 +18,16 @@ status file are rewritten atomically (write a temporary file, then rename), so a
 killed at any moment keeps every configuration that finished, and `--resume` runs only
 the others.  A configuration that fails (heap exhausted, a crash) is recorded as failed
 and the suite goes on.
+
+Every file goes through the io room's store (run files, suite JSON, status file, failure
+records, the workers' error files); the summary table comes from report.compare and
+report.format, the report from report.document.  This module measures nothing itself:
+the pyperf worker (suite.worker) runs and times the configurations.
 """
 import ctypes
 import datetime
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -31,10 +35,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import __version__, registry, suitefile
-from .atomic import write_json_atomic
-from .errors import Interrupted, RunError, UsageError
-from .units import format_bytes
+from .. import __version__, registry
+from ..errors import Interrupted, RunError, UsageError
+from ..io import store
+from ..io.atomic import write_json_atomic, write_text_atomic
+from ..units import format_bytes
+from . import suitefile
 
 SUITE_FILE_NAME = "suite.json"
 RESULTS_DIR = "results"
@@ -48,7 +54,7 @@ class Output:
     def __init__(self, json_path):
         self.json_path = Path(json_path).resolve()
         self.dir = self.json_path.parent
-        self.status_path = self.json_path.with_name(self.json_path.stem + ".status.json")
+        self.status_path = Path(store.status_path(self.json_path))
         self.runs_dir = self.dir / "runs"
 
     def run_file(self, config):
@@ -79,22 +85,12 @@ def output_for(path_text):
 def latest_unfinished(suite_name, root=RESULTS_DIR):
     """The newest results/*/suite.json of this suite that has not finished (for --resume)."""
     candidates = []
-    for status_path in Path(root).glob("*/*.status.json"):
-        try:
-            status = json.loads(status_path.read_text())
-        except (OSError, ValueError):
-            continue
-        if status.get("suite") == suite_name and not status.get("finished"):
-            json_path = status_path.with_name(status_path.name[:-len(".status.json")] + ".json")
+    for status_path in Path(root).glob("*/*" + store.STATUS_SUFFIX):
+        status = store.load_status(status_path)
+        if status is not None and status.get("suite") == suite_name and not status.get("finished"):
+            json_path = Path(store.suite_json_of_status(status_path))
             candidates.append((status_path.stat().st_mtime, json_path))
     return max(candidates)[1] if candidates else None
-
-
-def write_suite_atomic(path, benchmarks):
-    import pyperf
-    tmp = f"{path}.tmp"
-    pyperf.BenchmarkSuite(benchmarks).dump(tmp, replace=True)
-    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------- metadata
@@ -219,11 +215,13 @@ def run_configuration(spec, work_dir, mode_flag):
     import pyperf
     spec_path = Path(work_dir) / "spec.json"
     bench_path = Path(work_dir) / "bench.json"
-    for p in (spec_path, bench_path):
+    error_path = Path(work_dir) / "error.json"
+    spec = dict(spec, error_file=str(error_path))
+    for p in (spec_path, bench_path, error_path):
         if p.exists():
             p.unlink()
     write_json_atomic(spec_path, spec)
-    cmd = [sys.executable, "-m", "gcbench.pyperf_worker", str(spec_path), "-o", str(bench_path), "--quiet"]
+    cmd = [sys.executable, "-m", "gcbench.suite.worker", str(spec_path), "-o", str(bench_path), "--quiet"]
     if mode_flag:
         cmd.append(mode_flag)
     # cwd: a directory without the gcbench sources, so `-m` imports the installed package
@@ -241,25 +239,17 @@ def run_configuration(spec, work_dir, mode_flag):
         raise
     if proc.returncode == 0 and bench_path.exists():
         return pyperf.Benchmark.load(str(bench_path)), None
-    run_file = Path(spec["run_file"])
-    if run_file.exists():
-        try:
-            recorded = json.loads(run_file.read_text())
-            if recorded.get("failed"):
-                if recorded.get("applicable") is False:
-                    raise NotApplicable(recorded.get("error", "not applicable"))
-                return None, recorded.get("error", "failed")
-        except ValueError:
-            pass
+    recorded = store.read_json_or_none(spec["run_file"])
+    if isinstance(recorded, dict) and recorded.get("failed"):
+        if recorded.get("applicable") is False:
+            raise NotApplicable(recorded.get("error", "not applicable"))
+        return None, recorded.get("error", "failed")
     if proc.returncode < 0:
         return None, f"crashed with signal {-proc.returncode}"
-    # the first exception a worker printed says why (pyperf's own comes last: "... failed
-    # with exit code 1"); gcbench's errors are shown without their module
-    errors = [f"{m.group(2)}: {m.group(3) or ''}" if m.group(2) not in ("RunError", "UsageError") else m.group(3) or ""
-              for m in re.finditer(r"^((?:\w+\.)*)(\w*(?:Error|Exception|Interrupt))(?:: (.*))?$",
-                                   output or "", re.M)]
-    if errors:
-        return None, f"in a pyperf worker: {errors[0]}"
+    # a worker that raised wrote why to the error file
+    error = store.read_worker_error(error_path)
+    if error:
+        return None, f"in a pyperf worker: {error}"
     lines = [line for line in (output or "").splitlines() if line.strip()]
     return None, f"pyperf worker failed: {lines[-1].strip() if lines else f'exit code {proc.returncode}'}"
 
@@ -270,7 +260,7 @@ def resolve_heap(config, minheaps, progress):
     """Heap bytes for a configuration (finding and caching the minimum heap for an 'Nx'
     size).  Returns (heap_bytes, minheap_bytes or None); raises RunError/UsageError when
     no heap size works."""
-    from .minheap import PAGE_BYTES, find_min_heap
+    from ..run.minheap import PAGE_BYTES, find_min_heap
     if not config.heap.relative:
         return config.heap.bytes, None
     key = config.minheap_key()
@@ -279,7 +269,7 @@ def resolve_heap(config, minheaps, progress):
         label = f"{config.workload_label} under {config.collector_label}"
         progress.note(f"finding the minimum heap of {label} ...")
         try:
-            found, search = find_min_heap(config.run_config(0))
+            found, search = find_min_heap(config.run_config())
         except UsageError as exc:
             minheaps[key] = {"error": str(exc), "applicable": False}
         except RunError as exc:
@@ -300,8 +290,7 @@ def resolve_heap(config, minheaps, progress):
 
 def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys.stdout, err=sys.stderr):
     """Run `suite` (a suitefile.Suite) writing to output_path; returns the exit code."""
-    import pyperf
-    from .runner import build_info
+    from ..run.runner import build_info
 
     suite, pass_mode_flag = suite.for_mode(mode)
     output = Output(output_path)
@@ -314,15 +303,14 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
     if resume:
         if not output.status_path.exists():
             raise UsageError(f"nothing to resume at {output.json_path}: {output.status_path.name} is missing")
-        try:
-            old = json.loads(output.status_path.read_text())
-        except ValueError:
-            raise UsageError(f"{output.status_path} is not valid JSON") from None
+        old = store.load_status(output.status_path)
+        if old is None:
+            raise UsageError(f"{output.status_path} is not valid JSON")
         if old.get("suite") != suite.name:
             raise UsageError(f"{output.json_path} holds suite {old.get('suite')!r}, not {suite.name!r}")
         status.update({k: old[k] for k in ("started", "minheap", "configurations") if k in old})
         if output.json_path.exists():
-            for bench in pyperf.BenchmarkSuite.load(str(output.json_path)).get_benchmarks():
+            for bench in store.load_suite(str(output.json_path)).get_benchmarks():
                 existing[bench.get_name()] = bench
     elif output.json_path.exists() or output.status_path.exists():
         raise UsageError(f"{output.json_path} already exists: pass --resume to complete it, "
@@ -358,10 +346,10 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
         for name in names + [n for n in bench_order if n not in names]:
             ordered += bench_order.get(name, [])
         if ordered:
-            write_suite_atomic(output.json_path, ordered)
-        write_json_atomic(output.status_path, status)
+            store.dump_suite(output.json_path, ordered)
+        store.dump_status(output.status_path, status)
 
-    write_json_atomic(output.status_path, status)
+    store.dump_status(output.status_path, status)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         with tempfile.TemporaryDirectory(prefix="gcbench-suite-") as work_dir:
@@ -375,23 +363,22 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
                     meta = benchmark_metadata(suite, config, heap_bytes, minimum,
                                               output.relative(run_file), build)
                     config_settings, flag = worker_settings(settings, mode, pass_mode_flag, config.collector)
-                    spec = {"name": config.name, "config": config.run_config(heap_bytes),
+                    spec = {"name": config.name, "config": config.run_config(heap_bytes).to_json(),
                             "metadata": {**meta, "gcbench_metric": "throughput"},
                             "settings": config_settings, "run_file": str(run_file)}
                     bench, error = run_configuration(spec, work_dir, flag)
-                except NotApplicable as exc:
+                except (NotApplicable, UsageError) as exc:
                     entry.update(status="skipped", error=str(exc))
-                    write_json_atomic(run_file, {"failed": True, "applicable": False, "error": str(exc),
-                                                 "name": config.name, **config.run_config(0)})
+                    store.write_failure(run_file, config.name, config.identity(), exc, applicable=False)
                 except RunError as exc:
                     entry.update(status="failed", error=str(exc))
-                    write_json_atomic(run_file, {"failed": True, "error": str(exc), "name": config.name,
-                                                 **config.run_config(0)})
+                    store.write_failure(run_file, config.name, config.identity(), exc, applicable=True,
+                                        kind=exc.kind)
                 else:
                     if bench is None:
                         entry.update(status="failed", error=error)
                     else:
-                        recorded = json.loads(run_file.read_text())
+                        recorded = store.read_json(run_file)
                         benches = [bench]
                         pauses = pause_benchmark(config.name + "/pauses", recorded["pauses_ns"], meta)
                         if pauses is not None:
@@ -413,7 +400,7 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
                     outcome = f"FAILED: {entry['error']}"
                 progress.finished(config.name, seconds, outcome)
     except (KeyboardInterrupt, _Terminated):
-        write_json_atomic(output.status_path, status)
+        store.dump_status(output.status_path, status)
         kept = sum(1 for s in status["configurations"].values() if s.get("status") == "done")
         progress.note(f"suite {suite.name} stopped: {output.json_path} keeps the {kept} finished "
                       f"configurations; complete it with: gcbench suite "
@@ -425,7 +412,7 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
 
     status["finished"] = True
     status["ended"] = datetime.datetime.now().isoformat(timespec="seconds")
-    write_json_atomic(output.status_path, status)
+    store.dump_status(output.status_path, status)
     failures = {n: s for n, s in status["configurations"].items() if s.get("status") == "failed" and n in names}
     skipped = {n: s for n, s in status["configurations"].items() if s.get("status") == "skipped" and n in names}
     summary = write_summary(output, suite, failures, skipped, progress)
@@ -438,7 +425,7 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
 
 
 def write_summary(output, suite, failures, skipped, progress):
-    from . import compare
+    from ..report import compare, format
     lines = [f"suite {suite.name}: {len(suite.configurations())} configurations, "
              f"{len(failures)} failed" + (f", {len(skipped)} not applicable" if skipped else "")
              + f"; this session ran {progress.done} in {_clock(time.monotonic() - progress.start)}",
@@ -446,7 +433,7 @@ def write_summary(output, suite, failures, skipped, progress):
     if output.json_path.exists():
         try:
             table = compare.compare_files([str(output.json_path)])
-            lines += compare.format_table(table, "text").rstrip("\n").splitlines()
+            lines += format.comparison_table(table, "text").rstrip("\n").splitlines()
         except UsageError as exc:
             lines.append(f"(no comparison: {exc})")
     if failures:
@@ -456,36 +443,23 @@ def write_summary(output, suite, failures, skipped, progress):
         lines += ["", "configurations that do not apply (the collector or workload refuses them):"]
         lines += [f"  {name}: {s.get('error')}" for name, s in skipped.items()]
     text = "\n".join(lines) + "\n"
-    with open(output.dir / "summary.txt.tmp", "w") as f:
-        f.write(text)
-    os.replace(output.dir / "summary.txt.tmp", output.dir / "summary.txt")
+    write_text_atomic(output.dir / "summary.txt", text)
     return text
 
 
 def _report_and_charts(output, command, err):
-    """The report and charts of the charts issue, when those modules are installed."""
+    """The report (which draws every chart); a failure here is a warning: the suite's
+    data is saved."""
+    from ..report.document import write_report
     try:
-        from .results import load_results
-    except ImportError:
-        return
-    try:
-        results = load_results(str(output.json_path))
+        results = store.load_results(str(output.json_path))
     except Exception as exc:     # the suite's data is saved; a report failure must not hide it
         print(f"gcbench: warning: could not load the results for the report: {exc}", file=err)
         return
-    # write_report draws every chart itself (and lists the kinds it skipped); without the
-    # report module, draw the charts alone
-    for module_name, call in (("report", lambda m: m.write_report(results, str(output.dir), command=command)),
-                              ("plots", lambda m: m.render_all(results, str(output.dir)))):
-        try:
-            module = __import__(f"gcbench.{module_name}", fromlist=[module_name])
-        except ImportError:
-            continue
-        try:
-            call(module)
-        except Exception as exc:
-            print(f"gcbench: warning: {module_name} failed: {exc}", file=err)
-        return
+    try:
+        write_report(results, str(output.dir), command=command)
+    except Exception as exc:
+        print(f"gcbench: warning: report failed: {exc}", file=err)
 
 
 def main(args):

@@ -21,6 +21,9 @@ The whole file is validated before anything runs: every error names its key path
 (`collector[1].opts.barrier: ...`) and is one line.  `load()` returns a Suite whose
 `configurations()` are the runs to make, in a stable order: for each workload, heap, GOGC
 and seed, every collector, so that a partial suite holds whole rows of a comparison.
+Values are validated by the same functions as the command line's (registry.resolve,
+run.config); `Configuration.run_config(heap_bytes)` builds its RunConfig with
+run.config.make_config.  This module runs nothing.
 """
 import hashlib
 import re
@@ -28,11 +31,12 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import registry
-from .errors import UsageError
-from .units import parse_gogc, parse_size
+from .. import registry
+from ..errors import UsageError
+from ..run.config import FIRST_PROBE_HEAP, check_heap_size, check_seed, make_config
+from ..units import parse_gogc, parse_size, require_regular_file
 
-DEFAULT_SUITE = Path(__file__).with_name("suites") / "default.toml"
+DEFAULT_SUITE = Path(__file__).with_name("default.toml")
 
 MODES = ("fast", "rigorous")
 _TOP_KEYS = {"name", "description", "seeds", "heap", "gogc", "collector", "workload", "pyperf", *MODES}
@@ -98,8 +102,15 @@ class Configuration:
         """Configurations sharing a minimum heap: everything but the heap size."""
         return _canonical([self.collector, self.opts, self.workload, self.params, self.seed, self.gogc])
 
-    def run_config(self, heap_bytes):
-        """The normalised configuration gcbench.runner.run_prepared takes."""
+    def run_config(self, heap_bytes=None):
+        """The RunConfig of this cell in `heap_bytes` (None: the first heap minheap tries)."""
+        return make_config(self.collector, self.workload, params=self.given_params,
+                           opts=self.given_opts, seed=self.seed,
+                           heap=FIRST_PROBE_HEAP if heap_bytes is None else int(heap_bytes),
+                           gogc="off" if self.gogc is None else self.gogc)
+
+    def identity(self, heap_bytes=0):
+        """The configuration as a failure record holds it (no heap chosen yet: 0)."""
         return {"collector": self.collector, "opts": dict(self.opts), "workload": self.workload,
                 "params": dict(self.params), "seed": self.seed, "heap_bytes": int(heap_bytes),
                 "gogc": self.gogc}
@@ -207,7 +218,6 @@ def _toml_type(value):
 
 def load(path):
     """Read and validate a suite file; bad input raises UsageError (one line)."""
-    from .units import require_regular_file
     require_regular_file(str(path), "suite file")
     path = Path(path)
     try:
@@ -272,8 +282,12 @@ def parse(text, source="<suite>"):
 def _seeds(check, value, path):
     seeds = []
     for i, seed in enumerate(check.array(value, path)):
-        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 1 << 64:
+        if isinstance(seed, bool) or not isinstance(seed, int):
             check.fail(f"{path}[{i}]", f"expected an integer in [0, 2**64), got {seed!r}")
+        try:
+            check_seed(seed)
+        except UsageError as exc:
+            check.fail(f"{path}[{i}]", str(exc))
         seeds.append(seed)
     _no_duplicates(check, seeds, path)
     return seeds
@@ -357,7 +371,6 @@ def _heap_spec(check, value, path):
         nbytes = parse_size(value, "heap size")
     except UsageError as exc:
         check.fail(path, f"{exc}, or a multiple of the minimum heap such as \"2x\"")
-    from .runner import check_heap_size
     try:
         check_heap_size(nbytes)
     except UsageError as exc:
@@ -371,19 +384,11 @@ def _values(check, entry, key, path):
 
 
 def _resolve(check, reg_entry, given, path, what):
-    """registry.resolve, with key paths in the errors."""
-    for key in given:
-        if key not in reg_entry.specs:
-            known = ", ".join(reg_entry.specs) or "none"
-            check.fail(f"{path}.{key}", f"unknown {what} for {reg_entry.name}; known: {known}")
-    out = {}
-    for key, spec in reg_entry.specs.items():
-        value = given.get(key, spec.get("default"))
-        try:
-            out[key] = registry.convert_value(spec, value, "")
-        except UsageError as exc:
-            check.fail(f"{path}.{key}", str(exc).lstrip(": "))
-    return out
+    """registry.resolve, with the file in front of its key paths."""
+    try:
+        return registry.resolve(reg_entry, given, what, where=path)
+    except UsageError as exc:
+        check.fail("", str(exc))
 
 
 # What differs between [[collector]] and [[workload]] entries.

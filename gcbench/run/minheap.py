@@ -9,19 +9,18 @@ completing; any other failure (heap corruption, a crash) is raised, as is a Usag
 
 Heap exhaustion is close to monotonic in the arena size but not exactly (a collection's
 timing shifts with the arena), so the answer is "completes at N, fails at N - 1 page",
-both observed.
+both observed.  This module prints nothing (on_probe lets the caller report probes).
 """
 import json
 import os
 import signal
 import time
 
-from .errors import RunError, UsageError
-from .runner import _MAX_HEAP_FRACTION_OF_RAM, _physical_memory, run_prepared
+from ..errors import RunError, UsageError
+from .config import FIRST_PROBE_HEAP, MAX_HEAP_FRACTION_OF_RAM, MIN_HEAP_BYTES, physical_memory
+from .runner import run_config
 
 PAGE_BYTES = 8192               # heap.pxd PAGE_SIZE: arenas are whole pages
-MIN_HEAP_BYTES = 64 * 1024      # runner.check_heap_size's floor
-FIRST_PROBE_BYTES = 64 << 20
 
 
 def _pages_up(nbytes):
@@ -29,8 +28,8 @@ def _pages_up(nbytes):
 
 
 def _largest_heap():
-    ram = _physical_memory()
-    return int(ram * _MAX_HEAP_FRACTION_OF_RAM) // PAGE_BYTES * PAGE_BYTES if ram else 1 << 36
+    ram = physical_memory()
+    return int(ram * MAX_HEAP_FRACTION_OF_RAM) // PAGE_BYTES * PAGE_BYTES if ram else 1 << 36
 
 
 def _probe_in_child(config):
@@ -49,7 +48,7 @@ def _probe_in_child(config):
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
         try:
-            result = run_prepared(config)
+            result = run_config(config)
             payload = {"completed": True, **{k: result[k] for k in _FIGURES}}
         except RunError as exc:
             payload = {"completed": False, "kind": exc.kind, "error": str(exc)}
@@ -95,12 +94,12 @@ class Search:
     """Probes and their outcomes, kept so the caller can report them."""
 
     def __init__(self, config, on_probe=None):
-        self.config = dict(config)
+        self.config = config
         self.on_probe = on_probe
         self.probes = []     # [(heap_bytes, completed, seconds)]
 
     def completes(self, heap_bytes):
-        config = dict(self.config, heap_bytes=int(heap_bytes))
+        config = self.config.with_heap(heap_bytes)
         start = time.perf_counter()
         completed, figures = _probe_in_child(config)
         seconds = time.perf_counter() - start
@@ -115,19 +114,19 @@ class Search:
 
 
 def find_min_heap(config, on_probe=None):
-    """Smallest page-multiple heap in which `config` (runner.prepare's dict; its
-    heap_bytes is ignored) completes.  Returns (bytes, Search)."""
+    """Smallest page-multiple heap in which `config` (a RunConfig; its heap_bytes is the
+    first probe) completes.  Returns (bytes, Search)."""
     search = Search(config, on_probe)
     largest = _largest_heap()
 
     # an upper bound that completes: grow from the first probe (the configuration's heap)
-    hi = _pages_up(config.get("heap_bytes") or FIRST_PROBE_BYTES)
+    hi = _pages_up(config.heap_bytes or FIRST_PROBE_HEAP)
     while True:
         ok, result = search.completes(hi)
         if ok:
             break
         if hi >= largest:
-            raise UsageError(f"{config['workload']} does not complete under {config['collector']} "
+            raise UsageError(f"{config.workload} does not complete under {config.collector} "
                              f"in any heap up to {hi} bytes (this machine's limit)")
         hi = min(hi * 4, largest)
 

@@ -5,16 +5,20 @@ Both hold the comparison table (one row per configuration: run time and throughp
 pause p50/p99/max, total stop-the-world time, MMU at 10 ms, GC CPU fraction, peak heap),
 the charts, the machine and software the results came from, and the exact command that
 reproduces them.  Every figure comes from `gcbench.metrics` or from the result itself;
-nothing is computed here a second time.
+nothing is computed here a second time.  Results are seen through the io room's view
+(series, groups, samples), the same view the charts (report.plots) use.  It writes the
+two report files only; it runs nothing and reads no results file (callers pass results).
 """
 import base64
 import html
 import os
 import shlex
 
-from . import metrics, plots
-from .atomic import write_text_atomic
-from .units import format_bytes
+from .. import metrics
+from ..io import view
+from ..io.atomic import write_text_atomic
+from ..units import format_bytes
+from . import plots
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
@@ -48,17 +52,17 @@ def _pct(fraction):
 
 def table_rows(results, styles=None):
     """One row per completed configuration, as (label, {column: text}), in chart order."""
-    styles = styles or plots.SeriesStyles(results)
+    styles = styles or view.SeriesStyles(results)
     rows = []
-    for group in plots.group_results(results):
+    for group in view.group_results(results):
         order = {label: i for i, label in enumerate(styles.labels)}
         for r in sorted(group.results, key=lambda r: (order[styles.label(r)], r["heap_bytes"])):
             label = styles.label(r)
-            times = plots.run_times_s(r)
+            times = view.run_times_s(r)
             mean = float(times.mean())
             spread = f" ± {times.std(ddof=1) * 1e3:.2g}" if times.size > 1 else ""
             run_time = f"{mean * 1e3:.1f}{spread} ms"
-            pauses = plots.pause_samples_ns(r)
+            pauses = view.pause_samples_ns(r)
             pct = metrics.percentiles(pauses)
             summary = r.get("summary") or {}
             mmu10 = summary.get("mmu_10ms")
@@ -171,7 +175,7 @@ def write_report(results, out_dir, command=None, charts=None):
     if charts is None:
         charts = plots.render_all(results, out_dir,
                                   on_skip=lambda kind, workload, why: skipped.append(f"{kind} ({workload}): {why}"))
-    styles = plots.SeriesStyles(results)
+    styles = view.SeriesStyles(results)
     rows = table_rows(results, styles)
     cols = columns(results)
     env = environment(results)

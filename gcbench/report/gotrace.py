@@ -1,4 +1,9 @@
-"""Go-compatible output: GODEBUG=gctrace=1 lines and runtime.MemStats-like totals."""
+"""Go-compatible output: GODEBUG=gctrace=1 lines and runtime.MemStats-like totals.
+
+Formats a run's result (cycle log, pauses, counters) as Go prints them, so that runs can
+be read beside Go's own output.  It computes no figure the result lacks beyond Go's
+layout of it, and reads or writes no file.
+"""
 import numpy as np
 
 MB = 1 << 20

@@ -1,7 +1,8 @@
-"""Writing files so that nobody ever reads half of one: write beside, then rename.
+"""Writing files so that nobody ever reads half of one: write beside, then rename (io room).
 
 A write that fails or is interrupted (Ctrl-C) removes its temporary file and leaves the
 destination as it was, so an interrupted run or suite never leaves a partial result.
+Every file gcbench writes goes through here; it knows nothing of what it writes.
 """
 import contextlib
 import json

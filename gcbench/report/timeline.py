@@ -17,9 +17,12 @@ Trace Event Format (a JSON object with "traceEvents"; times in microseconds):
   start and end (the kernel does not sample between cycles);
 - the run's totals (assist_ns, sweep_ns, background_cpu_ns, ...) as arguments of the run
   span and in "otherData": the kernel keeps assists as a total, not as events.
+
+The file is written through the io room's atomic writer; nothing here runs or measures.
 """
 import json
-import os
+
+from ..io.atomic import atomic_open
 
 PID = 1
 TID_MUTATOR, TID_CYCLES, TID_PHASES = 1, 2, 3
@@ -115,9 +118,7 @@ def _counter(name, t_ns, value):
 def write_trace(path, result):
     """Write the run's trace to `path` atomically (write a temporary file, then rename)."""
     trace = trace_events(result)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
+    with atomic_open(path) as f:
         json.dump(trace, f, separators=(",", ":"))
         f.write("\n")
-    os.replace(tmp, path)
     return path

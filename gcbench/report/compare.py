@@ -1,0 +1,133 @@
+"""The comparison of suites: one Table of configurations x collectors.
+
+A row per configuration (workload and parameters, heap, GOGC, seed), a column group per
+collector (with its options; when one collector appears in several files, per file too).
+In each cell: the time per run (pyperf's mean), that time relative to the baseline group
+with Student's t-test at 95% on pyperf's values (metrics.t_test, pyperf's own test),
+the pauses, the MMU at 10 ms and the peak heap of the recorded run (its run file).
+Suites are read through the io room's store (the same pairing of throughput and pause
+benchmarks as every reader); the table is printed by report.format.  This module
+builds the table only: it formats nothing and writes nothing.
+"""
+import os
+from dataclasses import dataclass, field
+
+from .. import metrics
+from ..errors import UsageError
+from ..io import store
+
+DEFAULT_BASELINE = "marksweep"
+FORMATS = ("text", "markdown", "csv")
+
+
+@dataclass
+class Cell:
+    mean_s: float = None
+    values: list = field(default_factory=list)
+    pauses_ns: list = None
+    mmu_10ms: float = None
+    peak_heap_bytes: int = None
+    failed: str = None            # the error of a configuration that failed or does not apply
+    applicable: bool = True
+    relative: float = None        # mean / baseline mean
+    significant: bool = None
+
+
+@dataclass
+class Table:
+    rows: list                    # row labels, in first-seen order
+    groups: list                  # column group labels
+    cells: dict                   # (row, group) -> Cell
+    baseline: str
+
+
+def _file_tag(path, index, paths):
+    name = os.path.basename(path)
+    stem = os.path.splitext(name)[0]
+    tag = os.path.basename(os.path.dirname(os.path.abspath(path))) if stem == "suite" else stem
+    tags = [_simple_tag(p) for p in paths]
+    return tag if tags.count(tag) == 1 else f"#{index + 1}"
+
+
+def _simple_tag(path):
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return os.path.basename(os.path.dirname(os.path.abspath(path))) if stem == "suite" else stem
+
+
+def load_suite(path):
+    """[(row, collector_label, Cell)] from one suite JSON (and its run and status files)."""
+    suite = store.load_suite(path)
+    out = []
+    for run_file, benches in store.suite_configurations(suite):
+        bench = benches.get("throughput")
+        if bench is None:
+            continue
+        meta = bench.get_metadata()
+        row = meta.get("configuration", bench.get_name())
+        group = meta.get("collector_label", meta.get("collector", "?"))
+        cell = Cell(mean_s=bench.mean(), values=list(bench.get_values()))
+        pauses = benches.get("pause")
+        run = store.read_json_or_none(store.resolve_run_file(path, run_file))
+        if isinstance(run, dict) and not run.get("failed"):
+            cell.pauses_ns = [int(p) for p in run["pauses_ns"]]
+            cell.mmu_10ms = metrics.summarize(run)["mmu_10ms"]
+            cell.peak_heap_bytes = run["peak_heap_bytes"]
+        elif pauses is not None:
+            cell.pauses_ns = [round(v * 1e9) for v in pauses.get_values()]
+        out.append((row, group, cell))
+    # failed configurations are only in the status file
+    status = store.load_status(store.status_path(path)) or {}
+    for name, entry in status.get("configurations", {}).items():
+        if entry.get("status") in ("failed", "skipped") and entry.get("configuration"):
+            out.append((entry["configuration"], entry.get("collector_label", "?"),
+                        Cell(failed=entry.get("error", "failed"), applicable=entry["status"] == "failed")))
+    return out
+
+
+def compare_files(paths, baseline=None):
+    """Build the comparison Table of one or more suite JSON files."""
+    if not paths:
+        raise UsageError("give at least one suite JSON file")
+    loaded = [load_suite(p) for p in paths]
+    # a collector seen in more than one file gets the file's tag
+    seen = {}
+    for i, entries in enumerate(loaded):
+        for _, group, _ in entries:
+            seen.setdefault(group, set()).add(i)
+    rows, groups, cells = [], [], {}
+    for i, entries in enumerate(loaded):
+        for row, group, cell in entries:
+            label = group if len(seen[group]) == 1 else f"{group} [{_file_tag(paths[i], i, paths)}]"
+            if row not in rows:
+                rows.append(row)
+            if label not in groups:
+                groups.append(label)
+            cells[(row, label)] = cell
+    if not groups:
+        raise UsageError(f"no gcbench benchmarks in {', '.join(paths)}")
+    base = _choose_baseline(groups, baseline)
+    groups.remove(base)
+    groups.insert(0, base)          # the baseline's group first, the others as they came
+    for row in rows:
+        ref = cells.get((row, base))
+        for group in groups:
+            cell = cells.get((row, group))
+            if cell is None or cell.failed or ref is None or ref.failed or not ref.mean_s:
+                continue
+            cell.relative = cell.mean_s / ref.mean_s
+            cell.significant = metrics.t_test(cell.values, ref.values)[0] if group != base else None
+    return Table(rows, groups, cells, base)
+
+
+def _choose_baseline(groups, wanted):
+    if wanted is None:
+        for group in groups:
+            if group == DEFAULT_BASELINE or group.startswith(DEFAULT_BASELINE + " ["):
+                return group
+        return groups[0]
+    if wanted in groups:
+        return wanted
+    for group in groups:
+        if group.split("(")[0].split(" [")[0] == wanted:
+            return group
+    raise UsageError(f"baseline {wanted!r} is not among the collectors compared: {', '.join(groups)}")

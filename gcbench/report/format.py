@@ -1,0 +1,216 @@
+"""Formatting: every line and table gcbench prints, in one place.
+
+What `gcbench run` prints (print_summary), `gcbench list` (print_list), `gcbench record`
+and `gcbench minheap` (recorded_line, probe_line, minheap_line) and the comparison table
+of `gcbench compare` and a suite's summary (comparison_table, from a report.compare.Table).
+Go-style gctrace and memstats lines are report.gotrace's.  This module computes no
+figure (they come from the result, gcbench.metrics or report.compare) and reads or
+writes no file: callers pass what to format and where to print it.
+"""
+import csv
+import io
+import sys
+
+from .. import metrics
+from ..units import format_bytes
+
+
+def _fmt_ms(ns):
+    return "-" if ns is None else f"{ns / 1e6:.3f} ms"
+
+
+def _fmt_us(ns):
+    return "-" if ns is None else f"{ns / 1e3:.1f} us"
+
+
+def print_list(collectors, workloads, out=sys.stdout):
+    """`gcbench list`: every collector with its options, every workload with its parameters."""
+    print("collectors:", file=out)
+    for entry in collectors:
+        opts = ", ".join(f"{k}={v.get('default')}" + (f" ({'|'.join(map(str, v['choices']))})" if v.get("choices") else "")
+                         for k, v in entry.specs.items())
+        state = "" if entry.available else f"  [unavailable: {entry.reason}]"
+        print(f"  {entry.name:<12} {entry.description}{state}", file=out)
+        if opts:
+            print(f"  {'':<12}   options: {opts}", file=out)
+    print("workloads:", file=out)
+    for entry in workloads:
+        print(f"  {entry.name:<15} {entry.description}", file=out)
+        specs = entry.specs
+        for spec in specs.values():
+            name = spec["name"]
+            if name.startswith(("min_", "max_")) and f"{name[4:]}_dist" in specs:
+                continue          # shown with its distribution below
+            if name.endswith("_dist") and f"min_{name[:-5]}" in specs:
+                what = name[:-5]
+                lo, hi = specs[f"min_{what}"], specs[f"max_{what}"]
+                print(f"  {'':<15}   {name}={spec.get('default')} min_{what}={lo.get('default')} "
+                      f"max_{what}={hi.get('default')}  {hi.get('help', '').replace('largest ', '', 1)} "
+                      f"({'|'.join(spec['choices'])})", file=out)
+                continue
+            choices = f" ({'|'.join(map(str, spec['choices']))})" if spec.get("choices") else ""
+            print(f"  {'':<15}   {name}={spec.get('default')}  {spec.get('help', '')}{choices}", file=out)
+    print("distributions: fixed = always (min+max)//2; uniform = every value in [min, max]; "
+          "pareto = bounded Pareto, shape 1.16 (mostly near min, a few near max)", file=out)
+
+
+def print_summary(result, result_keys=(), out=sys.stdout):
+    """`gcbench run`'s summary; `result_keys`: the extra keys the workload declares."""
+    s = result["summary"]
+    p = s["pause_ns"]
+    gogc = "off" if result["gogc"] is None else result["gogc"]
+    opts = "".join(f" {k}={v}" for k, v in result["opts"].items())
+    print(f"{result['collector']}{opts} on {result['workload']} (seed {result['seed']}, "
+          f"heap {format_bytes(result['heap_bytes'])}, GOGC {gogc})", file=out)
+    print(f"  cycles       {result['cycles']}", file=out)
+    print(f"  pauses       {s['pause_count']}  p50 {_fmt_ms(p['p50'])}  p99 {_fmt_ms(p['p99'])}  "
+          f"max {_fmt_ms(p['max'])}", file=out)
+    share = s["total_stw_ns"] / 1e9 / result["wall_s"] * 100 if result["wall_s"] else 0
+    print(f"  total STW    {_fmt_ms(s['total_stw_ns'])} ({share:.1f}% of {result['wall_s']:.3f} s wall)", file=out)
+    print(f"  throughput   {s['ops_per_s'] / 1e6:.1f} M ops/s, {s['alloc_bytes_per_s'] / 1e6:.1f} MB/s allocated, "
+          f"{(s['allocs_per_mutator_s'] or 0) / 1e6:.1f} M objects/s of mutator time", file=out)
+    print(f"  GC CPU       {result['gc_cpu_fraction'] * 100:.1f}%", file=out)
+    print(f"  peak heap    {format_bytes(result['peak_heap_bytes'])} (peak live {format_bytes(result['peak_live_bytes'])})", file=out)
+    print(f"  allocated    {result['alloc_count']} objects, {format_bytes(result['alloc_bytes'])}", file=out)
+    for key, label in (("request_latency_ns", "latency"), ("metered_latency_ns", "metered")):
+        lat = result.get(key)
+        if lat:
+            print(f"  {label:<12} p50 {_fmt_us(lat['p50'])}  p99 {_fmt_us(lat['p99'])}  "
+                  f"p99.9 {_fmt_us(lat['p99.9'])}  max {_fmt_us(lat['max'])} per request", file=out)
+    pool = result.get("pool")
+    if pool:
+        print(f"  pool         {pool['gets']} gets: {pool['hits_private']} private, {pool['hits_shared']} shared, "
+              f"{pool['hits_stolen']} stolen, {pool['hits_victim']} victim, {pool['misses']} new; "
+              f"{pool['puts']} puts, {pool['dropped']} dropped by cleanup", file=out)
+    for key in (k for k in result_keys if k in result):
+        print(f"  {key:<12} {_fmt_extra(result[key])}", file=out)
+    if result["verified"]:
+        print(f"  verified     yes ({result['counters']['verified_cycles']} cycles and the final heap)", file=out)
+
+
+def _fmt_extra(value):
+    if isinstance(value, list):
+        if len(value) <= 8:
+            return "[" + ", ".join(map(str, value)) + "]"
+        return f"[{', '.join(map(str, value[:3]))}, ..., {value[-1]}] ({len(value)} entries)"
+    return str(value)
+
+
+COLUMNS = ("time", "vs base", "p50", "p99", "max", "MMU 10ms", "peak heap")
+
+
+def _cell_texts(cell, is_base):
+    if cell is None:
+        return ["-"] * len(COLUMNS)
+    if cell.failed:
+        return ["FAILED" if cell.applicable else "n/a"] + ["-"] * (len(COLUMNS) - 1)
+    if is_base:
+        versus = "base"
+    elif cell.relative is None:
+        versus = "-"
+    else:
+        r = cell.relative
+        text = f"{r:.2f}x slower" if r >= 1 else f"{1 / r:.2f}x faster"
+        versus = text if cell.significant else f"n.s. ({text})"
+    p = metrics.percentiles(cell.pauses_ns or [])
+    ms = lambda v: "-" if v is None else f"{v / 1e6:.3f} ms"
+    return [f"{cell.mean_s * 1e3:.2f} ms", versus, ms(p["p50"]), ms(p["p99"]), ms(p["max"]),
+            "-" if cell.mmu_10ms is None else f"{cell.mmu_10ms * 100:.1f}%",
+            "-" if cell.peak_heap_bytes is None else f"{cell.peak_heap_bytes / (1 << 20):.1f} MiB"]
+
+
+def _csv_values(cell, is_base):
+    if cell is None:
+        return [""] * 9
+    if cell.failed:
+        return ["failed" if cell.applicable else "not applicable"] + [""] * 8
+    p = metrics.percentiles(cell.pauses_ns or [])
+    return ["ok", cell.mean_s, "" if cell.relative is None else cell.relative,
+            "" if is_base or cell.significant is None else str(bool(cell.significant)).lower(),
+            "" if p["p50"] is None else p["p50"] / 1e9, "" if p["p99"] is None else p["p99"] / 1e9,
+            "" if p["max"] is None else p["max"] / 1e9,
+            "" if cell.mmu_10ms is None else cell.mmu_10ms,
+            "" if cell.peak_heap_bytes is None else cell.peak_heap_bytes]
+
+
+_CSV_COLUMNS = ("status", "time_s", "relative_time", "significant", "pause_p50_s", "pause_p99_s",
+                "pause_max_s", "mmu_10ms", "peak_heap_bytes")
+
+
+def comparison_table(table, fmt="text"):
+    """The comparison Table (report.compare) as text, markdown or csv."""
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["configuration"] + [f"{g}:{c}" for g in table.groups for c in _CSV_COLUMNS])
+        for row in table.rows:
+            values = [row]
+            for g in table.groups:
+                values += _csv_values(table.cells.get((row, g)), g == table.baseline)
+            writer.writerow(values)
+        return buf.getvalue()
+
+    body = []
+    for row in table.rows:
+        line = [row]
+        for g in table.groups:
+            line += _cell_texts(table.cells.get((row, g)), g == table.baseline)
+        body.append(line)
+
+    def group_title(g):
+        return f"{g} (baseline)" if g == table.baseline else g
+
+    if fmt == "markdown":
+        header = ["configuration"] + [f"{group_title(g)}: {c}" for g in table.groups for c in COLUMNS]
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(line) + " |" for line in body]
+        return "\n".join(lines) + "\n"
+
+    # plain text: a first header line with the group titles over their columns
+    sub = ["configuration"] + [c for _ in table.groups for c in COLUMNS]
+    widths = [max(len(sub[i]), *(len(line[i]) for line in body)) if body else len(sub[i])
+              for i in range(len(sub))]
+    n = len(COLUMNS)
+    for gi, g in enumerate(table.groups):
+        cols = range(1 + gi * n, 1 + (gi + 1) * n)
+        span = sum(widths[i] for i in cols) + 2 * (n - 1)
+        title = group_title(g)
+        if len(title) > span:
+            widths[cols[-1]] += len(title) - span
+    top = [" " * widths[0]]
+    for gi, g in enumerate(table.groups):
+        cols = range(1 + gi * n, 1 + (gi + 1) * n)
+        span = sum(widths[i] for i in cols) + 2 * (n - 1)
+        top.append(group_title(g).center(span, "-"))
+    sep = "  |  "
+    def fmt_line(cells):
+        first = cells[0].ljust(widths[0])
+        parts = []
+        for gi in range(len(table.groups)):
+            cols = range(1 + gi * n, 1 + (gi + 1) * n)
+            parts.append("  ".join(cells[i].rjust(widths[i]) for i in cols))
+        return sep.join([first, *parts]).rstrip()
+    lines = [sep.join(top).rstrip(), fmt_line(sub)]
+    lines += [fmt_line(line) for line in body]
+    return "\n".join(lines) + "\n"
+
+
+def recorded_line(result, records, path, fmt):
+    """`gcbench record`'s one line."""
+    return (f"recorded {len(records)} operations of {result['workload']} (seed {result['seed']}: "
+            f"{result['alloc_count']} objects, {format_bytes(result['alloc_bytes'])} allocated, "
+            f"{result['cycles']} cycles under {result['collector']}) to {path} ({fmt})")
+
+
+def probe_line(heap_bytes, completed, seconds):
+    """One minheap probe (stderr)."""
+    outcome = "completes" if completed else "heap exhausted"
+    return f"  {format_bytes(heap_bytes):>10} ({heap_bytes} bytes): {outcome} ({seconds:.2f} s)"
+
+
+def minheap_line(config, found, search):
+    """`gcbench minheap`'s last line: it ends with the size in bytes."""
+    failing = search.largest_failing(found)
+    fails = f"; {failing} bytes runs out" if failing else ""
+    return (f"minimum heap of {config.workload} under {config.collector}: {format_bytes(found)} "
+            f"({len(search.probes)} runs{fails}), bytes: {found}")
