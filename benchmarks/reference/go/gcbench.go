@@ -62,7 +62,7 @@ func main() {
 	maxDepth := flag.Int("max_depth", 16, "largest short-lived trees")
 	flag.Parse()
 	stretch := *maxDepth + 2
-	start := time.Now()
+	start := startRun()
 	sink = makeTree(stretch)
 	sink = nil
 	longLivedTree = newNode(0)
@@ -88,14 +88,24 @@ func main() {
 	runtime.KeepAlive(longLivedArray)
 }
 
-// report prints the run's runtime.MemStats figures as one JSON line.
+// beforeRun holds runtime.MemStats as the run starts (after the types were made).
+var beforeRun runtime.MemStats
+
+func startRun() time.Time {
+	runtime.ReadMemStats(&beforeRun)
+	return time.Now()
+}
+
+// report prints the run's runtime.MemStats figures as one JSON line: counters from the
+// start of the run (num_gc_before_run: cycles before it, to skip in the gctrace lines).
 func report(shape string, start time.Time, extra map[string]interface{}) {
 	wall := time.Since(start).Seconds()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	out := map[string]interface{}{
 		"shape": shape, "runtime": "go", "go_version": runtime.Version(), "wall_s": wall,
-		"num_gc": ms.NumGC, "total_alloc_bytes": ms.TotalAlloc, "mallocs": ms.Mallocs,
+		"num_gc": ms.NumGC - beforeRun.NumGC, "num_gc_before_run": beforeRun.NumGC,
+		"total_alloc_bytes": ms.TotalAlloc - beforeRun.TotalAlloc, "mallocs": ms.Mallocs - beforeRun.Mallocs,
 		"pause_total_ns": ms.PauseTotalNs, "gc_cpu_fraction": ms.GCCPUFraction,
 		"heap_sys_bytes": ms.HeapSys, "next_gc_bytes": ms.NextGC, "gomaxprocs": runtime.GOMAXPROCS(0),
 	}

@@ -56,7 +56,10 @@ func main() {
 		idleWorker[w] = w
 	}
 	var checksum uint64
-	start := time.Now()
+	objType(uint32(*smallObjects), 16)
+	objType(0, uint32(*smallBytes))
+	objType(uint32(*cacheObjects), 0)
+	start := startRun()
 	cache = alloc(uint32(*cacheObjects), 0)
 	for i := range cache.slots() {
 		cache.slots()[i] = alloc(0, uint32(*smallBytes))
@@ -144,8 +147,11 @@ func main() {
 // ---- gcbench objects (the same block in churn.go, leak.go and server.go) ----
 // An object is laid out as a gcbench object is (gcbench_core/heap.pxd): a header word
 // (slot count | bytes << 32), nslots pointers, then the payload, in one allocation of a
-// struct type made once per (slots, payload) with reflect.StructOf, so the collector
-// sees exactly its pointer words (a pointer-free one is noscan, as Go's []byte is).
+// struct type made with reflect.StructOf per (slots, payload words), so the collector
+// sees exactly its pointer words (a pointer-free one is noscan, as Go's []byte is).  The
+// payload is rounded up to whole words, which never changes the size class (Go's and
+// gcbench's classes are multiples of 8).  The types are made before the run (makeTypes)
+// and report() subtracts what was allocated before the run started.
 
 type Obj struct{ header uint64 }
 
@@ -153,7 +159,8 @@ var objTypes = map[uint64]reflect.Type{}
 var pointerType = reflect.TypeOf((*Obj)(nil))
 
 func objType(nslots, payload uint32) reflect.Type {
-	key := uint64(nslots) | uint64(payload)<<32
+	words := (payload + 7) / 8
+	key := uint64(nslots) | uint64(words)<<32
 	if t, ok := objTypes[key]; ok {
 		return t
 	}
@@ -161,12 +168,22 @@ func objType(nslots, payload uint32) reflect.Type {
 	if nslots > 0 {
 		fields = append(fields, reflect.StructField{Name: "S", Type: reflect.ArrayOf(int(nslots), pointerType)})
 	}
-	if payload > 0 {
-		fields = append(fields, reflect.StructField{Name: "P", Type: reflect.ArrayOf(int(payload), reflect.TypeOf(byte(0)))})
+	if words > 0 {
+		fields = append(fields, reflect.StructField{Name: "P", Type: reflect.ArrayOf(int(words), reflect.TypeOf(uint64(0)))})
 	}
 	t := reflect.StructOf(fields)
 	objTypes[key] = t
 	return t
+}
+
+// makeTypes makes every type of slots in [s0, s1] and payload in [p0, p1] before the run.
+func makeTypes(s0, s1, p0, p1 uint32) {
+	for s := s0; s <= s1; s++ {
+		for p := p0; p <= p1; p += 8 {
+			objType(s, p)
+		}
+		objType(s, p1)
+	}
 }
 
 func alloc(nslots, payload uint32) *Obj {
@@ -220,14 +237,24 @@ func (r *Rng) double() float64       { return float64(r.next()>>11) * (1.0 / 900
 // uniform: dist.pxd's `uniform` kind, the default of every drawn quantity used here.
 func (r *Rng) uniform(lo, hi uint32) uint32 { return lo + uint32(r.below(uint64(hi-lo)+1)) }
 
-// report prints the run's runtime.MemStats figures as one JSON line.
+// beforeRun holds runtime.MemStats as the run starts (after the types were made).
+var beforeRun runtime.MemStats
+
+func startRun() time.Time {
+	runtime.ReadMemStats(&beforeRun)
+	return time.Now()
+}
+
+// report prints the run's runtime.MemStats figures as one JSON line: counters from the
+// start of the run (num_gc_before_run: cycles before it, to skip in the gctrace lines).
 func report(shape string, start time.Time, extra map[string]interface{}) {
 	wall := time.Since(start).Seconds()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	out := map[string]interface{}{
 		"shape": shape, "runtime": "go", "go_version": runtime.Version(), "wall_s": wall,
-		"num_gc": ms.NumGC, "total_alloc_bytes": ms.TotalAlloc, "mallocs": ms.Mallocs,
+		"num_gc": ms.NumGC - beforeRun.NumGC, "num_gc_before_run": beforeRun.NumGC,
+		"total_alloc_bytes": ms.TotalAlloc - beforeRun.TotalAlloc, "mallocs": ms.Mallocs - beforeRun.Mallocs,
 		"pause_total_ns": ms.PauseTotalNs, "gc_cpu_fraction": ms.GCCPUFraction,
 		"heap_sys_bytes": ms.HeapSys, "next_gc_bytes": ms.NextGC, "gomaxprocs": runtime.GOMAXPROCS(0),
 	}
