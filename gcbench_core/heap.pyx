@@ -486,13 +486,13 @@ cdef void heap_set_allocate_black(HeapState* heap, bint on) noexcept nogil:
     heap.allocate_black = on
     heap_release_current_spans(heap)
 
-cdef Object* heap_alloc_slow(HeapState* heap, uint32_t nbytes) noexcept nogil:
+cdef Object* heap_alloc_slow(HeapState* heap, uint32_t nbytes, uint32_t nslots) noexcept nogil:
     cdef uint32_t c, index, npages
     cdef Span* s
     cdef Object* obj
     cdef char msg[256]
     if heap.collector.external_alloc != NULL:
-        return heap.collector.external_alloc(heap, nbytes)
+        return heap.collector.external_alloc(heap, nbytes, nslots)
     if nbytes > MAX_SMALL_SIZE:
         npages = (nbytes + PAGE_SIZE - 1) >> PAGE_SHIFT
         s = span_alloc(heap, npages, SPAN_LARGE)

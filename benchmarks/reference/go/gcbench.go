@@ -60,6 +60,7 @@ func main() {
 	arrayLen := flag.Int("array_len", 500000, "float64s in the long-lived array")
 	minDepth := flag.Int("min_depth", 4, "smallest short-lived trees")
 	maxDepth := flag.Int("max_depth", 16, "largest short-lived trees")
+	flag.Uint64("seed", 1, "unused: GCBench is deterministic (accepted as every reference takes it)")
 	flag.Parse()
 	stretch := *maxDepth + 2
 	start := startRun()
