@@ -214,7 +214,7 @@ ctypedef struct VerifierState:
 ctypedef struct HeapState
 ctypedef void (*heap_hook)(HeapState* heap) noexcept nogil
 ctypedef void (*barrier_fn)(HeapState* heap, Object** slot, Object* new_value) noexcept nogil
-ctypedef Object* (*external_alloc_fn)(HeapState* heap, uint32_t nbytes) noexcept nogil
+ctypedef Object* (*external_alloc_fn)(HeapState* heap, uint32_t nbytes, uint32_t nslots) noexcept nogil
 ctypedef void (*drop_fn)(HeapState* heap, Object* obj, bint recursive) noexcept nogil
 
 # The collector interface: one record of function pointers, filled by one collector
@@ -232,6 +232,7 @@ ctypedef struct Collector:
     heap_hook destroy                # free `state`
     # Baselines that do not use the arena (malloc, boehm) allocate here instead: every
     # size class's current span stays empty, so heap_alloc always reaches the slow path.
+    # It is told the pointer-slot count (boehm: GC_MALLOC_ATOMIC when there are none).
     external_alloc_fn external_alloc
     # The workload declares an object dead (mut_drop): only malloc acts on it.
     drop_fn drop
@@ -302,7 +303,7 @@ ctypedef struct HeapState:
 # Functions implemented in heap.pyx (the heap as a whole: errors, allocation slow path
 # dispatch to the spaces, safepoints, marking from the roots, the run entry point).
 cdef void heap_fail(HeapState* heap, int code, const char* msg) noexcept nogil
-cdef Object* heap_alloc_slow(HeapState* heap, uint32_t nbytes) noexcept nogil
+cdef Object* heap_alloc_slow(HeapState* heap, uint32_t nbytes, uint32_t nslots) noexcept nogil
 cdef void heap_poll_slow(HeapState* heap) noexcept nogil
 cdef void heap_mark_roots(HeapState* heap, MarkStack* stack, bint include_stack) noexcept nogil
 cdef void heap_mark_stack_roots(HeapState* heap, MarkStack* stack) noexcept nogil
@@ -455,7 +456,7 @@ cdef inline Object* heap_alloc(HeapState* heap, uint32_t nslots, uint32_t payloa
                     mark_object_atomic(heap, obj)
             (<uint64_t*>obj)[0] = <uint64_t>nslots | (<uint64_t>nbytes << 32)   # the header
             return obj
-    obj = heap_alloc_slow(heap, nbytes)
+    obj = heap_alloc_slow(heap, nbytes, nslots)
     if obj == NULL:                  # only outside a run (inside, heap_fail unwinds)
         return NULL
     obj.nslots = nslots

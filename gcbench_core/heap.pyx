@@ -73,9 +73,9 @@ cdef void heap_fail_poisoned(HeapState* heap, Object* obj, const char* operation
 # Allocation slow path: the collector's own allocator (baselines outside the arena), the
 # large-object space, or the size-class space.
 
-cdef Object* heap_alloc_slow(HeapState* heap, uint32_t nbytes) noexcept nogil:
+cdef Object* heap_alloc_slow(HeapState* heap, uint32_t nbytes, uint32_t nslots) noexcept nogil:
     if heap.collector.external_alloc != NULL:
-        return heap.collector.external_alloc(heap, nbytes)
+        return heap.collector.external_alloc(heap, nbytes, nslots)
     if nbytes > MAX_SMALL_SIZE:
         return large_alloc(heap, nbytes)
     return sizeclass_alloc(heap, nbytes)

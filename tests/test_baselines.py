@@ -57,3 +57,15 @@ def test_boehm_runs_and_reports_pauses(cli):
     assert r["pause_cycles"] == list(range(1, r["cycles"] + 1))
     proc = cli("run", "-c", "boehm", "-w", "binary-trees", "--param", "max_depth=12", check=0)
     assert "pauses" in proc.stdout
+
+
+@pytest.mark.skipif(not BOEHM.available, reason="libgc not installed (apt-get install libgc-dev)")
+def test_boehm_cycle_log_counts_what_libgc_marked():
+    params = dict(SMALL_TREES, max_depth=12)
+    r = gcbench.run("boehm", "binary-trees", params=params)
+    log = r["cycle_log"]
+    assert all(c["live_objects"] > 0 and 0 < c["live_bytes"] <= c["heap_after"] for c in log)
+    # after the stretch tree, every collection keeps at least the long-lived tree and array
+    # (libgc is conservative: it may keep more, never less)
+    assert log[-1]["live_objects"] >= tree_nodes(params["long_lived_depth"]) + 1
+    assert r["peak_live_bytes"] == max(c["live_bytes"] for c in log)

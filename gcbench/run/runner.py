@@ -129,6 +129,11 @@ def collect_result(managed, config, extra, kind_names):
         "counters": counters,
     }
     if isinstance(extra, dict):
+        extra = dict(extra)
+        # a workload returns raw distributions (e.g. request latencies); their percentiles
+        # are computed here, by the one definition in metrics
+        for key, values in extra.pop("distributions", {}).items():
+            result[key] = metrics.percentiles(values)
         result.update(extra)
     result["summary"] = metrics.summarize(result)
     return result

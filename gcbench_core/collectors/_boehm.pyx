@@ -4,17 +4,30 @@
 """The kernel of the `boehm` collector (see boehm.py): the Boehm-Demers-Weiser
 conservative mark-sweep collector (libgc), allocating the workloads' objects.
 
+libgc is used as a C program uses it (benchmarks/reference/c/ is that program, and
+benchmarks/fidelity.py compares the two): objects with pointer slots come from
+GC_MALLOC, pointer-free ones (arrays of scalars, byte buffers) from GC_MALLOC_ATOMIC,
+which libgc neither scans nor counts fully towards its collection threshold.  gcbench
+objects are referenced only by their start (slots and roots hold object starts; a
+payload pointer lives only while its object is rooted), so GC_set_all_interior_pointers(0):
+no extra byte per object, a 32-byte object stays in the 32-byte class.
+
+Roots.  The mutator's stack slots, globals and extra root ranges (a Pool's slots, added
+while a run goes on) live in ordinary C memory: a push-other-roots callback pushes
+exactly those ranges at each collection, then chains to libgc's own (thread stacks).
+
 Lessons for libgc inside a Python process: GC_set_no_dls(1) before GC_INIT, or every
 collection scans every loaded library's data segment (over 1 ms a pause); any thread
 that allocates must be registered (GC_allow_register_threads, GC_register_my_thread);
-its sweep is lazy, done at allocation, outside the collection events.  Our mutator's
-stack slots, globals and extra roots live in ordinary C memory, so they are added as
-roots.  libgc has one heap per process: later runs in the same process share it.
+its sweep is lazy, done at allocation, outside the collection events, so at the end
+event the mark bits are still those of the collection: live objects and bytes are
+counted from them (GC_enumerate_reachable_objects_inner).  libgc has one heap per
+process: later runs in the same process share it.
 """
 from libc.stdint cimport uint32_t, int64_t
 from libc.string cimport memset
 from gcbench_core.heap cimport (collector_init, HeapState, ManagedHeap, Object, gcb_now_ns, heap_fail,
-                                charged_bytes, ERR_HEAP_EXHAUSTED, PAUSE_STW_COLLECT)
+                                charged_bytes, ERR_HEAP_EXHAUSTED, PAUSE_STW_COLLECT, MAX_STACK_SLOTS, MAX_GLOBALS)
 from gcbench_core.cycle cimport CycleResult, cycle_begin, cycle_end
 
 cdef extern from "gc.h" nogil:
@@ -33,7 +46,6 @@ cdef extern from "gc.h" nogil:
     void GC_set_no_dls(int)
     void GC_set_max_heap_size(GC_word)
     void GC_set_free_space_divisor(GC_word)
-    void GC_add_roots(void* low, void* high_plus_1)
     void GC_allow_register_threads()
     int GC_thread_is_registered()
     int GC_get_stack_base(GC_stack_base*)
@@ -47,10 +59,44 @@ cdef extern from "gc.h" nogil:
     void GC_get_heap_usage_safe(GC_word* heap_size, GC_word* free_bytes, GC_word* unmapped_bytes,
                                 GC_word* bytes_since_gc, GC_word* total_bytes)
     void GC_set_dont_precollect(int)
+    void* GC_MALLOC_ATOMIC(size_t n)
+    void GC_set_all_interior_pointers(int)
+
+cdef extern from "gc/gc_mark.h" nogil:
+    ctypedef void (*GC_push_other_roots_proc)() noexcept nogil
+    void GC_set_push_other_roots(GC_push_other_roots_proc)
+    GC_push_other_roots_proc GC_get_push_other_roots()
+    void GC_push_all(void* bottom, void* top)
+    ctypedef void (*GC_reachable_object_proc)(void* obj, size_t nbytes, void* client_data) noexcept nogil
+    void GC_enumerate_reachable_objects_inner(GC_reachable_object_proc, void* client_data)
+
+ctypedef struct MarkedCount:
+    int64_t objects
+    int64_t bytes
 
 cdef HeapState* current_heap = NULL   # the heap whose run libgc serves now (one per process)
 cdef int64_t event_start_ns = 0       # the open collection event's start (0: none)
 cdef bint initialised = False
+cdef GC_push_other_roots_proc libgc_push_other_roots = NULL
+
+cdef void push_mutator_roots() noexcept nogil:
+    # libgc's mark phase, world stopped: the current run's roots, then libgc's own
+    cdef HeapState* heap = current_heap
+    cdef int i
+    if heap != NULL:
+        GC_push_all(<void*>heap.roots.stack, <void*>(heap.roots.stack + MAX_STACK_SLOTS))
+        GC_push_all(<void*>heap.roots.globals, <void*>(heap.roots.globals + MAX_GLOBALS))
+        for i in range(heap.roots.nextra_roots):
+            if heap.roots.extra_roots[i].count > 0:
+                GC_push_all(<void*>heap.roots.extra_roots[i].slots,
+                            <void*>(heap.roots.extra_roots[i].slots + heap.roots.extra_roots[i].count))
+    if libgc_push_other_roots != NULL:
+        libgc_push_other_roots()
+
+cdef void count_marked(void* obj, size_t nbytes, void* client_data) noexcept nogil:
+    cdef MarkedCount* count = <MarkedCount*>client_data
+    count.objects += 1
+    count.bytes += <int64_t>nbytes
 
 cdef int64_t in_use_bytes() noexcept nogil:
     # Called inside a collection event, with libgc's allocation lock held: the
@@ -65,15 +111,20 @@ cdef void on_event(GC_EventType event) noexcept nogil:
     cdef HeapState* heap = current_heap
     cdef CycleResult r
     cdef int64_t live
+    cdef MarkedCount marked
     if heap == NULL:
         return
     if event == GC_EVENT_START:
         event_start_ns = cycle_begin(heap, False)
     elif event == GC_EVENT_END and event_start_ns != 0:
         live = in_use_bytes()
+        # the mark bits of this collection (sweeping is lazy): objects and bytes marked
+        marked.objects = 0
+        marked.bytes = 0
+        GC_enumerate_reachable_objects_inner(count_marked, &marked)
         r.heap_after = live
-        r.live_bytes = live
-        r.live_objects = 0
+        r.live_bytes = marked.bytes
+        r.live_objects = marked.objects
         r.mark_ns = gcb_now_ns() - event_start_ns
         r.sweep_start_ns = 0                # libgc sweeps lazily, at allocation
         r.scan_work = 0
@@ -89,14 +140,15 @@ cdef void on_event(GC_EventType event) noexcept nogil:
 cdef void* on_out_of_memory(size_t nbytes) noexcept nogil:
     return NULL
 
-cdef Object* boehm_alloc(HeapState* heap, uint32_t nbytes) noexcept nogil:
+cdef Object* boehm_alloc(HeapState* heap, uint32_t nbytes, uint32_t nslots) noexcept nogil:
     cdef Object* obj
     cdef int64_t in_use
     # stress mode: a full collection before every stress_allocs-th allocation (before,
     # so that the new object, not yet in a root, cannot be freed by it)
     if heap.stress_allocs > 0 and (heap.alloc_count + 1) % heap.stress_allocs == 0:
         GC_gcollect()
-    obj = <Object*>GC_MALLOC(nbytes)
+    # GC_MALLOC clears the object (its slots start NULL); pointer-free objects are atomic
+    obj = <Object*>(GC_MALLOC(nbytes) if nslots > 0 else GC_MALLOC_ATOMIC(nbytes))
     if obj == NULL:
         heap_fail(heap, ERR_HEAP_EXHAUSTED, "heap exhausted: libgc could not allocate within its maximum heap size")
         return NULL
@@ -116,7 +168,7 @@ cdef void boehm_destroy(HeapState* heap) noexcept nogil:
         current_heap = NULL
 
 def attach(ManagedHeap heap, dict opts, str name):
-    global current_heap, initialised
+    global current_heap, initialised, libgc_push_other_roots
     cdef HeapState* h = heap.state
     cdef GC_stack_base base
     if not initialised:
@@ -125,7 +177,10 @@ def attach(ManagedHeap heap, dict opts, str name):
         # CPU time then holds all of libgc's marking work).
         GC_set_markers_count(1)
         GC_set_no_dls(1)
+        GC_set_all_interior_pointers(0)
         GC_INIT()
+        libgc_push_other_roots = GC_get_push_other_roots()
+        GC_set_push_other_roots(push_mutator_roots)
         GC_allow_register_threads()
         GC_set_on_collection_event(on_event)
         GC_set_oom_fn(on_out_of_memory)
@@ -133,9 +188,6 @@ def attach(ManagedHeap heap, dict opts, str name):
     if not GC_thread_is_registered():
         if GC_get_stack_base(&base) == 0:
             GC_register_my_thread(&base)
-    # The mutator's roots live in the heap record, which libgc does not know about.
-    # (Adding the whole record is simplest: its other fields point outside libgc's heap.)
-    GC_add_roots(<void*>h, <void*>(<char*>h + sizeof(HeapState)))
     GC_set_max_heap_size(<GC_word>h.pages.arena_bytes)
     GC_set_free_space_divisor(<GC_word>opts["free_space_divisor"])
     collector_init(heap, name)

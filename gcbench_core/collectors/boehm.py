@@ -1,10 +1,15 @@
 """boehm: the Boehm-Demers-Weiser conservative collector (libgc) as a baseline.
 
-The workloads' objects are allocated with GC_MALLOC; libgc decides when to collect
+The workloads' objects are allocated as a C program allocates them from libgc:
+GC_MALLOC for objects with pointer slots, GC_MALLOC_ATOMIC for pointer-free ones, with
+interior pointers off (objects are referenced by their start); the roots are exactly the
+mutator's stack slots, globals and extra root ranges.  libgc decides when to collect
 (its heap grows until free space / heap < 1 / free_space_divisor), marks
 conservatively from the roots and sweeps lazily at allocation.  Pauses are its
-collection events, from GC_EVENT_START to GC_EVENT_END.  Built only when libgc's
-headers are present (Debian: libgc-dev); otherwise listed as unavailable.
+collection events, from GC_EVENT_START to GC_EVENT_END; each cycle's live bytes and
+objects are what that collection marked.  benchmarks/fidelity.py runs the same
+programs natively on libgc beside it.  Built only when libgc's headers are present
+(Debian: libgc-dev); otherwise listed as unavailable.
 """
 from gcbench_core.plan import PlanConstraints
 

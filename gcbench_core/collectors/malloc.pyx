@@ -27,7 +27,7 @@ CONSTRAINTS = PlanConstraints(uses_arena=False, reclaims_exactly=False, honours_
 ctypedef struct MallocState:
     MarkStack free_stack        # objects waiting to be freed by a recursive drop
 
-cdef Object* malloc_alloc(HeapState* heap, uint32_t nbytes) noexcept nogil:
+cdef Object* malloc_alloc(HeapState* heap, uint32_t nbytes, uint32_t nslots) noexcept nogil:
     cdef char msg[200]
     cdef Object* obj
     if heap.alloc_bytes - heap.freed_bytes + nbytes > heap.pages.arena_bytes:
@@ -35,13 +35,12 @@ cdef Object* malloc_alloc(HeapState* heap, uint32_t nbytes) noexcept nogil:
                  <long long>heap.pages.arena_bytes, <long long>(heap.alloc_bytes - heap.freed_bytes))
         heap_fail(heap, ERR_HEAP_EXHAUSTED, msg)
         return NULL
-    # pointer slots must start NULL, as in the arena; the slot count is not known here
-    # (the header is written after), so the whole object is cleared
+    # pointer slots must start NULL, as in the arena (the header is written after)
     obj = <Object*>malloc(nbytes)
     if obj == NULL:
         heap_fail(heap, ERR_HEAP_EXHAUSTED, "heap exhausted: malloc returned NULL")
         return NULL
-    memset(obj, 0, HEADER_BYTES + (<size_t>(nbytes - HEADER_BYTES) // 8) * 8)
+    memset(obj, 0, HEADER_BYTES + <size_t>nslots * 8)
     heap.alloc_count += 1
     heap.alloc_bytes += charged_bytes(heap, nbytes)
     if heap.alloc_bytes - heap.freed_bytes > heap.peak_heap_bytes:
