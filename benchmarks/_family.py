@@ -11,8 +11,8 @@ import sys
 import pyperf
 
 from gcbench import registry
-from gcbench.run.config import make_config
-from gcbench.run.runner import run_config
+from gcbench.runs.config import make_config
+from gcbench.runs.runner import run_config
 
 
 def collectors_to_compare():

@@ -14,9 +14,9 @@ import tempfile
 import time
 
 from gcbench.io import traces
-from gcbench.run.config import make_config
-from gcbench.run.record import record
-from gcbench.run.runner import run
+from gcbench.runs.config import make_config
+from gcbench.runs.record import record
+from gcbench.runs.runner import run
 from gcbench.units import format_bytes
 
 QUICK = "--quick" in sys.argv

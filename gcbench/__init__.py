@@ -3,7 +3,7 @@
     import gcbench
     result = gcbench.run("marksweep", "binary-trees", verify=True)
 
-Rooms (sub-packages): run (one run), suite (pyperf suites), report (formatting, tables,
+Rooms (sub-packages): runs (one run), suite (pyperf suites), report (formatting, tables,
 charts, reports), io (every file read or written).  Top level: cli (the command),
 registry (collectors and workloads found in gcbench_core), metrics (figures computed from
 results), units, errors.
@@ -16,7 +16,12 @@ _os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 __version__ = "0.1.0"
 
-# `gcbench.run` is the run room, callable as gcbench.run(collector, workload, ...)
-from . import run  # noqa: E402
+
+
+def run(*args, **kwargs):
+    """Run a workload under a collector; see gcbench.runs.runner.run."""
+    from .runs.runner import run as _run
+    return _run(*args, **kwargs)
+
 
 __all__ = ["run", "__version__"]

@@ -46,7 +46,7 @@ def _add_run_config(p, workload_file=False, collector_default=None,
     if workload_file:
         p.add_argument("--workload-file", metavar="FILE.toml",
                        help="take the workload, its parameters and optionally the seed from a "
-                            "TOML file (see gcbench/run/workload_file.py); --param values override "
+                            "TOML file (see gcbench/runs/workload_file.py); --param values override "
                             "the file's")
     p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
                    help="workload parameter; repeat for several (defaults in `gcbench list`)")
@@ -188,7 +188,7 @@ def cmd_list(args):
 
 def _workload_choice(args):
     """(workload, params, seed) from --workload / --workload-file / --trace."""
-    from .run import workload_file
+    from .runs import workload_file
     takes_trace = args.command == "run"
     given = [flag for flag, value in (("--workload", args.workload),
                                       ("--workload-file", args.workload_file),
@@ -220,7 +220,7 @@ def _workload_choice(args):
 
 def _config(args, workload, params=None, seed=None, **modes):
     """The RunConfig of run, record and minheap: their shared flags plus `modes`."""
-    from .run.config import make_config
+    from .runs.config import make_config
     return make_config(args.collector, workload, params=params,
                        opts=parse_key_values(args.opt, "--opt"), seed=seed,
                        heap=args.heap, gogc=args.gogc, **modes)
@@ -229,7 +229,7 @@ def _config(args, workload, params=None, seed=None, **modes):
 def cmd_run(args):
     from .io import store
     from .report import format, gotrace
-    from .run.runner import run_config
+    from .runs.runner import run_config
     if args.timeline:
         check_output_file(args.timeline, "--timeline")
     if args.json:
@@ -316,7 +316,7 @@ def cmd_report(args):
 def cmd_record(args):
     check_output_file(args.output, "--output")
     from .report import format
-    from .run.record import record
+    from .runs.record import record
     workload, params, seed = _workload_choice(args)
     config = _config(args, workload, params, seed)
     result, records, fmt = record(config, args.output, fmt=args.format)
@@ -331,7 +331,7 @@ def cmd_suite(args):
 
 def cmd_minheap(args):
     from .report import format
-    from .run import minheap
+    from .runs import minheap
     config = _config(args, args.workload, parse_key_values(args.param, "--param"), args.seed)
 
     def on_probe(heap_bytes, completed, seconds):

@@ -1,7 +1,7 @@
 """Every figure gcbench reports, computed in one place from a run's raw events.
 
-Inputs are the result dictionary of `gcbench.run` (see run/runner.py); each function
-states its definition, which follows DESIGN.md.  Shared by the run room (a result's
+Inputs are the result dictionary of `gcbench.run` (see runs/runner.py); each function
+states its definition, which follows DESIGN.md.  Shared by the runs room (a result's
 summary) and the report room (tables, charts); it formats nothing, reads or writes no
 file and imports no other gcbench module.
 """

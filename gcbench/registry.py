@@ -5,7 +5,7 @@ A collector module exposes NAME, DESCRIPTION, OPTIONS ({name: {"default", "choic
 "help"}}), CONSTRAINTS (a gcbench_core.plan.PlanConstraints: what the plan needs and
 offers; read as Entry.constraints, never as loose attributes) and attach(heap, opts).  A
 workload module exposes NAME, DESCRIPTION, PARAMS (a tuple of {"name", "type", "default",
-"min", "max", "choices", "help"}; type "trace" is a trace file the run room loads and
+"min", "max", "choices", "help"}; type "trace" is a trace file the runs room loads and
 passes as data), optionally RESULT_KEYS (extra result keys, read as Entry.result_keys) and
 run(heap, params, seed).  Either may expose AVAILABLE = False with UNAVAILABLE_REASON.
 Module attributes are read here, once, at discovery; everything else reads Entry fields.

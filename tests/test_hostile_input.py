@@ -268,8 +268,8 @@ def hostile_files(tmp):
     write("trace_noheader.trace", "alloc 0 1 8\n")
     write("trace_magic.bin", b"GCBTRACE" + bytes(range(64)), "wb")
     try:
-        from gcbench.run.config import make_config
-        from gcbench.run.record import record
+        from gcbench.runs.config import make_config
+        from gcbench.runs.record import record
         real = os.path.join(tmp, "real.bin")
         record(make_config("marksweep", "churn", params={"live_objects": 50, "ops": 200}, heap="8M"),
                real, fmt=None)

@@ -15,7 +15,7 @@ import resource
 import pytest
 
 import gcbench
-from gcbench.run.config import physical_memory as _physical_memory
+from gcbench.runs.config import physical_memory as _physical_memory
 from gcbench_core.heap import ManagedHeap
 
 GIB = 1 << 30

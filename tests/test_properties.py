@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from gcbench import registry
-from gcbench.run.runner import run
+from gcbench.runs.runner import run
 from conftest import charged_bytes_function
 
 REGRESSIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "regressions")

@@ -283,8 +283,8 @@ def test_minheap_completes_and_ten_percent_less_fails():
 
 
 def test_minheap_of_nogc_is_everything_allocated():
-    from gcbench.run.config import make_config
-    from gcbench.run.minheap import find_min_heap
+    from gcbench.runs.config import make_config
+    from gcbench.runs.minheap import find_min_heap
     config = make_config("nogc", "binary-trees", params={"long_lived_depth": 8, "array_len": 1000, "max_depth": 8})
     found, search = find_min_heap(config)
     allocated = gcbench.run("nogc", "binary-trees", params=config.params, heap=found)["alloc_bytes"]

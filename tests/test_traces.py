@@ -8,9 +8,9 @@ import pytest
 
 from gcbench import registry
 from gcbench.io import traces
-from gcbench.run.config import make_config
-from gcbench.run.record import record
-from gcbench.run.runner import run
+from gcbench.runs.config import make_config
+from gcbench.runs.record import record
+from gcbench.runs.runner import run
 from conftest import charged_bytes_function, run_cli
 
 RECORD_SMALL = {

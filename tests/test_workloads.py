@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from gcbench import registry
-from gcbench.run.runner import run
+from gcbench.runs.runner import run
 from conftest import run_cli
 
 # Small settings: each run well under a second.

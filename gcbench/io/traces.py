@@ -13,8 +13,8 @@ uint8 flags, uint32 x, uint32 y, with op codes TRACE_OPS and
 `load_trace(path)` reads and validates a trace (the kernel's check_trace: unknown
 operation, root, global or slot out of range, store or load through a null root); an
 error names the line (text) or record (binary) and is a UsageError (exit code 2).
-The loaded Trace is what the run room hands the trace-replay workload as data.
-This module runs nothing and records nothing (recording is gcbench.run.record).
+The loaded Trace is what the runs room hands the trace-replay workload as data.
+This module runs nothing and records nothing (recording is gcbench.runs.record).
 """
 import os
 import struct

@@ -7,7 +7,7 @@
 - worker: the pyperf main/worker process of one configuration
   (`python -m gcbench.suite.worker SPEC.json`).
 
-It builds run configurations with the run room, writes every file through the io room
+It builds run configurations with the runs room, writes every file through the io room
 and uses the report room for the summary table and the report; nothing imports it but
 the command line.
 """

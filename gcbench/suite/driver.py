@@ -260,7 +260,7 @@ def resolve_heap(config, minheaps, progress):
     """Heap bytes for a configuration (finding and caching the minimum heap for an 'Nx'
     size).  Returns (heap_bytes, minheap_bytes or None); raises RunError/UsageError when
     no heap size works."""
-    from ..run.minheap import PAGE_BYTES, find_min_heap
+    from ..runs.minheap import PAGE_BYTES, find_min_heap
     if not config.heap.relative:
         return config.heap.bytes, None
     key = config.minheap_key()
@@ -290,7 +290,7 @@ def resolve_heap(config, minheaps, progress):
 
 def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys.stdout, err=sys.stderr):
     """Run `suite` (a suitefile.Suite) writing to output_path; returns the exit code."""
-    from ..run.runner import build_info
+    from ..runs.runner import build_info
 
     suite, pass_mode_flag = suite.for_mode(mode)
     output = Output(output_path)

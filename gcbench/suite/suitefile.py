@@ -33,7 +33,7 @@ from pathlib import Path
 
 from .. import registry
 from ..errors import UsageError
-from ..run.config import FIRST_PROBE_HEAP, check_heap_size, check_seed, make_config
+from ..runs.config import FIRST_PROBE_HEAP, check_heap_size, check_seed, make_config
 from ..units import parse_gogc, parse_size, require_regular_file
 
 DEFAULT_SUITE = Path(__file__).with_name("default.toml")

@@ -31,7 +31,7 @@ EXIT_NOT_APPLICABLE = 4
 def time_runs(loops, config, error_file):
     from gcbench.errors import RunError, UsageError
     from gcbench.io.store import write_worker_error
-    from gcbench.run.runner import run_config
+    from gcbench.runs.runner import run_config
     total = 0.0
     try:
         for _ in range(loops):
@@ -49,7 +49,7 @@ def recorded_run(spec, config):
     """Run once and write the run file; returns 0 or the exit code of a failure."""
     from gcbench.errors import RunError, UsageError
     from gcbench.io.store import dump_run, write_failure
-    from gcbench.run.runner import run_config
+    from gcbench.runs.runner import run_config
     try:
         result = run_config(config)
     except (RunError, UsageError) as exc:
@@ -77,7 +77,7 @@ def main(argv=None):
     import pyperf
     from gcbench.errors import UsageError
     from gcbench.io.store import write_failure
-    from gcbench.run.config import IDENTITY_KEYS, RunConfig
+    from gcbench.runs.config import IDENTITY_KEYS, RunConfig
     try:
         config = RunConfig.from_json(spec["config"])
     except UsageError as exc:
