@@ -310,7 +310,8 @@ TRACE_DTYPE = np.dtype([("op", np.uint8), ("a", np.uint8), ("b", np.uint8), ("fl
                         ("x", np.uint32), ("y", np.uint32)])
 assert TRACE_DTYPE.itemsize == sizeof(TraceRecord)
 TRACE_OPS = {"alloc": TRACE_ALLOC, "store": TRACE_STORE, "load": TRACE_LOAD, "clear": TRACE_CLEAR,
-             "gc": TRACE_GC, "gset": TRACE_GSET, "gget": TRACE_GGET, "tick": TRACE_TICK}
+             "gc": TRACE_GC, "gset": TRACE_GSET, "gget": TRACE_GGET, "tick": TRACE_TICK,
+             "drop": TRACE_DROP}
 
 
 cdef class ManagedHeap:

@@ -18,6 +18,12 @@ and a pause that stops one stops all of them, as on one P with several goroutine
   cache:    a heap array of `cache_objects` slots reached from a global; each request
             overwrites `cache_keep` random entries with its objects (churn: the old
             entries become garbage), so the live set stays near the cache's size.
+            A request keeps distinct small objects (a repeated draw takes the next
+            one not yet kept), so each small object is in at most one cache entry.
+
+Death is known, so malloc frees: a buffer dies at the end of its request (without a
+pool), a request dies with its small objects once the kept ones are moved to the cache
+(their request slots nulled), and an overwritten cache entry dies alone (mut_drop).
 
 Latency.  Each request's start and end (monotonic ns) go into preallocated C arrays in
 the kernel.  Without `rate`, requests run back to back and a request's latency is
@@ -39,8 +45,8 @@ import numpy as np
 
 from gcbench_core.heap cimport (HeapState, heap_check_interrupt, ManagedHeap, Object, run_kernel, obj_slots,
                                 gcb_now_ns, gcb_cpu_relax, HEADER_BYTES, MAX_STACK_SLOTS)
-from gcbench_core.mutator cimport (mut_alloc, mut_store, mut_load, mut_clear, mut_set_global,
-                                   mut_payload)
+from gcbench_core.mutator cimport (mut_alloc, mut_store, mut_store_null, mut_load, mut_clear,
+                                   mut_drop, mut_set_global, mut_payload)
 from gcbench_core.rng cimport Rng, rng_seed, rng_below
 from gcbench_core.pool cimport Pool, pool_new, pool_destroy, pool_get, pool_put, pool_stats
 
@@ -76,6 +82,8 @@ cdef enum:
     R_CACHE = 0
     R_SMALL = 1
     R_WORKER0 = 2                    # worker w: buffer in R_WORKER0 + 2w, request in + 2w + 1
+    R_OLD = 2 + 2 * 64               # an overwritten cache entry (after every worker's slots)
+    MAX_KEEP = 1024                  # cache_keep's limit (PARAMS)
     G_CACHE = 0
     REQUEST_PAYLOAD = 16             # a request's own fields (id, checksum)
     SPIN_BELOW_NS = 200000           # wait closer than this by spinning, not sleeping
@@ -144,7 +152,8 @@ cdef inline void start_request(HeapState* heap, Params* p, int w, int64_t index)
 
 cdef inline void finish_request(HeapState* heap, Rng* rng, Params* p, int w) noexcept nogil:
     cdef uint64_t sum = 0
-    cdef uint32_t k, i
+    cdef uint32_t k, i, j, pick, entry
+    cdef uint32_t kept[MAX_KEEP]
     cdef Object* request = heap.roots.stack[req_reg(w)]
     cdef Object* small
     cdef unsigned char* data
@@ -163,13 +172,28 @@ cdef inline void finish_request(HeapState* heap, Rng* rng, Params* p, int w) noe
     p.checksum += sum
     # keep a few in the long-lived cache, replacing what was there
     for k in range(p.cache_keep):
-        mut_load(heap, R_SMALL, req_reg(w), <uint32_t>rng_below(rng, p.small_objects))
-        mut_store(heap, R_CACHE, <uint32_t>rng_below(rng, p.cache_objects), R_SMALL)
+        pick = <uint32_t>rng_below(rng, p.small_objects)
+        j = 0
+        while j < k:                             # distinct: the next one not yet kept
+            if kept[j] == pick:
+                pick = (pick + 1) % p.small_objects
+                j = 0
+            else:
+                j += 1
+        kept[k] = pick
+        entry = <uint32_t>rng_below(rng, p.cache_objects)
+        mut_load(heap, R_SMALL, req_reg(w), pick)
+        mut_store_null(heap, req_reg(w), pick)   # the cache owns it now
+        mut_load(heap, R_OLD, R_CACHE, entry)
+        mut_store(heap, R_CACHE, entry, R_SMALL)
+        mut_drop(heap, R_OLD, False)             # the entry it replaced is dead
     mut_clear(heap, R_SMALL)
-    mut_clear(heap, req_reg(w))
+    mut_drop(heap, req_reg(w), True)             # with the small objects it did not keep
     if p.pool != NULL:
         pool_put(p.pool, w, buf_reg(w))
-    mut_clear(heap, buf_reg(w))
+        mut_clear(heap, buf_reg(w))
+    else:
+        mut_drop(heap, buf_reg(w), False)
 
 cdef void kernel(void* arg) noexcept nogil:
     cdef Params* p = <Params*>arg
