@@ -86,6 +86,12 @@ def print_summary(result, result_keys=(), out=sys.stdout):
         print(f"  {key:<12} {_fmt_extra(result[key])}", file=out)
     if result["verified"]:
         print(f"  verified     yes ({result['counters']['verified_cycles']} cycles and the final heap)", file=out)
+    touch = result.get("pretouch")
+    if touch and touch["bytes"]:
+        whole = "the whole arena" if touch["whole_arena"] else f"the first {format_bytes(touch['bytes'])} of the arena"
+        print(f"  pretouch     {whole} faulted in before the timed run ({touch['s']:.2f} s, not in the wall time)", file=out)
+    elif touch:
+        print(f"  pretouch     none: {touch['note']}", file=out)
 
 
 def _fmt_extra(value):
