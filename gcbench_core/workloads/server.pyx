@@ -113,11 +113,16 @@ cdef inline int buf_reg(int w) noexcept nogil:
 cdef inline int req_reg(int w) noexcept nogil:
     return R_WORKER0 + 2 * w + 1
 
+# The run's clock: monotonic time without the verification time so far (--verify), so
+# that request latencies and the schedule leave verification out, as every event does.
+cdef inline int64_t run_now(HeapState* heap) noexcept nogil:
+    return gcb_now_ns() - heap.verifier.verify_ns
+
 cdef void wait_until(HeapState* heap, int64_t when_ns) noexcept nogil:
     # Sleep in slices of at most WAIT_SLICE_NS and check for Ctrl-C between them: a slow
     # schedule (a low rate) must still stop within a second when interrupted.
     cdef timespec ts
-    cdef int64_t left = when_ns - gcb_now_ns()
+    cdef int64_t left = when_ns - run_now(heap)
     while left > SPIN_BELOW_NS:
         left -= SPIN_BELOW_NS // 2
         if left > WAIT_SLICE_NS:
@@ -126,8 +131,8 @@ cdef void wait_until(HeapState* heap, int64_t when_ns) noexcept nogil:
         ts.tv_nsec = left % 1000000000
         nanosleep(&ts, NULL)
         heap_check_interrupt(heap)
-        left = when_ns - gcb_now_ns()
-    while gcb_now_ns() < when_ns:
+        left = when_ns - run_now(heap)
+    while run_now(heap) < when_ns:
         gcb_cpu_relax()
 
 cdef inline void start_request(HeapState* heap, Params* p, int w, int64_t index) noexcept nogil:
@@ -221,12 +226,12 @@ cdef void kernel(void* arg) noexcept nogil:
     # idle, else finish the oldest request in flight; wait for an arrival only when
     # nothing is in flight.  Back to back (no schedule) this is a pipeline of `workers`
     # requests in which request i runs on worker i % workers.
-    t0 = gcb_now_ns()
+    t0 = run_now(heap)
     while arrival < p.requests or flight_count > 0:
         if arrival < p.requests and idle_count > 0:
             if p.scheduled_ns != NULL:
                 scheduled = t0 + <int64_t>(<double>arrival * p.interval_ns)
-                if gcb_now_ns() < scheduled:
+                if run_now(heap) < scheduled:
                     if flight_count > 0:
                         finish_oldest(heap, &rng, p, flight_request, flight_worker, &flight_head,
                                       &flight_count, idle_worker, idle_head, &idle_count)
@@ -236,7 +241,7 @@ cdef void kernel(void* arg) noexcept nogil:
             w = idle_worker[idle_head]
             idle_head = (idle_head + 1) % p.workers
             idle_count -= 1
-            p.start_ns[arrival] = gcb_now_ns()
+            p.start_ns[arrival] = run_now(heap)
             start_request(heap, p, w, arrival)
             flight_request[(flight_head + flight_count) % p.workers] = arrival
             flight_worker[(flight_head + flight_count) % p.workers] = w
@@ -255,7 +260,7 @@ cdef inline void finish_oldest(HeapState* heap, Rng* rng, Params* p, int64_t* fl
     flight_head[0] = (flight_head[0] + 1) % p.workers
     flight_count[0] -= 1
     finish_request(heap, rng, p, w)
-    p.end_ns[index] = gcb_now_ns()
+    p.end_ns[index] = run_now(heap)
     idle_worker[(idle_head + idle_count[0]) % p.workers] = w
     idle_count[0] += 1
 
