@@ -152,6 +152,9 @@ def build_parser():
                    help="collector the others are compared with (default marksweep, else the first)")
     p.add_argument("--format", default="text", choices=("text", "markdown", "csv"),
                    help="table format (default text)")
+    p.add_argument("--lbo", action="store_true",
+                   help="instead: lower-bound overhead (LBO) per collector and heap size, for wall "
+                        "and CPU time, against the minimum distilled cost over all collectors")
     _add_plot_commands(sub)
     return parser
 
@@ -346,6 +349,9 @@ def cmd_compare(args):
     from .report import compare, format
     if args.format not in compare.FORMATS:
         raise UsageError(f"unknown format {args.format!r}; known: {', '.join(compare.FORMATS)}")
+    if args.lbo:
+        print(format.lbo_table(compare.lbo_files(args.files), args.format), end="")
+        return 0
     table = compare.compare_files(args.files, baseline=args.baseline)
     print(format.comparison_table(table, args.format), end="")
     return 0
