@@ -97,7 +97,7 @@ def run_config(config, on_heap=None):
 # Pretouching more than this (or than a quarter of the memory available) would cost more
 # memory than a run needs; runs that use more of the arena pay page faults beyond it.
 # GCBENCH_PRETOUCH=SIZE sets the limit (0: no pretouch, as the test suite runs).
-PRETOUCH_LIMIT = 1 << 30
+PRETOUCH_LIMIT = 4 << 30
 
 
 def pretouch_limit():
