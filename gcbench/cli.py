@@ -350,7 +350,11 @@ def cmd_compare(args):
     if args.format not in compare.FORMATS:
         raise UsageError(f"unknown format {args.format!r}; known: {', '.join(compare.FORMATS)}")
     if args.lbo:
-        print(format.lbo_table(compare.lbo_files(args.files), args.format), end="")
+        try:
+            groups = compare.lbo_files(args.files)
+        except _DAMAGED_RESULT_ERRORS as exc:
+            raise _damaged_result(", ".join(args.files), exc) from None
+        print(format.lbo_table(groups, args.format), end="")
         return 0
     table = compare.compare_files(args.files, baseline=args.baseline)
     print(format.comparison_table(table, args.format), end="")

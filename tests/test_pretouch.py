@@ -43,3 +43,12 @@ def test_the_arena_is_resident_before_the_run_starts(monkeypatch):
         return seen["at_start"]
     assert resident_growth("256M") >= 128 << 20
     assert resident_growth("0") < 16 << 20
+
+
+def test_ctrl_c_during_a_long_pretouch_stops_at_once(tmp_path, monkeypatch):
+    """Pretouching a large arena takes seconds on a busy machine: Ctrl-C stops it within
+    a second too (it checks for signals between 64 MiB chunks), with exit code 130."""
+    from test_interrupt import interrupt_and_check, start
+    monkeypatch.setenv("GCBENCH_PRETOUCH", "2G")
+    proc = start(["-c", "nogc", "-w", "churn", "--param", "ops=10000000000", "--heap", "2G"], tmp_path)
+    interrupt_and_check(proc, tmp_path, warmup_s=1.0)

@@ -280,12 +280,12 @@ def _lbo_html(groups, styles):
     out = ["<h2>Lower-bound overhead</h2>", f'<p class="note">{e(LBO_NOTE)}</p>']
     for g in groups:
         out.append(f"<p>{e(g.title)}: MDC {g.mdc_s * 1e3:.1f} ms ({e(g.mdc_from)})</p>")
-        out.append("<table><thead><tr>" + "".join(
+        out.append('<table class="lbo"><thead><tr class="lbo">' + "".join(
             f'<th class="name">{e(c)}</th>' if i < 2 else f"<th>{e(c)}</th>" for i, c in enumerate(LBO_HEADER))
             + "</tr></thead><tbody>")
         for row in _lbo_rows(g):
             swatch = f'<span class="swatch" style="background:{styles.colour(row[0])}"></span>'
-            out.append(f'<tr><td class="name">{swatch}{e(row[0])}</td><td class="name">{e(row[1])}</td>'
+            out.append(f'<tr class="lbo"><td class="name">{swatch}{e(row[0])}</td><td class="name">{e(row[1])}</td>'
                        + "".join(f"<td>{e(c)}</td>" for c in row[2:]) + "</tr>")
         out.append("</tbody></table>")
     return out
