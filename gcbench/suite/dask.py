@@ -104,7 +104,7 @@ class DaskExecutor:
 
         def submit(job, retried):
             key, function, args = job
-            future = self.client.submit(function, *args, key=f"gcbench-{uuid.uuid4().hex}",
+            future = self.client.submit(function, *args, key=task_key(key),
                                         resources={BENCH_RESOURCE: 1}, pure=False)
             in_flight[future] = (job, retried)
             self._futures.append(future)
@@ -147,6 +147,12 @@ class DaskExecutor:
         finally:
             if self.cluster is not None:
                 self.cluster.close()
+
+
+def task_key(job_key):
+    """A Dask key naming the job (a configuration's name, a search's key) and unique to
+    this submission: a retry gets a new key."""
+    return f"gcbench-{re.sub(r'[^A-Za-z0-9_.=-]+', '_', str(job_key)).strip('_')[:120]}-{uuid.uuid4().hex[:12]}"
 
 
 def _reason(exc):

@@ -329,7 +329,7 @@ def find_minheaps(todo, minheaps, executor, progress, save_status):
             progress.note(f"minimum heap of {label}: {format_bytes(found)} ({found} bytes; "
                           f"{entry.get('probes', '?')} runs, {entry.get('seconds', 0):.1f} s)")
         else:
-            progress.note(f"minimum heap of {label}: none ({entry['error']})")
+            progress.note(f"no minimum heap for {label}: {entry['error']}")
 
 
 def configuration_order(configs, seed):
