@@ -60,7 +60,10 @@ class DaskExecutor:
         self.cluster = cluster
         self.description = description
         self.running = 0
+        self.notes = []               # said once when the suite starts
+        self.on_running = None        # called with `running` when it changes (the progress bar)
         self._futures = []
+        self._closed = False
 
     @classmethod
     def connect(cls, address_text):
@@ -71,7 +74,7 @@ class DaskExecutor:
             with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
                 cluster = distributed.LocalCluster(
                     n_workers=value, threads_per_worker=1, processes=True,
-                    resources={BENCH_RESOURCE: 1}, dashboard_address=None,
+                    resources={BENCH_RESOURCE: 1}, dashboard_address=":0",
                     silence_logs=logging.CRITICAL)
             try:
                 client = distributed.Client(cluster, set_as_default=False)
@@ -84,7 +87,11 @@ class DaskExecutor:
         except (OSError, ValueError, TypeError) as exc:
             reason = " ".join(str(exc).split()) or type(exc).__name__
             raise UsageError(f"cannot reach the Dask scheduler at {value}: {reason}") from None
-        return cls(client, None, f"dask {value}")
+        executor = cls(client, None, f"dask {value}")
+        if not executor.has_bench_workers():
+            executor.notes.append(f"no worker of {value} has the resource {BENCH_RESOURCE} yet: the tasks "
+                                  f"wait for one (dask worker {value} --nthreads 1 --resources {BENCH_RESOURCE}=1)")
+        return executor
 
     def slots(self):
         """The cluster's bench slots now (at least 1: workers may join later)."""
@@ -114,7 +121,7 @@ class DaskExecutor:
             limit = self.slots()
             while pending and len(in_flight) < limit:
                 submit(pending.popleft(), None)
-            self.running = len(in_flight)
+            self._set_running(len(in_flight))
 
         fill()
         for future in finished:
@@ -137,9 +144,17 @@ class DaskExecutor:
             fill()
             yield Outcome(key, lost=reason if retried is None else f"{reason} (after it was {retried})",
                           retried=retried)
-        self.running = 0
+        self._set_running(0)
+
+    def _set_running(self, count):
+        if count != self.running and self.on_running is not None:
+            self.on_running(count)
+        self.running = count
 
     def close(self, cancel=False):
+        if self._closed:
+            return
+        self._closed = True
         try:
             if cancel and self._futures:
                 self.client.cancel(self._futures, force=True)

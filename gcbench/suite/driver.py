@@ -144,6 +144,7 @@ class Progress:
         self.total = total
         self.done = 0
         self.failed = 0
+        self.under_way = 0
         self.start = time.monotonic()
         self.config_seconds = []
         self.out = out
@@ -162,6 +163,7 @@ class Progress:
             print(text, file=self.out, flush=True)
 
     def running(self, count):
+        self.under_way = count
         if self.bar is not None:
             self.bar.set_postfix_str(f"running {count}, failed {self.failed}")
 
@@ -172,6 +174,7 @@ class Progress:
         if self.bar is not None:
             self.bar.write(f"{label}: {outcome} ({seconds:.1f} s)", file=self.out)
             self.bar.update(1)
+            self.running(self.under_way)          # the failed count
             return
         left = self.total - self.done
         elapsed = time.monotonic() - self.start
@@ -397,6 +400,8 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
     progress.note(f"suite {suite.name}: {len(configs)} configurations"
                   + (f", {skipped} already finished" if skipped else "")
                   + f" (order seed {status['order_seed']}; {executor.description}); writing {output.json_path}")
+    for note in getattr(executor, "notes", ()):
+        progress.note(note)
     build = build_info()
     bench_order = {}
     for name, bench in existing.items():
@@ -460,10 +465,10 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
         if retried:
             outcome += f" ({retried})"
         progress.finished(config.name, seconds, outcome, failed=entry["status"] == "failed")
-        progress.running(executor.running)
 
     store.dump_status(output.status_path, status)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    tasks_start = time.monotonic()
     try:
         find_minheaps(todo, status["minheap"], executor, progress,
                       lambda: store.dump_status(output.status_path, status))
@@ -495,7 +500,7 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
                     "settings": config_settings, "run_file": str(run_file)}
             jobs.append((config.name, tasks.configuration_task, (spec, flag)))
             prepared[config.name] = (config, entry, heap_bytes, time.monotonic())
-        progress.running(min(len(jobs), 1))
+        executor.on_running = progress.running
         for outcome in executor.run(jobs):
             config, entry, heap_bytes, submitted = prepared[outcome.key]
             finish(config, entry, time.monotonic() - submitted, heap_bytes, result=outcome.value,
@@ -516,6 +521,8 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
 
     status["finished"] = True
     status["ended"] = datetime.datetime.now().isoformat(timespec="seconds")
+    # this session's wall time from the first task to the last result (searches included)
+    status["tasks_wall_s"] = round(time.monotonic() - tasks_start, 3)
     store.dump_status(output.status_path, status)
     failures = {n: s for n, s in status["configurations"].items() if s.get("status") == "failed" and n in names}
     skipped = {n: s for n, s in status["configurations"].items() if s.get("status") == "skipped" and n in names}

@@ -10,8 +10,8 @@ executor ran them.
 - LocalExecutor: one job at a time in this process, in the order given.
 - suite.dask.DaskExecutor: one Dask task per job on a distributed cluster.
 
-`running` is how many jobs are under way (for the progress bar); `close(cancel=True)`
-drops what has not started.
+`running` is how many jobs are under way, and `on_running` (when set) is called with it
+whenever it changes (the progress bar); `close(cancel=True)` drops what has not started.
 """
 from dataclasses import dataclass
 
@@ -29,14 +29,20 @@ class LocalExecutor:
 
     def __init__(self):
         self.running = 0
+        self.on_running = None
+
+    def _set_running(self, count):
+        self.running = count
+        if self.on_running is not None:
+            self.on_running(count)
 
     def run(self, jobs):
         for key, function, args in jobs:
-            self.running = 1
+            self._set_running(1)
             try:
                 value = function(*args)
             finally:
-                self.running = 0
+                self._set_running(0)
             yield Outcome(key, value)
 
     def close(self, cancel=False):
