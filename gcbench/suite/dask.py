@@ -21,6 +21,7 @@ file (suite.driver).
 import collections
 import logging
 import re
+import signal
 import uuid
 
 from ..errors import UsageError
@@ -71,11 +72,17 @@ class DaskExecutor:
         distributed = _import_distributed()
         import dask
         if kind == "local":
-            with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-                cluster = distributed.LocalCluster(
-                    n_workers=value, threads_per_worker=1, processes=True,
-                    resources={BENCH_RESOURCE: 1}, dashboard_address=":0",
-                    silence_logs=logging.CRITICAL)
+            # the worker processes start with SIGINT ignored (inherited): Ctrl-C at the
+            # terminal reaches the whole process group, and only the client acts on it
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+                    cluster = distributed.LocalCluster(
+                        n_workers=value, threads_per_worker=1, processes=True,
+                        resources={BENCH_RESOURCE: 1}, dashboard_address=":0",
+                        silence_logs=logging.CRITICAL)
+            finally:
+                signal.signal(signal.SIGINT, previous)
             try:
                 client = distributed.Client(cluster, set_as_default=False)
             except BaseException:
