@@ -139,7 +139,7 @@ def cluster():
     import dask
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, resources={"bench": 1},
-                                      dashboard_address=None, processes=True) as cl:
+                                      dashboard_address=":0", processes=True) as cl:
             with distributed.Client(cl) as client:
                 yield cl, client
 
