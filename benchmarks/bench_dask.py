@@ -11,12 +11,14 @@ the tasks, the files, the report) and of its configurations alone (status tasks_
 first task to last result), and the ratios one worker / two workers, which are close to
 2 on a machine with two idle cores and lower when the cores are shared; "under way on
 average" (the tasks' own wall times over the configurations' wall time) shows how many
-configurations ran at once.  Exit code 1
+configurations ran at once, and "cores busy" (the CPU time of the command and every process
+it waited for, over its wall time) that they overlapped on the CPU.  Exit code 1
 when a suite fails.
 """
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -44,16 +46,20 @@ def run(suite_file, workers, tmp):
     out = Path(tmp) / f"workers-{workers}" / "suite.json"
     cmd = [sys.executable, "-m", "gcbench", "suite", str(suite_file), "-o", str(out),
            "--dask", f"local:{workers}", "--order-seed", "1"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
     wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU of the command and every process it waited for (workers, pyperf processes)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode != 0:
         print(proc.stderr[-2000:], file=sys.stderr)
-        return wall, None
+        return wall, None, cpu
     status = json.loads((out.parent / "suite.status.json").read_text())
     done = sum(1 for e in status["configurations"].values() if e.get("status") == "done")
     task_s = sum(e["seconds"] for e in status["configurations"].values())
-    return wall, (done, task_s, status["tasks_wall_s"])
+    return wall, (done, task_s, status["tasks_wall_s"]), cpu
 
 
 def main():
@@ -68,13 +74,14 @@ def main():
               f"on a Dask LocalCluster; this machine has {os.cpu_count()} cores")
         walls = {}
         for workers in (1, 2):
-            wall, outcome = run(suite_file, workers, tmp)
+            wall, outcome, cpu = run(suite_file, workers, tmp)
             if outcome is None:
                 print(f"  {workers} worker(s): FAILED after {wall:.1f} s")
                 return 1
             done, task_s, tasks_wall = outcome
             walls[workers] = (wall, tasks_wall)
-            print(f"  {workers} worker{'s' if workers > 1 else ' '}  command {wall:6.1f} s, "
+            print(f"  {workers} worker{'s' if workers > 1 else ' '}  command {wall:6.1f} s "
+                  f"(CPU {cpu:.1f} s: {cpu / wall:.2f} cores busy), "
                   f"configurations {tasks_wall:6.1f} s  ({done} done; {task_s:.1f} s of tasks, "
                   f"{task_s / tasks_wall:.2f} under way on average)")
     print(f"  one worker / two workers: command {walls[1][0] / walls[2][0]:.2f}x, "
