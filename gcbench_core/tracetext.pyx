@@ -332,8 +332,8 @@ cdef bint parse_lines(Parser* p, int64_t stop) noexcept nogil:
     return True
 
 
-# Bytes parsed between two looks for Ctrl-C (about 20 ms of work).
-PARSE_CHUNK = 1 << 24
+# Bytes parsed between two looks for Ctrl-C (about 10 ms of work).
+PARSE_CHUNK = 1 << 23
 
 cdef int64_t count_breaks(const char* d, int64_t n) noexcept nogil:
     cdef int64_t i, count = 0

@@ -195,6 +195,8 @@ cdef void heap_verify(HeapState* heap, bint check_marks) noexcept nogil:
                     return
                 if not verify_entry(heap, seen.length - 1, check_marks):
                     return
+                if (seen.length & 0xFFFF) == 0 and heap_interrupt_requested(heap):
+                    return               # (one object may hold millions of slots)
         cursor += 1
     # accounting: allocated objects in in-use spans == alloc_bytes - freed_bytes
     p = 0
