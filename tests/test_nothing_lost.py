@@ -591,3 +591,12 @@ def test_plot_with_an_unknown_baseline_is_not_a_damaged_result(tmp_path):
     (tmp_path / "r.json").write_text(json.dumps(result))
     err = one_line_exit(run_cli("plot", tmp_path / "r.json", "--baseline", "zgc", "--kind", "throughput"), 2)
     assert "damaged" not in err and "zgc" in err
+
+
+def test_boehm_heap_exhausted_is_one_line():
+    from gcbench import registry
+    entry = registry.collectors().get("boehm")
+    if entry is None or not entry.available:
+        pytest.skip("boehm not available")
+    err = one_line_exit(run_cli("run", "-c", "boehm", "-w", "binary-trees", "--heap", "8M"), 1)
+    assert "heap exhausted" in err and "GC Warning" not in err
