@@ -262,14 +262,17 @@ def cmd_run(args):
         print("memstats:")
         for line in gotrace.format_memstats(gotrace.memstats(result)):
             print(line)
-    if args.json:
-        store.dump_run(args.json, result, "--json")
-    if args.timeline:
-        from .report.timeline import write_trace
-        try:
-            write_trace(args.timeline, result)
-        except OSError as exc:
-            raise UsageError(f"cannot write --timeline {args.timeline}: {exc.strerror or exc}") from None
+    # both files or neither: an interrupt between them leaves nothing half-done
+    from .io.atomic import AtomicGroup
+    with AtomicGroup() as group:
+        if args.json:
+            store.dump_run(args.json, result, "--json", group=group)
+        if args.timeline:
+            from .report.timeline import write_trace
+            try:
+                write_trace(args.timeline, result, group=group)
+            except OSError as exc:
+                raise UsageError(f"cannot write --timeline {args.timeline}: {exc.strerror or exc}") from None
     return 0
 
 
@@ -303,6 +306,8 @@ def cmd_plot(args):
         paths = render(results, out, kinds=args.kind, fmt=args.format, baseline=args.baseline)
     except OSError as exc:
         raise UsageError(f"cannot write charts to {out}: {exc.strerror or exc}") from None
+    except UsageError:
+        raise                        # (a ValueError too: e.g. --baseline names no series)
     except _DAMAGED_RESULT_ERRORS as exc:
         raise _damaged_result(args.result, exc) from None
     for path in paths:
@@ -319,6 +324,8 @@ def cmd_report(args):
         html_path, md_path = write_report(results, out)
     except OSError as exc:
         raise UsageError(f"cannot write the report to {out}: {exc.strerror or exc}") from None
+    except UsageError:
+        raise
     except _DAMAGED_RESULT_ERRORS as exc:
         raise _damaged_result(args.result, exc) from None
     print(html_path)
@@ -378,6 +385,13 @@ COMMANDS = {"list": cmd_list, "run": cmd_run, "record": cmd_record, "plot": cmd_
 
 
 def main(argv=None):
+    from .io.console import pipe_safe_streams
+    # output to a closed pipe is dropped, never fatal: every requested file is still written
+    with pipe_safe_streams():
+        return _main(argv)
+
+
+def _main(argv=None):
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -399,6 +413,19 @@ def main(argv=None):
         return 130
     except BrokenPipeError:
         return 0
+    except MemoryError:
+        print("gcbench: out of memory (address-space limit or a machine too small for this input)",
+              file=sys.stderr)
+        return 1
+    except RecursionError:
+        print("gcbench: error: input nested too deeply", file=sys.stderr)
+        return 2
+    except Exception as exc:        # noqa: BLE001 - a bug: one line, the traceback on request
+        if os.environ.get("GCBENCH_TRACEBACK"):
+            raise
+        print(f"gcbench: internal error: {type(exc).__name__}: {one_line(' '.join(str(exc).split())[:300])} "
+              f"(GCBENCH_TRACEBACK=1 shows where)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

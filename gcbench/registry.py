@@ -7,7 +7,8 @@ offers; read as Entry.constraints, never as loose attributes) and attach(heap, o
 workload module exposes NAME, DESCRIPTION, PARAMS (a tuple of {"name", "type", "default",
 "min", "max", "choices", "help"}; type "trace" is a trace file the runs room loads and
 passes as data), optionally RESULT_KEYS (extra result keys, read as Entry.result_keys) and
-run(heap, params, seed).  Either may expose AVAILABLE = False with UNAVAILABLE_REASON.
+run(heap, params, seed), and optionally check_params(values) for what no single range
+says (returns (key, message) or None; registry.check_together calls it).  Either may expose AVAILABLE = False with UNAVAILABLE_REASON.
 Module attributes are read here, once, at discovery; everything else reads Entry fields.
 This module also holds the one parameter/option validation (resolve, convert_value).
 """
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from gcbench_core.plan import PlanConstraints
 
 from .errors import UsageError
+from .units import MAX_DIGITS, short_number
 
 
 @dataclass
@@ -33,6 +35,7 @@ class Entry:
     reason: str = ""
     constraints: PlanConstraints = None      # collectors only
     result_keys: tuple = ()                  # workloads: extra result keys (RESULT_KEYS)
+    check: object = None                     # workloads: check_params(values) -> (key, message) or None
 
 
 def _require_kernels():
@@ -69,7 +72,8 @@ def _discover(package_name, spec_attr, collectors):
                 raise TypeError(f"collector module {module.__name__} must declare CONSTRAINTS = PlanConstraints(...)")
         found[name] = Entry(name, declared.get("DESCRIPTION", ""), module, specs,
                             declared.get("AVAILABLE", True), declared.get("UNAVAILABLE_REASON", ""),
-                            constraints, tuple(declared.get("RESULT_KEYS", ())))
+                            constraints, tuple(declared.get("RESULT_KEYS", ())),
+                            declared.get("check_params"))
     return dict(sorted(found.items()))
 
 
@@ -127,9 +131,12 @@ def convert_value(spec, value, path):
         if kind == "int":
             if isinstance(value, bool) or isinstance(value, float):
                 raise ValueError
-            value = int(str(value).replace("_", "")) if not isinstance(value, int) else value
+            if not isinstance(value, int):
+                if len(str(value)) > MAX_DIGITS:      # int() stops at 4300 digits
+                    raise ValueError
+                value = int(str(value).replace("_", ""))
         elif kind == "float":
-            if isinstance(value, bool):
+            if isinstance(value, bool) or isinstance(value, str) and len(value) > 2 * MAX_DIGITS:
                 raise ValueError
             value = float(value)
             if not math.isfinite(value):
@@ -145,14 +152,14 @@ def convert_value(spec, value, path):
                     raise ValueError
         else:
             value = str(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         expect = {"int": "an integer", "float": "a number", "bool": "true or false"}.get(kind, "a string")
-        raise UsageError(f"{path}: expected {expect}, got {value!r}") from None
+        raise UsageError(f"{path}: expected {expect}, got {short_number(value)}") from None
     if allowed is not None and value not in allowed:
-        raise UsageError(f"{path}: {value!r} is not one of {', '.join(map(str, allowed))}")
+        raise UsageError(f"{path}: {short_number(value)} is not one of {', '.join(map(str, allowed))}")
     lo, hi = spec.get("min"), spec.get("max")
     if lo is not None and value < lo or hi is not None and value > hi:
-        raise UsageError(f"{path}: {value!r} is out of range [{lo}, {hi}]")
+        raise UsageError(f"{path}: {short_number(value)} is out of range [{lo}, {hi}]")
     return value
 
 
@@ -162,7 +169,7 @@ _TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a 
 
 def describe_toml_value(value):
     kind = next((name for t, name in _TYPE_NAMES.items() if isinstance(value, t)), type(value).__name__)
-    return f"{kind} ({value!r})" if not isinstance(value, (dict, list)) else kind
+    return f"{kind} ({short_number(value)})" if not isinstance(value, (dict, list)) else kind
 
 
 def check_toml_type(kind, value, path):
@@ -203,4 +210,25 @@ def resolve(entry, given, what, where=None, toml_types=False):
         else:
             value = spec.get("default")
         out[key] = convert_value(spec, value, path)
+    check_together(entry, out, where)
     return out
+
+
+def check_together(entry, values, where=None):
+    """What no single range says: a distribution's min_X <= max_X, and the workload's own
+    check_params(values) (a message, or None), e.g. server's cache_keep <= small_objects.
+    So a suite or a workload file is refused before it runs, not "not applicable" after."""
+    def name(key):
+        return f"{where}.{key}" if where is not None else f"parameter {key}"
+    for key in entry.specs:
+        what = key[:-5] if key.endswith("_dist") else None
+        if what and f"min_{what}" in values and f"max_{what}" in values:
+            lo, hi = values[f"min_{what}"], values[f"max_{what}"]
+            if lo > hi:
+                raise UsageError(f"{name('min_' + what)}: {lo} exceeds {name('max_' + what)} ({hi}); "
+                                 f"allowed: min_{what} <= max_{what}")
+    if entry.check is not None:
+        problem = entry.check(values)
+        if problem:
+            key, message = problem
+            raise UsageError(f"{name(key)}: {message}")

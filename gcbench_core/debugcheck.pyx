@@ -8,7 +8,12 @@ catches them (GCBENCH_DEBUG=1 pip install .).  Not a workload: nothing registers
   mark_free_slot(heap)  a mark bit is set on a slot that was never allocated (a marker
                         bug): a debug build's sweep fails the run (debug assertion).
 
-In a release build neither is detected (that is the point of the debug build); do not
+  alloc_unchecked(heap, nslots, payload)   one allocation straight into the kernel's
+                        entry (heap_alloc), past every harness check: sizes whose sum
+                        8 + 8 * nslots + payload wraps in 32 bits or passes 1 GiB must be
+                        refused by the kernel itself (any build).
+
+In a release build neither use_after_free nor mark_free_slot is detected (that is the point of the debug build); do not
 call them there, the first writes to freed memory.
 
   bump_space_check(heap, half_bytes, n)   exercises the bump-pointer space (spaces/bump),
@@ -17,6 +22,7 @@ call them there, the first writes to freed memory.
                         then scan to-space copying each slot's target once) and report
                         what happened, for tests to check (any build).
 """
+from libc.stdint cimport uint32_t
 from gcbench_core.heap cimport (HeapState, ManagedHeap, Object, Span, run_kernel, span_of,
                                 obj_index, GCB_DEBUG)
 from gcbench_core.mutator cimport mut_alloc, mut_store, mut_store_null, mut_clear, mut_gc
@@ -50,6 +56,24 @@ cdef void mark_free_slot_kernel(void* arg) noexcept nogil:
     mut_gc(heap)
 
 from libc.stdint cimport uint32_t, uint64_t, int64_t
+
+ctypedef struct AllocArgs:
+    HeapState* heap
+    uint32_t nslots
+    uint32_t payload
+
+cdef void alloc_unchecked_kernel(void* arg) noexcept nogil:
+    cdef AllocArgs* a = <AllocArgs*>arg
+    mut_alloc(a.heap, 0, a.nslots, a.payload)
+    if a.nslots > 0:
+        mut_store_null(a.heap, 0, a.nslots - 1)     # the last slot: inside the object?
+
+def alloc_unchecked(ManagedHeap heap, uint32_t nslots, uint32_t payload):
+    cdef AllocArgs a
+    a.heap = heap.state
+    a.nslots = nslots
+    a.payload = payload
+    run_kernel(heap, alloc_unchecked_kernel, &a)
 
 def use_after_free(ManagedHeap heap):
     run_kernel(heap, use_after_free_kernel, heap.state)

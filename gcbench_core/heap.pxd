@@ -88,6 +88,10 @@ cdef enum:
     MIN_OBJECT = 16
     BITMAP_WORDS_PER_PAGE = 8        # PAGE_SIZE / MIN_OBJECT / 64
     MAX_SMALL_SIZE = 32768
+    # The largest object (8-byte header + 8 per pointer slot + payload) the heap takes:
+    # sizes are 32-bit in the header and in page rounding, so 1 GiB keeps every sum exact.
+    # heap_alloc refuses more (heap_refuse_object); traces and parameters are held below it.
+    MAX_OBJECT_BYTES = 1073741824
     MAX_CLASSES = 72                 # class 0 is "large"
     MAX_STACK_SLOTS = 256
     MAX_GLOBALS = 64
@@ -335,6 +339,12 @@ cdef void heap_check_interrupt(HeapState* heap) noexcept nogil
 cdef void heap_fail_poisoned(HeapState* heap, Object* obj, const char* operation) noexcept nogil
 # Debug builds: an internal invariant does not hold; fails the run (ERR_INTERNAL).
 cdef void heap_fail_assert(HeapState* heap, const char* what) noexcept nogil
+# An allocation larger than MAX_OBJECT_BYTES (or whose size does not fit in 32 bits):
+# fails the run (ERR_INVALID) and returns NULL (outside a run).
+cdef Object* heap_refuse_object(HeapState* heap, uint32_t nslots, uint32_t payload) noexcept nogil
+# Ctrl-C check that never unwinds (the verifier, also called outside a run): true, with
+# the error recorded as ERR_INTERRUPTED, when SIGINT arrived.
+cdef bint heap_interrupt_requested(HeapState* heap) noexcept nogil
 
 
 # ---------------------------------------------------------------------------
@@ -420,7 +430,10 @@ cdef inline int64_t charged_bytes(HeapState* heap, uint32_t nbytes) noexcept nog
 # unreachable.
 
 cdef inline Object* heap_alloc(HeapState* heap, uint32_t nslots, uint32_t payload) noexcept nogil:
-    cdef uint32_t nbytes = HEADER_BYTES + nslots * 8 + payload
+    # the size in 64 bits: 8 + 8 * nslots + payload wraps in 32 (a 0-byte object whose
+    # slots lie outside it); anything above MAX_OBJECT_BYTES leaves by the slow branch
+    cdef uint64_t wide = <uint64_t>HEADER_BYTES + (<uint64_t>nslots << 3) + payload
+    cdef uint32_t nbytes = <uint32_t>wide
     cdef Span* span
     cdef uint64_t cache
     cdef int bit
@@ -428,7 +441,7 @@ cdef inline Object* heap_alloc(HeapState* heap, uint32_t nslots, uint32_t payloa
     cdef Object* obj
     if gcb_unlikely(heap.alloc_bytes >= heap.next_poll_bytes):
         heap.collector.alloc_hook(heap)
-    if gcb_likely(nbytes <= MAX_SMALL_SIZE):
+    if gcb_likely(wide <= MAX_SMALL_SIZE):
         span = heap.sizeclass.current[size_class_of(heap, nbytes)]
         obj = <Object*>span.bump_next
         if gcb_likely(<uintptr_t>obj < <uintptr_t>span.bump_end):
@@ -457,6 +470,8 @@ cdef inline Object* heap_alloc(HeapState* heap, uint32_t nslots, uint32_t payloa
                     mark_object_atomic(heap, obj)
             (<uint64_t*>obj)[0] = <uint64_t>nslots | (<uint64_t>nbytes << 32)   # the header
             return obj
+    if gcb_unlikely(wide > MAX_OBJECT_BYTES):
+        return heap_refuse_object(heap, nslots, payload)
     obj = heap_alloc_slow(heap, nbytes, nslots)
     if obj == NULL:                  # only outside a run (inside, heap_fail unwinds)
         return NULL

@@ -98,6 +98,23 @@ cdef void heap_check_interrupt(HeapState* heap) noexcept nogil:
         heap_fail(heap, ERR_INTERRUPTED, "interrupted")
 
 
+cdef bint heap_interrupt_requested(HeapState* heap) noexcept nogil:
+    if not gcb_sigint_pending():
+        return False
+    heap_fail(heap, ERR_INTERRUPTED, "interrupted")
+    return True
+
+
+cdef Object* heap_refuse_object(HeapState* heap, uint32_t nslots, uint32_t payload) noexcept nogil:
+    cdef char msg[300]
+    snprintf(msg, 300, "invalid operation: an object of %u pointer slots and %u payload bytes "
+             "(%llu bytes with its header) exceeds the largest object, %d bytes (1 GiB)",
+             nslots, payload, <unsigned long long>(8 + 8 * <uint64_t>nslots + payload),
+             <int>MAX_OBJECT_BYTES)
+    heap_fail(heap, ERR_INVALID, msg)
+    return NULL
+
+
 # ---------------------------------------------------------------------------
 # Marking with the world stopped: mark-on-push, an explicit stack, never recursion.
 
@@ -167,6 +184,8 @@ cdef int64_t heap_drain(HeapState* heap, MarkStack* stack) noexcept nogil:
         head = (head + 1) & (PREFETCH_DEPTH - 1)
         count -= 1
         scanned += 1
+        if gcb_unlikely((scanned & 0xFFFF) == 0):
+            heap_check_interrupt(heap)       # Ctrl-C within a pause over a large heap
         n = obj.nslots
         slots = obj_slots(obj)
         for i in range(n):
@@ -442,9 +461,12 @@ cdef class ManagedHeap:
         self.check_error()
 
     def verify(self, bint check_marks=False):
-        """Run the heap verifier now; raises HeapError on a violation."""
+        """Run the heap verifier now; raises HeapError on a violation, or with kind
+        "interrupted" on Ctrl-C (the verifier checks for it as it goes)."""
         with nogil:
+            gcb_install_sigint()
             heap_verify(self.state, check_marks)
+            gcb_restore_sigint()
         self.check_error()
 
     def corrupt_at(self, int cycle, str kind):

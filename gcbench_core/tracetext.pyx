@@ -22,13 +22,15 @@ fields are separated by spaces and tabs; a number is written as Python's int() r
 ASCII integer (optional sign, digits, single underscores between digits).
 
 `parse(data)` returns (records, lines, roots, globals); on the first syntax error it raises
-TraceSyntaxError(line, message).  The per-byte loop runs in C without the GIL and only
+TraceSyntaxError(line, message).  It parses in chunks of PARSE_CHUNK bytes and looks for
+Ctrl-C between them (KeyboardInterrupt), so a gigabyte of trace stops within a second.  The per-byte loop runs in C without the GIL and only
 finds where the error is; its message is written afterwards from that line's text.
 Ranges that depend on the whole trace (a root below `roots`, a slot the object has) are
 checked by trace_replay.check_trace, not here.  It never imports the harness (gcbench/).
 """
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
 from libc.string cimport memcmp
+from cpython.exc cimport PyErr_CheckSignals
 from gcbench_core.heap cimport (TraceRecord, TRACE_ALLOC, TRACE_STORE, TRACE_LOAD, TRACE_CLEAR,
                                 TRACE_GC, TRACE_GSET, TRACE_GGET, TRACE_TICK, TRACE_NULL,
                                 TRACE_DROP, TRACE_RECURSIVE)
@@ -102,6 +104,9 @@ ctypedef struct Parser:
     int64_t err_start       # the erring line's text before any comment: [err_start, err_end)
     int64_t err_end
     int err_tok
+    int64_t pos             # where parsing resumes (parse_lines works in chunks)
+    int64_t line            # lines read so far
+    bint first              # the header line is still to come
 
 cdef inline bint is_blank(char c) noexcept nogil:
     return c == c' ' or c == c'\t'
@@ -149,15 +154,19 @@ cdef inline bint fail(Parser* p, int kind, int64_t line, int64_t start, int64_t 
     p.err_tok = tok
     return False
 
-cdef bint parse_lines(Parser* p) noexcept nogil:
-    cdef int64_t pos = 0, end, next_pos, line = 0, i, ntok, content_end
+# Parse the lines that start before byte `stop` (resuming at p.pos); at the end of the
+# data, also check that the header and `roots N` were there.  False at the first error.
+cdef bint parse_lines(Parser* p, int64_t stop) noexcept nogil:
+    cdef int64_t pos = p.pos, end, next_pos, line = p.line, i, ntok, content_end
     cdef Token tok[MAX_TOKENS]
     cdef const char* d = p.data
     cdef int64_t v[3]
     cdef TraceRecord* rec
-    cdef bint first = True
+    cdef bint first = p.first
     cdef const char* header = b"# gcbench trace 1"
-    while pos < p.size:
+    if stop > p.size:
+        stop = p.size
+    while pos < stop:
         line += 1
         end = pos
         while end < p.size and not is_break(d[end]):
@@ -323,11 +332,27 @@ cdef bint parse_lines(Parser* p) noexcept nogil:
         p.lines[p.count] = line
         p.count += 1
         pos = next_pos
+    p.pos = pos
+    p.line = line
+    p.first = first
+    if pos < p.size:
+        return True                  # more chunks to come
     if first:
         return fail(p, E_HEADER, 1, 0, 0, 0)
     if p.roots < 0:
         return fail(p, E_NO_ROOTS_LINE, line, 0, 0, 0)
     return True
+
+
+# Bytes parsed between two looks for Ctrl-C (about 10 ms of work).
+PARSE_CHUNK = 1 << 23
+
+cdef int64_t count_breaks(const char* d, int64_t n) noexcept nogil:
+    cdef int64_t i, count = 0
+    for i in range(n):
+        if is_break(d[i]):
+            count += 1
+    return count
 
 
 _FIELD_SPLIT = re.compile(rb"[ \t]+")
@@ -379,9 +404,16 @@ def parse(data):
     TRACE_DTYPE, the line of each.  Raises TraceSyntaxError at the first syntax error."""
     cdef const uint8_t[::1] raw = data
     cdef Parser p
-    cdef bint ok
-    capacity = data.count(b"\n") + data.count(b"\r") + data.count(b"\x0b") + data.count(b"\x0c") + 1
-    capacity += data.count(b"\x1c") + data.count(b"\x1d") + data.count(b"\x1e")
+    cdef bint ok = True
+    cdef int64_t capacity = 1, start, stop
+    cdef const char* text = <const char*>&raw[0] if raw.shape[0] else NULL
+    # (every pass over the data is in chunks, with a look for Ctrl-C between them, so
+    # that loading a gigabyte of trace stops within a second)
+    for start in range(0, raw.shape[0], PARSE_CHUNK):
+        stop = min(start + PARSE_CHUNK, raw.shape[0])
+        with nogil:
+            capacity += count_breaks(text + start, stop - start)
+        PyErr_CheckSignals()
     records = np.zeros(capacity, dtype=TRACE_DTYPE)
     lines = np.zeros(capacity, dtype=np.int64)
     cdef uint8_t[::1] rec_view = records.view(np.uint8)
@@ -394,8 +426,17 @@ def parse(data):
     p.roots = -1
     p.nglobals = 0
     p.err = E_NONE
-    with nogil:
-        ok = parse_lines(&p)
+    p.pos = 0
+    p.line = 0
+    p.first = True
+    stop = 0
+    while ok:
+        stop += PARSE_CHUNK
+        with nogil:
+            ok = parse_lines(&p, stop)
+        if p.pos >= p.size:
+            break
+        PyErr_CheckSignals()
     if not ok:
         raise TraceSyntaxError(int(p.err_line), _message(&p, data))
     return records[:p.count].copy(), lines[:p.count].copy(), p.roots, p.nglobals

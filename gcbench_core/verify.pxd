@@ -13,7 +13,8 @@
 #             alloc_bytes - freed_bytes == the allocated objects of every in-use span.
 #   corrupt   test-only damage at the end of a chosen cycle (ManagedHeap.corrupt_at), so
 #             tests can prove that the verifier fails.
-# A violation fails the run (heap_fail, ERR_HEAP_CORRUPTION).
+# A violation fails the run (heap_fail, ERR_HEAP_CORRUPTION); Ctrl-C stops the trace and
+# the accounting walk within 65536 steps (ERR_INTERRUPTED), in a run or outside one.
 
 from libc.stdint cimport int64_t
 from gcbench_core.heap cimport HeapState

@@ -7,6 +7,7 @@ from libc.stdio cimport snprintf
 from gcbench_core.heap cimport (HeapState, VerifierState, Span, Object, MarkStack, obj_slots,
                                 span_of, obj_index, in_arena, heap_fail, heap_sync_current_spans,
                                 mark_stack_push, mark_stack_free, gcb_now_ns, gcb_ctz64,
+                                heap_interrupt_requested,
                                 PAGE_SHIFT, HEADER_BYTES, SPAN_FREE, SPAN_LARGE,
                                 ERR_NONE, ERR_INTERNAL, ERR_HEAP_CORRUPTION)
 from gcbench_core.spaces.pages cimport map_zeroed, unmap, span_release_pages
@@ -184,6 +185,8 @@ cdef void heap_verify(HeapState* heap, bint check_marks) noexcept nogil:
             root_number += 1
     cursor = 0
     while cursor < seen.length:
+        if (cursor & 0xFFFF) == 0xFFFF and heap_interrupt_requested(heap):
+            return                       # Ctrl-C: within a second on any heap
         obj = seen.items[cursor]
         for k in range(obj.nslots):
             child = obj_slots(obj)[k]
@@ -192,10 +195,14 @@ cdef void heap_verify(HeapState* heap, bint check_marks) noexcept nogil:
                     return
                 if not verify_entry(heap, seen.length - 1, check_marks):
                     return
+                if (seen.length & 0xFFFF) == 0 and heap_interrupt_requested(heap):
+                    return               # (one object may hold millions of slots)
         cursor += 1
     # accounting: allocated objects in in-use spans == alloc_bytes - freed_bytes
     p = 0
     while p < heap.pages.high_water_page:
+        if (p & 0xFFFF) == 0xFFFF and heap_interrupt_requested(heap):
+            return
         s = &heap.pages.spans[p]
         if s.state == SPAN_FREE:
             p += s.npages if s.npages > 0 else 1

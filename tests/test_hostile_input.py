@@ -25,6 +25,7 @@ import copy
 import io
 import json
 import os
+import re
 import signal
 import threading
 
@@ -193,11 +194,17 @@ def call_main(argv):
     return code, out.getvalue(), err.getvalue()
 
 
+PROBE_LINE = re.compile(r"^\s+[\d.]+ (B|[KMG]iB) \(\d+ bytes\): (completes|heap exhausted) \(")
+
+
 def check_outcome(argv, code, stderr):
     assert code in (0, 1, 2, 130), (argv, code, stderr)
     assert "Traceback" not in stderr, (argv, stderr)
+    # the CLI turns an unexpected exception into one line; for the fuzzer it is still a bug
+    assert "internal error" not in stderr, (argv, stderr)
     if code in (1, 2, 130):
-        lines = stderr.strip("\n").split("\n")
+        # (minheap's progress, one line per finished probe, comes before an interrupt)
+        lines = [line for line in stderr.strip("\n").split("\n") if not PROBE_LINE.match(line)]
         assert len(lines) == 1 and lines[0].startswith("gcbench"), (argv, code, stderr)
 
 
@@ -361,7 +368,7 @@ def test_malformed_inputs_in_a_real_process(argv, fragment, tmp_path):
 def test_sizes_beyond_the_heap_fail_quickly_before_or_without_allocating():
     # more live objects than the heap can hold: heap exhausted (exit 1) in well under a
     # second, not a hang, a crash or the machine's memory
-    cases = [("churn", {"live_objects": 200_000_000, "ops": 0}),
+    cases = [("churn", {"live_objects": 134_000_000, "ops": 0}),
              ("churn", {"live_objects": 10_000_000, "ops": 1, "max_payload": 1 << 20,
                         "min_payload": 1 << 20}),
              ("binary-trees", {"array_len": 100_000_000, "long_lived_depth": 2, "max_depth": 4}),
@@ -426,5 +433,155 @@ def test_every_hostile_path_as_every_output(files, tmp_path):
             argv = prefix + [path]
             code, _, stderr = call_main(argv)
             check_outcome(argv, code, stderr)
-    leftovers = [n for n in os.listdir(files["directory"]) if n.endswith(".tmp")]
+    leftovers = [n for n in os.listdir(files["directory"]) if ".tmp" in n]
     assert leftovers == []
+
+
+# ---------------------------------------------------------------- near the limits
+# Valid-looking input that sits at the kernel's and the harness's limits: object sizes
+# near 2^32 and 1 GiB, huge slot counts, seeds near 2^64, numbers past Python's 4300
+# digits, long names, several writers of one file.  Generated, so that the next case of
+# each class (issue 13) is found by the fuzzer rather than by a user.
+
+# 8 + 8 * NPTR + SIZE around the 32-bit wrap and the kernel's 1 GiB bound (MAX_OBJECT_BYTES)
+NEAR_LIMIT_U32 = [0, 1, 2, 7, 8, 4096, 32760, 32768, 134217726, 134217727, 134217728,
+                  (1 << 29) - 1, 1 << 29, 536869888, 536869889, (1 << 30) - 16, (1 << 30) - 8,
+                  1 << 30, (1 << 31) - 1, 1 << 31, (1 << 32) - 9, (1 << 32) - 8, (1 << 32) - 1]
+TRACE_FUZZ = settings(max_examples=int(os.environ.get("GCBENCH_FUZZ_EXAMPLES", 40)), deadline=None,
+                      derandomize=not os.environ.get("GCBENCH_FUZZ_RANDOM"), database=None,
+                      suppress_health_check=list(HealthCheck))
+
+
+def near_limit_numbers():
+    return st.one_of(st.sampled_from(NEAR_LIMIT_U32), st.integers(0, (1 << 32) - 1),
+                     st.integers(0, 64))
+
+
+def trace_lines():
+    root = st.integers(0, 3)
+    return st.one_of(
+        st.builds(lambda r, n, s: f"alloc {r} {n} {s}", root, near_limit_numbers(), near_limit_numbers()),
+        st.builds(lambda r, n, s: f"store {r} {n} {s}", root, near_limit_numbers(),
+                  st.one_of(root.map(str), st.just("-"))),
+        st.builds(lambda r, s, n: f"load {r} {s} {n}", root, root, near_limit_numbers()),
+        st.builds(lambda r: f"clear {r}", root),
+        st.just("gc"),
+        st.builds(lambda n: f"tick {n}", st.integers(1, 1000)))
+
+
+@TRACE_FUZZ
+@given(lines=st.lists(trace_lines(), min_size=1, max_size=12),
+       collector=st.sampled_from(["nogc", "marksweep", "tricolor", "malloc"]),
+       binary=st.booleans())
+def test_valid_looking_traces_near_the_size_limits(tmp_path_factory, lines, collector, binary):
+    # every such trace is refused in one line (exit 2), fails as a run (heap exhausted,
+    # exit 1) or replays: never a crash (a crash here takes the test process down)
+    entry = registry.collectors().get(collector)
+    if entry is None or not entry.available:
+        return
+    from gcbench.io.traces import parse_text, write_trace
+    from gcbench.errors import UsageError
+    tmp = tmp_path_factory.mktemp("traces")
+    text = "# gcbench trace 1\nroots 4\n" + "\n".join(lines) + "\n"
+    path = tmp / "t.trace"
+    path.write_text(text)
+    if binary:
+        try:
+            trace = parse_text(str(path), text.encode())
+        except UsageError:
+            return
+        path = tmp / "t.bin"
+        write_trace(str(path), trace.records, "binary")
+    for command in (["run", "-c", collector, "--trace", str(path), "--heap", "8M", "--verify"]
+                    if entry.constraints.supports_verify else
+                    ["run", "-c", collector, "--trace", str(path), "--heap", "8M"],):
+        code, _, stderr = call_main(command)
+        check_outcome(command, code, stderr)
+
+
+class Raw(str):
+    """A TOML token written as it is (an integer past Python's 4300-digit str() limit)."""
+
+
+BIG = Raw("9" * 5000)
+SUITE_VALUES = {
+    "heap": ["8M", "8192K", "2x", "2.0x", "1x", "100x", "101x", "0.5x", "1000000000x", "9" * 400 + "x",
+             "9" * 5000, BIG, 9 * 10 ** 40, 1 << 62, "64K", "1T", -1, 0, 1.5, True, [], {}],
+    "seeds": [0, 1, (1 << 64) - 1, 1 << 64, -1, int("9" * 100), BIG, "1", 1.0, True],
+    "gogc": [0, 100, "off", "OFF", 1_000_000, 1_000_001, -1, "9" * 5000, [], 1.5],
+    "param": [0, 1, -1, 1_000, "1_000", "yes", True, 1e400, 1.5, 10 ** 30, int("9" * 100), BIG, "x" * 300, [], {}],
+    "workload": ["churn", "server", "binary-trees", "*", "trace-replay", "nosuch", "", 5],
+    "fast_workloads": [["churn"], [["churn"]], [{}], [5], ["nosuch"], []],
+    "name": ["tiny", "x" * 300, "a/b", "..", "", "ok-name.1"],
+}
+PARAM_KEYS = ["ops", "live_objects", "min_payload", "max_payload", "cache_keep", "small_objects",
+              "rate", "pool", "requests", "path", "min_depth", "max_depth", "modules", "nosuch"]
+
+
+def toml_value(value):
+    if isinstance(value, Raw):
+        return str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return "inf" if value == float("inf") else repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    return str(value)
+
+
+@st.composite
+def suite_texts(draw):
+    pick = lambda key: draw(st.sampled_from(SUITE_VALUES[key]))     # noqa: E731
+    params = {k: pick("param") for k in draw(st.lists(st.sampled_from(PARAM_KEYS), max_size=3, unique=True))}
+    lines = [f"name = {toml_value(pick('name'))}",
+             f"heap = {toml_value(draw(st.lists(st.sampled_from(SUITE_VALUES['heap']), min_size=1, max_size=3)))}",
+             f"seeds = {toml_value(draw(st.lists(st.sampled_from(SUITE_VALUES['seeds']), min_size=1, max_size=2)))}",
+             f"gogc = {toml_value([pick('gogc')])}",
+             "[[collector]]", 'name = "marksweep"',
+             "[[workload]]", f"name = {toml_value(pick('workload'))}",
+             f"params = {toml_value(params)}"]
+    if draw(st.booleans()):
+        lines += ["[fast]", f"workloads = {toml_value(pick('fast_workloads'))}"]
+    if draw(st.booleans()):
+        depth = draw(st.sampled_from([1, 10, 2000]))
+        lines.insert(1, "description = " + json.dumps("d") if depth == 1 else
+                     "heap = " + "[" * depth + "]" * depth)
+    return "\n".join(lines) + "\n"
+
+
+@FUZZ
+@given(text=suite_texts())
+def test_suite_files_near_the_limits_are_checked_in_one_line(text):
+    # the whole file is checked before anything runs: a Suite, or one UsageError line
+    from gcbench.errors import UsageError
+    from gcbench.suite import suitefile
+    try:
+        suite = suitefile.parse(text, "fuzz.toml")
+    except UsageError as exc:
+        assert "\n" not in str(exc), str(exc)
+        return
+    for config in suite.configurations():
+        assert config.name and len(config.slug) < 200
+
+
+@FUZZ
+@given(sizes=st.lists(st.integers(0, 200_000), min_size=2, max_size=6))
+def test_concurrent_writers_of_one_file(tmp_path_factory, sizes):
+    # several writers of one output (two suites, a suite and a report): the file is always
+    # one writer's whole content, and no temporary file is left
+    from gcbench.io.atomic import write_text_atomic
+    tmp = tmp_path_factory.mktemp("writers")
+    target = tmp / ("o" * 240 + ".json")
+    contents = [str(i) * size for i, size in enumerate(sizes)]
+    threads = [threading.Thread(target=write_text_atomic, args=(target, c)) for c in contents]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert target.read_text() in contents
+    assert os.listdir(tmp) == [target.name]

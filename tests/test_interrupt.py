@@ -25,8 +25,9 @@ LONG_RUNS = {
     "server-big-buffers": ["-w", "server", "--param", "buffer_bytes=16777216", "--param",
                            "small_objects=0", "--param", "cache_keep=0", "--param",
                            "requests=10000000", "--heap", "512M"],
-    # one request per 1000 s: the run is waiting for an arrival, not running mutator ops
-    "server-slow-schedule": ["-w", "server", "--param", "rate=0.001", "--param", "requests=10"],
+    # one request a second (the slowest schedule there is): the run is waiting for an
+    # arrival, not running mutator ops
+    "server-slow-schedule": ["-w", "server", "--param", "rate=1", "--param", "requests=100000"],
 }
 
 

@@ -95,7 +95,8 @@ def test_small_suite_writes_one_pyperf_file(tmp_path):
     proc = pyperf_cli("compare_to", out, other, "--table")
     assert proc.returncode == 0, proc.stderr
 
-    summary = (out.parent / "summary.txt").read_text()
+    # a suite not named suite.json keeps its run files, summary and report in its own folder
+    summary = (out.parent / "small" / "summary.txt").read_text()
     assert "marksweep (baseline)" in summary and "nogc" in summary
     status = json.loads((out.parent / "small.status.json").read_text())
     assert status["finished"] and all(s["status"] == "done" for s in status["configurations"].values())

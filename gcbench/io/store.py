@@ -26,7 +26,7 @@ import os
 
 from ..errors import UsageError
 from ..units import require_regular_file
-from .atomic import write_json_atomic
+from .atomic import atomic_path, write_json_atomic
 
 # keys without which no chart or table can be drawn from a result
 REQUIRED_KEYS = ("collector", "opts", "workload", "params", "heap_bytes", "pauses_ns",
@@ -75,10 +75,11 @@ def read_json_or_none(path):
 
 # ---------------------------------------------------------------- run JSON
 
-def dump_run(path, result, flag="--json"):
-    """Write a run's result dictionary; an unwritable path is a UsageError naming `flag`."""
+def dump_run(path, result, flag="--json", group=None):
+    """Write a run's result dictionary; an unwritable path is a UsageError naming `flag`.
+    With `group` (atomic.AtomicGroup) the file lands when the group commits."""
     try:
-        write_json_atomic(path, result)
+        write_json_atomic(path, result, group=group)
     except OSError as exc:
         raise UsageError(f"cannot write {flag} {path}: {exc.strerror or exc}") from None
 
@@ -171,9 +172,8 @@ def load_suite(path):
 def dump_suite(path, benchmarks):
     """Write `benchmarks` as one pyperf suite, atomically."""
     import pyperf
-    tmp = f"{path}.tmp"
-    pyperf.BenchmarkSuite(benchmarks).dump(tmp, replace=True)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        pyperf.BenchmarkSuite(benchmarks).dump(tmp, replace=True)
 
 
 def benchmark_role(bench):

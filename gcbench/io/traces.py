@@ -17,6 +17,7 @@ error names the line (text) or record (binary) and is a UsageError (exit code 2)
 The loaded Trace is what the runs room hands the trace-replay workload as data.
 This module runs nothing and records nothing (recording is gcbench.runs.record).
 """
+import codecs
 import os
 import struct
 
@@ -57,15 +58,21 @@ class Trace:
 def parse_text(path, data):
     """A text trace from bytes (the kernel's parser); syntax errors name their line."""
     from gcbench_core.tracetext import TraceSyntaxError, parse
-    if not data.isascii():
+    if not _is_ascii(data):
+        # UTF-8 checked in chunks: no decoded copy of a large trace
+        decoder = codecs.getincrementaldecoder("utf-8")()
         try:
-            data.decode("utf-8")
+            for start in range(0, len(data), READ_CHUNK):
+                decoder.decode(data[start:start + READ_CHUNK])
+            decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             raise UsageError(f"{path}: neither a binary trace (magic {MAGIC!r}) nor UTF-8 text") from None
     try:
         records, lines, roots, nglobals = parse(data)
     except TraceSyntaxError as exc:
         raise UsageError(f"{path}:{exc.line}: {exc.message}") from None
+    except MemoryError:
+        raise UsageError(f"{path}: out of memory parsing a trace of {len(data)} bytes") from None
     return Trace(path, records, roots, nglobals, lines, "text")
 
 
@@ -87,6 +94,29 @@ def parse_binary(path, data):
 
 
 _cache = {}
+READ_CHUNK = 1 << 25
+
+
+def _read_all(path, size):
+    """The file's first `size` bytes (its size when it was opened), as a memoryview.  Read
+    in chunks into a buffer that is not zeroed first (zeroing a gigabyte alone took over
+    a second): Ctrl-C between two chunks stops the read at once."""
+    buffer = np.empty(size, dtype=np.uint8)
+    view = memoryview(buffer)
+    done = 0
+    with open(path, "rb") as f:
+        while done < size:
+            n = f.readinto(view[done:done + READ_CHUNK])
+            if not n:
+                break
+            done += n
+    return view[:done]
+
+
+def _is_ascii(data):
+    values = np.frombuffer(data, dtype=np.uint8)
+    return all(values[start:start + READ_CHUNK].max(initial=0) < 128
+               for start in range(0, len(values), READ_CHUNK))
 
 
 def load_trace(path):
@@ -100,12 +130,18 @@ def load_trace(path):
         key = (os.path.realpath(path), st.st_mtime_ns, st.st_size)
         if key in _cache:
             return _cache[key]
-        with open(path, "rb") as f:
-            data = f.read()
+        data = _read_all(path, st.st_size)
     except OSError as exc:
         raise UsageError(f"cannot read trace {path}: {exc.strerror}") from None
-    trace = parse_binary(path, data) if data.startswith(MAGIC) else parse_text(path, data)
-    index_or_gcs, problem = check_trace(trace.records, trace.roots, trace.globals)
+    except MemoryError:
+        raise UsageError(f"{path}: out of memory reading a trace of {st.st_size} bytes") from None
+    binary = bytes(data[:len(MAGIC)]) == MAGIC
+    trace = parse_binary(path, data) if binary else parse_text(path, data)
+    del data
+    try:
+        index_or_gcs, problem = check_trace(trace.records, trace.roots, trace.globals)
+    except MemoryError:
+        raise UsageError(f"{path}: out of memory checking a trace of {len(trace.records)} records") from None
     if problem is not None:
         where = trace.where(index_or_gcs) if trace.records.shape[0] else trace.path
         raise UsageError(f"{where}: {problem}")

@@ -32,6 +32,7 @@ import numpy as np
 from .. import metrics
 from ..io.view import (SeriesStyles, completed, group_results, min_heap_bytes, pause_samples_ns,
                        representatives, run_times_s)
+from ..io.atomic import atomic_path
 from ..units import format_bytes
 
 KINDS = ("pauses", "timeline", "mmu", "throughput", "time-space", "latency")
@@ -548,9 +549,8 @@ def render(results, out_dir, kinds=None, fmt="png", baseline=None, on_skip=None)
             except Skip as why:
                 on_skip(kind, group.workload, str(why))
                 continue
-            tmp = f"{path}.tmp.{fmt}"
-            fig.savefig(tmp, format=fmt, dpi=PNG_DPI)
-            os.replace(tmp, path)
+            with atomic_path(path, suffix=f".{fmt}") as tmp:    # none left on Ctrl-C
+                fig.savefig(tmp, format=fmt, dpi=PNG_DPI)
             paths.append(path)
     return paths
 

@@ -115,10 +115,11 @@ def _counter(name, t_ns, value):
             "args": {"bytes": value}}
 
 
-def write_trace(path, result):
-    """Write the run's trace to `path` atomically (write a temporary file, then rename)."""
+def write_trace(path, result, group=None):
+    """Write the run's trace to `path` atomically (write a temporary file, then rename;
+    with `group`, an atomic.AtomicGroup, when the group commits)."""
     trace = trace_events(result)
-    with atomic_open(path) as f:
+    with atomic_open(path, group=group) as f:
         json.dump(trace, f, separators=(",", ":"))
         f.write("\n")
     return path

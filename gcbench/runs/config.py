@@ -16,7 +16,7 @@ import os
 
 from .. import registry
 from ..errors import UsageError
-from ..units import parse_gogc, parse_size
+from ..units import MAX_DIGITS, parse_gogc, parse_size, short_number
 
 DEFAULT_HEAP = "256M"
 MIN_HEAP_BYTES = 64 * 1024
@@ -88,7 +88,7 @@ def check_heap_size(heap_bytes):
 def check_seed(seed):
     """An integer seed in [0, 2**64); the message is for the caller to place."""
     if seed < 0 or seed >= SEED_LIMIT:
-        raise UsageError(f"{seed} is out of range [0, 2**64)")
+        raise UsageError(f"{short_number(seed)} is out of range [0, 2**64)")
     return seed
 
 
@@ -98,9 +98,11 @@ def parse_seed(value):
         return 1
     if isinstance(value, bool) or not isinstance(value, int):
         try:
+            if len(str(value)) > MAX_DIGITS:
+                raise ValueError
             value = int(str(value))
         except ValueError:
-            raise UsageError(f"malformed seed {value!r}: expected a non-negative integer") from None
+            raise UsageError(f"malformed seed {short_number(value)}: expected a non-negative integer") from None
     try:
         return check_seed(value)
     except UsageError as exc:
@@ -113,12 +115,14 @@ def parse_stress(value):
         return 0
     if isinstance(value, bool) or not isinstance(value, int):
         try:
+            if len(str(value)) > MAX_DIGITS:
+                raise ValueError
             value = int(str(value).strip())
         except ValueError:
             raise UsageError(f"malformed --stress {value!r}: expected a non-negative integer "
                              "(allocations between forced collections; 0 is off)") from None
     if value < 0 or value >= STRESS_LIMIT:
-        raise UsageError(f"--stress must be in [0, 2**62), got {value}")
+        raise UsageError(f"--stress must be in [0, 2**62), got {short_number(value)}")
     return value
 
 

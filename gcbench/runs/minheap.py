@@ -16,6 +16,7 @@ import os
 import signal
 import time
 
+from .children import die_with_parent
 from ..errors import RunError, UsageError
 from .config import FIRST_PROBE_HEAP, MAX_HEAP_FRACTION_OF_RAM, MIN_HEAP_BYTES, physical_memory
 from .runner import run_config
@@ -40,8 +41,10 @@ def _probe_in_child(config):
     next one pass), and a crash must not take the search down.  fork() is cheap here:
     the child shares the loaded modules and runs one workload."""
     read_fd, write_fd = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:                                   # the child: run, report, exit
+        die_with_parent(parent)                    # a killed minheap leaves no probe running
         os.close(read_fd)
         # quiet: a probe that runs out of memory is expected (libgc warns on stderr)
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -12,6 +12,14 @@ Output, for `-o DIR/NAME.json` (default `results/<date-time>/suite.json`):
 - `NAME.status.json`: the suite's state: the minimum heaps found, and every configuration
   finished so far (done or failed, with its error).
 - `summary.txt` at the end: the comparison table (gcbench compare) and the failures.
+- `.NAME.json.lock`: the output's lock (OutputLock), held while the suite runs.
+`runs/`, `summary.txt`, the report and its charts sit beside `suite.json`; for any other
+NAME they go to `DIR/NAME/`, so no two suites in one directory share them.
+
+Two suites on one output: the second refuses at once (the lock), whatever the timing.
+`--resume` refuses a status file that is damaged, of another suite, or of another matrix
+(`matrix_fingerprint`: the suite file or the mode changed), with one line saying how to
+start afresh.
 
 No work is lost: after each configuration its run file, then the suite JSON, then the
 status file are rewritten atomically (write a temporary file, then rename), so a suite
@@ -26,6 +34,7 @@ the pyperf worker (suite.worker) runs and times the configurations.
 """
 import ctypes
 import datetime
+import hashlib
 import io
 import json
 import os
@@ -40,7 +49,7 @@ from .. import __version__, registry
 from ..errors import Interrupted, RunError, UsageError
 from ..io import store
 from ..io.atomic import write_json_atomic, write_text_atomic
-from ..units import format_bytes
+from ..units import check_name_length, format_bytes
 from . import suitefile, tasks
 from .executor import LocalExecutor
 
@@ -51,13 +60,21 @@ RESULTS_DIR = "results"
 # ---------------------------------------------------------------- output files
 
 class Output:
-    """Where a suite writes: the suite JSON, its status file and the runs directory."""
+    """Where a suite writes: the suite JSON, its status file, its lock, and its own folder
+    for the run files, summary, report and charts.  A suite named `suite.json` (the
+    default, and `-o DIR`) owns its directory: runs/, summary.txt and the report sit beside
+    it.  Any other `D/NAME.json` gets `D/NAME/` for them, so suites written into one
+    directory one after the other never overwrite each other's files."""
 
     def __init__(self, json_path):
         self.json_path = Path(json_path).resolve()
         self.dir = self.json_path.parent
         self.status_path = Path(store.status_path(self.json_path))
-        self.runs_dir = self.dir / "runs"
+        stem = self.json_path.stem
+        self.files_dir = self.dir if stem == Path(SUITE_FILE_NAME).stem else self.dir / stem
+        self.runs_dir = self.files_dir / "runs"
+        self.summary_path = self.files_dir / "summary.txt"
+        self.lock_path = self.dir / f".{self.json_path.name[:200]}.lock"
 
     def run_file(self, config):
         return self.runs_dir / f"{config.slug}.json"
@@ -67,13 +84,55 @@ class Output:
 
 
 def default_output(now=None):
+    """results/<date-time>/suite.json, its directory created here: two suites started in
+    the same second each get their own (mkdir is the test-and-set)."""
     stamp = (now or datetime.datetime.now()).strftime("%Y%m%d-%H%M%S")
-    path = Path(RESULTS_DIR) / stamp / SUITE_FILE_NAME
     n = 1
-    while path.parent.exists():      # two suites started in the same second
-        n += 1
-        path = Path(RESULTS_DIR) / f"{stamp}-{n}" / SUITE_FILE_NAME
-    return path
+    while True:
+        path = Path(RESULTS_DIR) / (stamp if n == 1 else f"{stamp}-{n}") / SUITE_FILE_NAME
+        try:
+            path.parent.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            n += 1
+        except OSError as exc:
+            raise UsageError(f"cannot create {path.parent}: {exc.strerror or exc}") from None
+
+
+class OutputLock:
+    """An exclusive lock on one suite output (flock on `.NAME.json.lock` beside it), held
+    for the whole suite: a second suite on the same output refuses at once, naming the
+    first's pid; the check that the output is new is made under it.  The kernel drops the
+    lock when the process dies, however it dies; the small file stays."""
+
+    def __init__(self, output):
+        self.output = output
+        self.fd = None
+
+    def __enter__(self):
+        import fcntl
+        path = self.output.lock_path
+        try:
+            self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise UsageError(f"cannot create the lock {path}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(self.fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(self.fd)
+            self.fd = None
+            raise UsageError(f"{self.output.json_path} is being written by another gcbench suite "
+                             f"(pid {holder}); wait for it, or choose another -o") from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+        return self
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            os.close(self.fd)            # releases the lock
+            self.fd = None
+        return False
 
 
 def output_for(path_text):
@@ -294,6 +353,7 @@ def resolve_heap(config, minheaps):
     minimum heap found beforehand (`minheaps`, the status file's, filled by
     find_minheaps).  Returns (heap_bytes, minheap_bytes or None); raises RunError or
     NotApplicable when no heap size works."""
+    from ..runs.config import check_heap_size
     from ..runs.minheap import PAGE_BYTES
     if not config.heap.relative:
         return config.heap.bytes, None
@@ -303,8 +363,12 @@ def resolve_heap(config, minheaps):
     if "error" in entry:
         raise RunError("minheap", f"no minimum heap: {entry['error']}")
     minimum = entry["bytes"]
-    wanted = -(-int(config.heap.multiple * minimum) // PAGE_BYTES) * PAGE_BYTES
-    return max(wanted, minimum), minimum
+    wanted = max(-(-int(config.heap.multiple * minimum) // PAGE_BYTES) * PAGE_BYTES, minimum)
+    try:
+        check_heap_size(wanted)
+    except UsageError as exc:
+        raise RunError("heap", f"{config.heap.text} of the minimum heap ({minimum} bytes): {exc}") from None
+    return wanted, minimum
 
 
 def find_minheaps(todo, minheaps, executor, progress, save_status):
@@ -343,32 +407,77 @@ def configuration_order(configs, seed):
     return [configs[i] for i in order]
 
 
-def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys.stdout, err=sys.stderr,
+def matrix_fingerprint(suite, configs, mode):
+    """A digest of everything that decides what a suite's results mean: every resolved
+    configuration (collector and options, workload and parameters, heap, GOGC, seed), the
+    mode and pyperf's settings.  --resume refuses an output whose fingerprint differs."""
+    matrix = {"suite": suite.name, "mode": mode or "normal", "pyperf": suite.pyperf,
+              "configurations": [[c.name, c.collector, c.opts, c.workload, c.params, c.heap.text,
+                                  c.gogc, str(c.seed)] for c in configs]}
+    text = json.dumps(matrix, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _checked_status(output, suite, fingerprint):
+    """The status file of the output to resume, checked: one line for anything that does
+    not hold this very matrix (damaged, another suite, a changed file or mode)."""
+    fresh = (f"start afresh with another -o, or delete {output.json_path.name}, "
+             f"{output.status_path.name} and their files")
+    if not output.status_path.exists():
+        raise UsageError(f"nothing to resume at {output.json_path}: {output.status_path.name} is missing")
+    old = store.load_status(output.status_path)
+    if old is None:
+        raise UsageError(f"{output.status_path}: not a gcbench status file (damaged or not JSON); {fresh}")
+    if old.get("suite") != suite.name:
+        raise UsageError(f"{output.json_path} holds suite {old.get('suite')!r}, not {suite.name!r}")
+    minheap, configurations = old.get("minheap", {}), old.get("configurations", {})
+    if not (isinstance(minheap, dict) and all(isinstance(v, dict) for v in minheap.values())
+            and isinstance(configurations, dict)
+            and all(isinstance(v, dict) for v in configurations.values())):
+        raise UsageError(f"{output.status_path}: damaged status file (minheap and configurations "
+                         f"must be tables of tables); {fresh}")
+    if old.get("fingerprint") != fingerprint:
+        raise UsageError(f"cannot resume {output.json_path}: it was started with another matrix "
+                         f"(the suite file, or --fast/--rigorous, changed since; fingerprint "
+                         f"{old.get('fingerprint')} here, {fingerprint} now); {fresh}")
+    return old
+
+
+def run_suite(suite, output_path, mode=None, resume=False, command=None, out=None, err=None,
               executor=None, order_seed=None):
     """Run `suite` (a suitefile.Suite) writing to output_path; returns the exit code.
     `executor` runs the tasks (default: this process, suite.executor.LocalExecutor);
     `order_seed` seeds the configurations' random order (default: drawn, or the one of
-    the suite being resumed)."""
+    the suite being resumed).  The output is locked for the whole suite (OutputLock)."""
+    output = Output(output_path)
+    # NAME.json, NAME.status.json and the folder NAME/ must all be valid names
+    check_name_length(output.json_path, "-o", extra=store.STATUS_SUFFIX[:-len(".json")])
+    try:
+        output.dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create {output.dir}: {exc.strerror or exc}") from None
+    with OutputLock(output):
+        return _run_suite_locked(suite, output, mode, resume, command,
+                                 sys.stdout if out is None else out, sys.stderr if err is None else err,
+                                 executor, order_seed)
+
+
+def _run_suite_locked(suite, output, mode, resume, command, out, err, executor, order_seed):
     import pyperf
     from ..runs.runner import build_info
 
     executor = executor or LocalExecutor()
     suite, pass_mode_flag = suite.for_mode(mode)
-    output = Output(output_path)
     configs = suite.configurations()
     names = [c.name for c in configs]
+    fingerprint = matrix_fingerprint(suite, configs, mode)
     status = {"suite": suite.name, "suite_file": suite.path, "gcbench_version": __version__,
               "command": command or "", "started": datetime.datetime.now().isoformat(timespec="seconds"),
-              "mode": mode or "normal", "finished": False, "minheap": {}, "configurations": {}}
+              "mode": mode or "normal", "fingerprint": fingerprint, "finished": False,
+              "minheap": {}, "configurations": {}}
     existing = {}
     if resume:
-        if not output.status_path.exists():
-            raise UsageError(f"nothing to resume at {output.json_path}: {output.status_path.name} is missing")
-        old = store.load_status(output.status_path)
-        if old is None:
-            raise UsageError(f"{output.status_path} is not valid JSON")
-        if old.get("suite") != suite.name:
-            raise UsageError(f"{output.json_path} holds suite {old.get('suite')!r}, not {suite.name!r}")
+        old = _checked_status(output, suite, fingerprint)
         status.update({k: old[k] for k in ("started", "minheap", "configurations", "order_seed") if k in old})
         if output.json_path.exists():
             for bench in store.load_suite(str(output.json_path)).get_benchmarks():
@@ -376,6 +485,9 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
     elif output.json_path.exists() or output.status_path.exists():
         raise UsageError(f"{output.json_path} already exists: pass --resume to complete it, "
                          f"or choose another -o")
+    elif output.files_dir != output.dir and output.files_dir.exists():
+        raise UsageError(f"{output.files_dir} already exists (the folder of {output.json_path.name}'s "
+                         f"run files and report): choose another -o")
     if order_seed is not None or status.get("order_seed") is None:
         status["order_seed"] = int(order_seed if order_seed is not None else random.SystemRandom().randrange(1 << 32))
     status["executor"] = executor.description
@@ -508,6 +620,7 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
     except (KeyboardInterrupt, _Terminated):
         executor.close(cancel=True)
         progress.close()
+        _remove_stray_temporaries(output)
         store.dump_status(output.status_path, status)
         kept = sum(1 for s in status["configurations"].values() if s.get("status") == "done")
         progress.note(f"suite {suite.name} stopped: {output.json_path} keeps the {kept} finished "
@@ -527,12 +640,24 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
     failures = {n: s for n, s in status["configurations"].items() if s.get("status") == "failed" and n in names}
     skipped = {n: s for n, s in status["configurations"].items() if s.get("status") == "skipped" and n in names}
     summary = write_summary(output, suite, failures, skipped, progress)
-    print(summary, file=out, end="")
     _report_and_charts(output, command, err)
-    print(f"results: {output.json_path}", file=out)
-    if (output.dir / "report.html").exists():
-        print(f"report: {output.dir / 'report.html'}", file=out)
+    # (every file is written before anything is printed: a closed stdout costs none)
+    print(summary, file=out, end="")
+    # (a suite in which nothing applied has no suite JSON: its status file says why)
+    print(f"results: {output.json_path if output.json_path.exists() else output.status_path}", file=out)
+    if (output.files_dir / "report.html").exists():
+        print(f"report: {output.files_dir / 'report.html'}", file=out)
     return 1 if failures else 0
+
+
+def _remove_stray_temporaries(output):
+    """Temporary files a killed worker left in this suite's run folder (only this suite
+    writes there: it holds the output's lock)."""
+    for path in output.runs_dir.glob(".*.tmp"):
+        try:
+            path.unlink()
+        except OSError:
+            pass
 
 
 def write_summary(output, suite, failures, skipped, progress):
@@ -554,7 +679,7 @@ def write_summary(output, suite, failures, skipped, progress):
         lines += ["", "configurations that do not apply (the collector or workload refuses them):"]
         lines += [f"  {name}: {s.get('error')}" for name, s in skipped.items()]
     text = "\n".join(lines) + "\n"
-    write_text_atomic(output.dir / "summary.txt", text)
+    write_text_atomic(output.summary_path, text)
     return text
 
 
@@ -568,7 +693,7 @@ def _report_and_charts(output, command, err):
         print(f"gcbench: warning: could not load the results for the report: {exc}", file=err)
         return
     try:
-        write_report(results, str(output.dir), command=command)
+        write_report(results, str(output.files_dir), command=command)
     except Exception as exc:
         print(f"gcbench: warning: report failed: {exc}", file=err)
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from .. import registry
 from ..errors import UsageError
 from ..runs.config import FIRST_PROBE_HEAP, check_heap_size, check_seed, make_config
-from ..units import parse_gogc, parse_size, require_regular_file
+from ..units import MAX_DIGITS, parse_gogc, parse_size, require_regular_file, short_number
 
 DEFAULT_SUITE = Path(__file__).with_name("default.toml")
 
@@ -43,6 +43,9 @@ _TOP_KEYS = {"name", "description", "seeds", "heap", "gogc", "collector", "workl
 _PYPERF_KEYS = {"processes": int, "values": int, "warmups": int, "min_time": float, "loops": int}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _MULTIPLE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[xX]\s*$")
+# The largest heap given as a multiple of the minimum heap ("100x"); beyond it a heap is
+# better given in bytes (and the machine's memory bounds those).
+MAX_HEAP_MULTIPLE = 100
 
 
 @dataclass(frozen=True)
@@ -235,6 +238,13 @@ def parse(text, source="<suite>"):
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         check.fail("", f"not valid TOML: {exc}")
+    except RecursionError:
+        check.fail("", "not valid TOML: nested too deeply")
+    except ValueError as exc:
+        # tomllib's int() of a number over 4300 digits
+        check.fail("", f"not valid TOML: {' '.join(str(exc).split())[:120]}")
+    except MemoryError:
+        check.fail("", "out of memory reading the suite file")
     check.unknown_keys(data, _TOP_KEYS, "")
 
     if "name" not in data:
@@ -271,6 +281,8 @@ def parse(text, source="<suite>"):
     if not suite.workloads:
         check.fail("workload", "no workload is available")
     _no_duplicates(check, [(n, _canonical(p)) for n, p, _ in suite.workloads], "workload")
+    suite.workloads = [(n, _trace_paths(check, n, p, source), _trace_paths(check, n, g, source))
+                       for n, p, g in suite.workloads]
 
     suite.pyperf = _pyperf_table(check, data.get("pyperf", {}), "pyperf")
     for mode in MODES:
@@ -279,11 +291,30 @@ def parse(text, source="<suite>"):
     return suite
 
 
+def _trace_paths(check, workload, values, source):
+    """A trace parameter's file, relative to the suite file's folder (not to wherever
+    a worker runs), made absolute and loaded now: a missing or bad trace is refused
+    before anything runs."""
+    from ..io.traces import load_trace
+    entry = registry.get_workload(workload)
+    out = dict(values)
+    for key, spec in entry.specs.items():
+        if spec.get("type") == "trace" and out.get(key):
+            base = Path(source).parent if source and not source.startswith("<") else Path.cwd()
+            full = str((base / out[key]).resolve()) if "\0" not in out[key] else out[key]
+            try:
+                load_trace(full)
+            except UsageError as exc:
+                check.fail(f"workload {workload}.params.{key}", str(exc))
+            out[key] = full
+    return out
+
+
 def _seeds(check, value, path):
     seeds = []
     for i, seed in enumerate(check.array(value, path)):
         if isinstance(seed, bool) or not isinstance(seed, int):
-            check.fail(f"{path}[{i}]", f"expected an integer in [0, 2**64), got {seed!r}")
+            check.fail(f"{path}[{i}]", f"expected an integer in [0, 2**64), got {short_number(seed)}")
         try:
             check_seed(seed)
         except UsageError as exc:
@@ -295,7 +326,8 @@ def _seeds(check, value, path):
 
 def _heaps(check, value, path):
     heaps = [_heap_spec(check, v, f"{path}[{i}]") for i, v in enumerate(check.array(value, path))]
-    _no_duplicates(check, [h.text for h in heaps], path)
+    # the same heap written twice ("8M" and "8192K", "2x" and "2.0x") runs once
+    _no_duplicates(check, [(h.bytes, h.multiple) for h in heaps], path)
     return heaps
 
 
@@ -303,7 +335,7 @@ def _gogcs(check, value, path):
     gogcs = []
     for i, v in enumerate(check.array(value, path)):
         if isinstance(v, bool) or not isinstance(v, (int, str)):
-            check.fail(f"{path}[{i}]", f"expected an integer or \"off\", got {v!r}")
+            check.fail(f"{path}[{i}]", f"expected an integer or \"off\", got {short_number(v)}")
         try:
             gogcs.append(parse_gogc(v))
         except UsageError as exc:
@@ -324,6 +356,8 @@ def _mode_table(check, suite, table, mode):
     if "workloads" in table:
         keep = check.array(table["workloads"], f"{mode}.workloads")
         for i, name in enumerate(keep):
+            if not isinstance(name, str):
+                check.fail(f"{mode}.workloads[{i}]", f"expected a workload name, got {_toml_type(name)}")
             if name not in declared:
                 check.fail(f"{mode}.workloads[{i}]", f"{name!r} is not a workload of this suite")
         out["workloads"] = set(keep)
@@ -359,14 +393,17 @@ def _no_duplicates(check, values, path):
 
 def _heap_spec(check, value, path):
     if isinstance(value, str):
-        m = _MULTIPLE.match(value)
+        m = _MULTIPLE.match(value) if len(value) <= MAX_DIGITS else None
         if m:
             multiple = float(m.group(1))
             if multiple < 1.0:
                 check.fail(path, f"{value!r} is below the minimum heap (1x): the workload cannot complete there")
+            if multiple > MAX_HEAP_MULTIPLE:
+                check.fail(path, f"{value!r} is out of range: multiples of the minimum heap go from 1x "
+                                 f"to {MAX_HEAP_MULTIPLE}x")
             return HeapSpec(text=value.strip().lower(), multiple=multiple)
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        check.fail(path, f"expected a size (\"64M\") or a multiple of the minimum heap (\"2x\"), got {value!r}")
+        check.fail(path, f"expected a size (\"64M\") or a multiple of the minimum heap (\"2x\"), got {short_number(value)}")
     try:
         nbytes = parse_size(value, "heap size")
     except UsageError as exc:
@@ -386,7 +423,8 @@ def _values(check, entry, key, path):
 def _resolve(check, reg_entry, given, path, what):
     """registry.resolve, with the file in front of its key paths."""
     try:
-        return registry.resolve(reg_entry, given, what, where=path)
+        # TOML types as the workload files take them: "1_000" is not an int, "yes" not a bool
+        return registry.resolve(reg_entry, given, what, where=path, toml_types=True)
     except UsageError as exc:
         check.fail("", str(exc))
 
@@ -433,13 +471,13 @@ def _pyperf_table(check, table, path):
         kind = _PYPERF_KEYS[key]
         if kind is int:
             if isinstance(value, bool) or not isinstance(value, int):
-                check.fail(f"{path}.{key}", f"expected an integer, got {value!r}")
+                check.fail(f"{path}.{key}", f"expected an integer, got {short_number(value)}")
             low = 0 if key in ("warmups", "loops") else 1
             if not low <= value <= 1000:
-                check.fail(f"{path}.{key}", f"{value} is out of range [{low}, 1000]")
+                check.fail(f"{path}.{key}", f"{short_number(value)} is out of range [{low}, 1000]")
         else:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 60:
-                check.fail(f"{path}.{key}", f"expected a number of seconds in (0, 60], got {value!r}")
+                check.fail(f"{path}.{key}", f"expected a number of seconds in (0, 60], got {short_number(value)}")
             value = float(value)
         out[key] = value
     return out

@@ -66,6 +66,10 @@ def recorded_run(spec, config):
 
 
 def main(argv=None):
+    from gcbench.runs.children import die_with_parent
+    # pyperf's main process and each of its workers: none outlives its parent, so a
+    # killed suite leaves no worker running
+    die_with_parent()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
         print("usage: python -m gcbench.suite.worker SPEC.json [pyperf options]", file=sys.stderr)

@@ -61,6 +61,9 @@ cdef extern from "gc.h" nogil:
     void GC_set_dont_precollect(int)
     void* GC_MALLOC_ATOMIC(size_t n)
     void GC_set_all_interior_pointers(int)
+    ctypedef void (*GC_warn_proc)(char* msg, GC_word arg) noexcept nogil
+    void GC_set_warn_proc(GC_warn_proc)
+    void GC_ignore_warn_proc(char* msg, GC_word arg)
 
 cdef extern from "gc/gc_mark.h" nogil:
     ctypedef void (*GC_push_other_roots_proc)() noexcept nogil
@@ -179,6 +182,9 @@ def attach(ManagedHeap heap, dict opts, str name):
         GC_set_no_dls(1)
         GC_set_all_interior_pointers(0)
         GC_INIT()
+        # libgc's warnings ("GC Warning: Out of Memory! ...") would be a second line under
+        # gcbench's own: the failure is reported by on_out_of_memory, once
+        GC_set_warn_proc(<GC_warn_proc>GC_ignore_warn_proc)
         libgc_push_other_roots = GC_get_push_other_roots()
         GC_set_push_other_roots(push_mutator_roots)
         GC_allow_register_threads()

@@ -5,6 +5,7 @@ from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
 from libc.string cimport memset
 from libc.stdio cimport snprintf
 from gcbench_core.heap cimport (HeapState, SizeClassSpace, Span, Object, heap_fail, debug_assert,
+                                heap_check_interrupt,
                                 size_class_of, mark_object_atomic, clear_slots, gcb_now_ns, gcb_ctz64,
                                 MAX_CLASSES, PAGE_SIZE, NO_SPAN, HEADER_BYTES, SPAN_SMALL,
                                 ALLOC_CLEAR_SLOTS, ALLOC_BLACK, ERR_HEAP_EXHAUSTED,
@@ -295,6 +296,7 @@ cdef void sizeclass_sweep_all(HeapState* heap) noexcept nogil:
     cdef int u = unswept_index(heap)
     cdef int c
     cdef Span* s
+    cdef int64_t swept = 0
     for c in range(1, heap.sizeclass.nclasses):
         while True:
             s = list_pop(heap, &heap.sizeclass.partial[c][u])
@@ -303,3 +305,6 @@ cdef void sizeclass_sweep_all(HeapState* heap) noexcept nogil:
             if s == NULL:
                 break
             sweep_span(heap, s, False)
+            swept += 1
+            if (swept & 0xFFF) == 0:
+                heap_check_interrupt(heap)   # Ctrl-C between spans of a large heap

@@ -117,6 +117,15 @@ cdef void kernel(void* arg) noexcept nogil:
     if p.array_len > 1000 and array[1000] != 1.0 / 1001:
         pass
 
+def check_params(params):
+    """What no single range says (checked before anything runs): (parameter, message) or None."""
+    if params["min_depth"] > params["max_depth"]:
+        return "min_depth", f"{params['min_depth']} exceeds max_depth ({params['max_depth']})"
+    if 2 * (params["max_depth"] + 2) + R_TEMP + 2 > 256:
+        return "max_depth", "too large for the mutator's stack slots"
+    return None
+
+
 def run(ManagedHeap heap, dict params, uint64_t seed):
     """Run GCBench on `heap`.  The seed is unused: GCBench is deterministic."""
     cdef Params p
@@ -125,8 +134,7 @@ def run(ManagedHeap heap, dict params, uint64_t seed):
     p.array_len = params["array_len"]
     p.min_depth = params["min_depth"]
     p.max_depth = params["max_depth"]
-    if p.min_depth > p.max_depth:
-        raise ValueError("min_depth must not exceed max_depth")
-    if 2 * (p.max_depth + 2) + R_TEMP + 2 > 256:
-        raise ValueError("max_depth too large for the mutator's stack slots")
+    problem = check_params(params)
+    if problem is not None:
+        raise ValueError(f"{problem[0]}: {problem[1]}")
     run_kernel(heap, kernel, &p)

@@ -21,8 +21,8 @@ from gcbench_core.distspec import dist_params, dist_args
 NAME = "churn"
 DESCRIPTION = "a ring of live objects, each step replacing a random one and rewriting pointers"
 PARAMS = (
-    {"name": "live_objects", "type": "int", "default": 100000, "min": 1, "max": 200_000_000,
-     "help": "objects in the live ring"},
+    {"name": "live_objects", "type": "int", "default": 100000, "min": 1, "max": 134_000_000,
+     "help": "objects in the live ring (one object of 8 bytes a member: at most 1 GiB)"},
     {"name": "ops", "type": "int", "default": 2000000, "min": 0, "max": 10_000_000_000,
      "help": "replacement steps"},
     {"name": "mutate_fraction", "type": "float", "default": 0.1, "min": 0.0, "max": 1.0,

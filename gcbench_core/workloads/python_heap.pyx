@@ -66,6 +66,32 @@ cdef enum:
     G_RING = 2
 
 
+# modules= imports code into the benchmark process.  Only the standard library is taken,
+# and not the parts whose import does something (opens a window or a browser, prints,
+# starts a shell, installs packages): those are refused before anything runs.
+REFUSED_MODULES = frozenset({
+    "this", "antigravity", "__hello__", "__phello__", "idlelib", "tkinter", "turtle",
+    "turtledemo", "webbrowser", "pydoc", "ensurepip", "venv", "code", "pdb", "site",
+    "lib2to3", "xxsubtype", "_tkinter", "sqlite3.__main__", "pip"})
+
+
+def _module_names(modules):
+    return [m.strip() for m in modules.split(",") if m.strip()]
+
+
+def check_params(params):
+    """modules must name standard-library modules without import side effects:
+    (parameter, message) or None."""
+    allowed = sys.stdlib_module_names
+    for name in _module_names(params["modules"]):
+        top = name.split(".")[0]
+        if top in REFUSED_MODULES or name in REFUSED_MODULES or name.endswith("__main__"):
+            return "modules", f"{name!r} is refused: importing it has side effects (a window, a browser, output)"
+        if top not in allowed:
+            return "modules", f"{name!r} is not a standard-library module (only those are imported)"
+    return None
+
+
 def python_object_graph(modules, max_object_bytes=1 << 20):
     """Import `modules` and read this process's object graph.
 
@@ -73,7 +99,7 @@ def python_object_graph(modules, max_object_bytes=1 << 20):
     CSR: node i's referents are targets[offsets[i]:offsets[i+1]]), targets (int32),
     roots (int32).
     """
-    for name in [m.strip() for m in modules.split(",") if m.strip()]:
+    for name in _module_names(modules):
         try:
             importlib.import_module(name)
         except Exception as exc:          # any import failure is the user's module list
@@ -209,6 +235,9 @@ def run(ManagedHeap heap, dict params, uint64_t seed):
         raise ValueError("python-heap's graph has cycles and shared objects (and its churn ring points "
                          "between members), so a collector that frees on drop (malloc) cannot know when "
                          "an object dies")
+    problem = check_params(params)
+    if problem is not None:
+        raise ValueError(f"{problem[0]}: {problem[1]}")
     graph = python_object_graph(params["modules"], params["max_object_bytes"])
     cdef const uint32_t[::1] payload = graph["payload"]
     cdef const uint32_t[::1] slots = graph["slots"]

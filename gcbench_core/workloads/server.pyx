@@ -71,7 +71,7 @@ PARAMS = (
     {"name": "pool", "type": "bool", "default": False,
      "help": "take each request's buffer from a Pool and give it back at the end"},
     {"name": "rate", "type": "float", "default": 0.0, "min": 0.0, "max": 1e9,
-     "help": "requests per second on a fixed schedule (0: back to back); adds metered latency"},
+     "help": "requests per second on a fixed schedule (0: back to back, else at least 1); adds metered latency"},
 )
 
 # Most latency values the result keeps raw (evenly spaced in request order), for charts.
@@ -271,15 +271,31 @@ def _sample(values):
     return values[::stride].tolist(), stride
 
 
+# The slowest schedule: one request a second (a lower rate would put the schedule's
+# nanoseconds past int64 and wait years; 0 means back to back).
+MIN_RATE = 1.0
+
+
+def check_params(params):
+    """What no single range says (the harness calls it before anything runs; run() again):
+    (parameter, message) or None."""
+    if 0 < params["rate"] < MIN_RATE:
+        return "rate", (f"{params['rate']!r} requests per second is too slow a schedule; "
+                        f"0 (back to back) or at least {MIN_RATE:g}")
+    if params["cache_keep"] > params["small_objects"]:
+        return "cache_keep", (f"{params['cache_keep']} exceeds small_objects ({params['small_objects']}): "
+                              "a request keeps some of its own small objects")
+    if R_WORKER0 + 2 * params["workers"] > MAX_STACK_SLOTS:
+        return "workers", f"too many workers for {MAX_STACK_SLOTS} stack slots"
+    return None
+
+
 def run(ManagedHeap heap, dict params, uint64_t seed):
     cdef Params p
     cdef int64_t[::1] start_view, end_view, sched_view
-    if params["cache_keep"] > params["small_objects"]:
-        raise ValueError("cache_keep must not exceed small_objects")
-    if params["cache_keep"] > 0 and params["small_objects"] == 0:
-        raise ValueError("cache_keep needs small objects to keep")
-    if R_WORKER0 + 2 * params["workers"] > MAX_STACK_SLOTS:
-        raise ValueError(f"too many workers for {MAX_STACK_SLOTS} stack slots")
+    problem = check_params(params)
+    if problem is not None:
+        raise ValueError(f"{problem[0]}: {problem[1]}")
     n = params["requests"]
     starts = np.zeros(n, dtype=np.int64)
     ends = np.zeros(n, dtype=np.int64)

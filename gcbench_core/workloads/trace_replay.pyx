@@ -10,12 +10,15 @@ still in use are recorded: with a collector that collects, exactly what the root
 (`gc_live_objects`, `gc_live_bytes`).
 
 `check_trace` is the validation pre-pass, run before anything executes: it replays the
-trace on a shadow graph (object ids and slot arrays in C memory, no heap) to prove that
-every store and load goes through a non-null root and an existing slot, and that every
-`drop` names an object nothing else refers to (counted references from roots, globals and
-slots; with `all`, the same for everything it reaches: only what dies may point into it), so the replay
-kernel itself needs no checks and malloc's free() of a dropped object is never premature.
-A `drop` replays as mut_drop: malloc frees, every other collector clears the root.
+trace on a shadow graph (object ids, slot counts and a hash table of the slots stored to,
+in C memory, no heap: proportional to the trace, never to the slots it declares) to prove
+that every store and load goes through a non-null root and an existing slot, that no
+object exceeds MAX_OBJECT_BYTES, and that every `drop` names an object nothing else refers
+to (counted references from roots, globals and slots; with `all`, the same for everything
+it reaches: only what dies may point into it), so the replay kernel itself needs no checks
+and malloc's free() of a dropped object is never premature.  It works in chunks and looks
+for Ctrl-C between them.  A `drop` replays as mut_drop: malloc frees, every other
+collector clears the root.
 
 The trace arrives as data: the harness reads the file (tracetext.parse for text, the
 binary header for binary) and passes params["path"] as {"records": TRACE_DTYPE array,
@@ -23,12 +26,13 @@ binary header for binary) and passes params["path"] as {"records": TRACE_DTYPE a
 so no trace reaches the kernel unchecked.  It never imports the harness (gcbench/).
 """
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int32_t, int64_t
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport malloc, calloc, free
+from cpython.exc cimport PyErr_CheckSignals
 from libc.string cimport memset
 from gcbench_core.heap cimport (HeapState, ManagedHeap, run_kernel, TraceRecord, heap_in_use_exact,
                                 TRACE_ALLOC, TRACE_STORE, TRACE_LOAD, TRACE_CLEAR, TRACE_GC,
                                 TRACE_GSET, TRACE_GGET, TRACE_TICK, TRACE_NULL, TRACE_DROP,
-                                TRACE_RECURSIVE, MAX_STACK_SLOTS, MAX_GLOBALS)
+                                TRACE_RECURSIVE, MAX_STACK_SLOTS, MAX_GLOBALS, MAX_OBJECT_BYTES)
 from gcbench_core.mutator cimport (mut_alloc, mut_store, mut_store_null, mut_load, mut_clear, mut_drop,
                                    mut_set_global, mut_get_global, mut_tick, mut_record,
                                    mut_safepoint)
@@ -67,15 +71,43 @@ ctypedef struct Check:
     int64_t n
     int roots
     int nglobals
-    int64_t* obj_base       # per object: index of its first slot in slot_val
-    int64_t* slot_val       # object id held by each slot, -1 = null
+    int64_t next            # the next record to check (check_records works in chunks)
+    int64_t nobjects
+    uint32_t* obj_slots     # per object: its pointer-slot count
+    uint64_t* slot_key      # the slots ever stored to: (object + 1) << 32 | slot, 0 = empty
+    int64_t* slot_val       # the object id each holds, -1 = null
+    uint64_t slot_mask      # the table's capacity - 1 (a power of two)
+    int64_t* obj_head       # per object: its first stored slot's cell in the table, -1 = none
+    int64_t* cell_next      # per cell: the next cell of the same object, -1 = none
     int32_t* refs           # per object: references to it from roots, globals and slots
     int64_t* pending        # the objects a drop reaches
     int64_t* seen           # per object: the record index of the last drop that reached it
+    int64_t root_val[MAX_STACK_SLOTS]
+    int64_t global_val[MAX_GLOBALS]
     int64_t bad_index
     int bad_kind
     int64_t v1, v2, v3
     int64_t gc_ops
+
+# The shadow graph holds only the slots a store wrote (a hash table sized by the number
+# of stores), so validating costs memory in proportion to the trace, never to the slot
+# counts it declares: `alloc 0 100000000 0` is 12 bytes of trace and 12 bytes of checking.
+cdef inline int64_t* slot_cell(Check* c, int64_t obj, uint32_t slot, bint insert) noexcept nogil:
+    cdef uint64_t key = ((<uint64_t>obj + 1) << 32) | slot
+    cdef uint64_t h = (key * <uint64_t>0x9E3779B97F4A7C15) >> 17
+    while True:
+        h &= c.slot_mask
+        if c.slot_key[h] == key:
+            return &c.slot_val[h]
+        if c.slot_key[h] == 0:
+            if not insert:
+                return NULL
+            c.slot_key[h] = key
+            c.slot_val[h] = -1
+            c.cell_next[h] = c.obj_head[obj]      # the object's stored slots, for drops
+            c.obj_head[obj] = <int64_t>h
+            return &c.slot_val[h]
+        h += 1
 
 cdef inline bint root_ok(Check* c, int64_t r) noexcept nogil:
     return r < c.roots
@@ -92,7 +124,7 @@ cdef inline void ref_move(Check* c, int64_t old, int64_t new) noexcept nogil:
 # BAD_DROP_SHARED or BAD_DROP_OWNED with c.v2 = the outside references.  `stamp` marks
 # what this drop reaches (c.seen).  What dies loses its references to what it pointed to.
 cdef int check_drop(Check* c, int64_t obj, bint recursive, int64_t stamp) noexcept nogil:
-    cdef int64_t n = 1, j = 0, o, s, child
+    cdef int64_t n = 1, j = 0, o, cell, child
     if c.refs[obj] != 1:
         c.v2 = c.refs[obj] - 1
         return BAD_DROP_SHARED
@@ -101,8 +133,10 @@ cdef int check_drop(Check* c, int64_t obj, bint recursive, int64_t stamp) noexce
     while j < n:
         o = c.pending[j]
         j += 1
-        for s in range(c.obj_base[o], c.obj_base[o + 1]):
-            child = c.slot_val[s]
+        cell = c.obj_head[o]
+        while cell >= 0:
+            child = c.slot_val[cell]
+            cell = c.cell_next[cell]
             if child < 0:
                 continue
             c.refs[child] -= 1
@@ -117,18 +151,13 @@ cdef int check_drop(Check* c, int64_t obj, bint recursive, int64_t stamp) noexce
             return BAD_DROP_SHARED if c.pending[j] == obj else BAD_DROP_OWNED
     return BAD_NONE
 
-cdef int check_records(Check* c) noexcept nogil:
-    cdef int64_t root_val[MAX_STACK_SLOTS]
-    cdef int64_t global_val[MAX_GLOBALS]
-    cdef int64_t i, obj, nobjects = 0, nslots, value
+# Check records [c.next, stop); 1 at the first bad one (c.bad_*), else 0.
+cdef int check_records(Check* c, int64_t stop) noexcept nogil:
+    cdef int64_t i, obj, nslots, value
+    cdef int64_t* cell
     cdef const TraceRecord* rec
     cdef int kind
-    for i in range(MAX_STACK_SLOTS):
-        root_val[i] = -1
-    for i in range(MAX_GLOBALS):
-        global_val[i] = -1
-    c.obj_base[0] = 0
-    for i in range(c.n):
+    for i in range(c.next, stop):
         rec = &c.records[i]
         kind = BAD_NONE
         if rec.flags != 0 and not (rec.op == TRACE_STORE and rec.flags == TRACE_NULL) \
@@ -139,20 +168,20 @@ cdef int check_records(Check* c) noexcept nogil:
             if not root_ok(c, rec.a):
                 kind = BAD_ROOT
                 c.v1 = rec.a
-            elif 8 + 8 * <uint64_t>rec.x + rec.y > <uint64_t>0xFFFFFFFF:
+            elif 8 + 8 * <uint64_t>rec.x + rec.y > MAX_OBJECT_BYTES:
                 kind = BAD_SIZE
                 c.v1 = rec.x
                 c.v2 = rec.y
             else:
-                c.refs[nobjects] = 0
-                ref_move(c, root_val[rec.a], nobjects)
-                root_val[rec.a] = nobjects
-                c.obj_base[nobjects + 1] = c.obj_base[nobjects] + rec.x
-                memset(c.slot_val + c.obj_base[nobjects], 0xFF, rec.x * sizeof(int64_t))
-                nobjects += 1
+                c.refs[c.nobjects] = 0
+                c.obj_head[c.nobjects] = -1
+                ref_move(c, c.root_val[rec.a], c.nobjects)
+                c.root_val[rec.a] = c.nobjects
+                c.obj_slots[c.nobjects] = rec.x
+                c.nobjects += 1
         elif rec.op == TRACE_STORE or rec.op == TRACE_LOAD:
             # store: root a holds the object written; load: root b holds the object read
-            obj = root_val[rec.a] if rec.op == TRACE_STORE else -2
+            obj = c.root_val[rec.a] if rec.op == TRACE_STORE else -2
             if not root_ok(c, rec.a):
                 kind = BAD_ROOT
                 c.v1 = rec.a
@@ -161,40 +190,43 @@ cdef int check_records(Check* c) noexcept nogil:
                 c.v1 = rec.b
             else:
                 if rec.op == TRACE_LOAD:
-                    obj = root_val[rec.b]
+                    obj = c.root_val[rec.b]
                 if obj < 0:
                     kind = BAD_NULL_ROOT
                     c.v1 = rec.a if rec.op == TRACE_STORE else rec.b
                 else:
-                    nslots = c.obj_base[obj + 1] - c.obj_base[obj]
+                    nslots = c.obj_slots[obj]
                     if rec.x >= nslots:
                         kind = BAD_SLOT
                         c.v1 = rec.x
                         c.v2 = nslots
                         c.v3 = rec.a if rec.op == TRACE_STORE else rec.b
                     elif rec.op == TRACE_STORE:
-                        value = -1 if rec.flags == TRACE_NULL else root_val[rec.b]
-                        ref_move(c, c.slot_val[c.obj_base[obj] + rec.x], value)
-                        c.slot_val[c.obj_base[obj] + rec.x] = value
+                        value = -1 if rec.flags == TRACE_NULL else c.root_val[rec.b]
+                        cell = slot_cell(c, obj, rec.x, True)
+                        ref_move(c, cell[0], value)
+                        cell[0] = value
                     else:
-                        ref_move(c, root_val[rec.a], c.slot_val[c.obj_base[obj] + rec.x])
-                        root_val[rec.a] = c.slot_val[c.obj_base[obj] + rec.x]
+                        cell = slot_cell(c, obj, rec.x, False)
+                        value = cell[0] if cell != NULL else -1
+                        ref_move(c, c.root_val[rec.a], value)
+                        c.root_val[rec.a] = value
         elif rec.op == TRACE_CLEAR:
             if not root_ok(c, rec.a):
                 kind = BAD_ROOT
                 c.v1 = rec.a
             else:
-                ref_move(c, root_val[rec.a], -1)
-                root_val[rec.a] = -1
+                ref_move(c, c.root_val[rec.a], -1)
+                c.root_val[rec.a] = -1
         elif rec.op == TRACE_DROP:
             if not root_ok(c, rec.a):
                 kind = BAD_ROOT
                 c.v1 = rec.a
             else:
-                if root_val[rec.a] >= 0:
-                    kind = check_drop(c, root_val[rec.a], rec.flags == TRACE_RECURSIVE, i)
+                if c.root_val[rec.a] >= 0:
+                    kind = check_drop(c, c.root_val[rec.a], rec.flags == TRACE_RECURSIVE, i)
                     c.v1 = rec.a
-                root_val[rec.a] = -1
+                c.root_val[rec.a] = -1
         elif rec.op == TRACE_GC:
             c.gc_ops += 1
         elif rec.op == TRACE_GSET:
@@ -205,8 +237,8 @@ cdef int check_records(Check* c) noexcept nogil:
                 kind = BAD_ROOT
                 c.v1 = rec.b
             else:
-                ref_move(c, global_val[rec.a], root_val[rec.b])
-                global_val[rec.a] = root_val[rec.b]
+                ref_move(c, c.global_val[rec.a], c.root_val[rec.b])
+                c.global_val[rec.a] = c.root_val[rec.b]
         elif rec.op == TRACE_GGET:
             if not root_ok(c, rec.a):
                 kind = BAD_ROOT
@@ -215,8 +247,8 @@ cdef int check_records(Check* c) noexcept nogil:
                 kind = BAD_GLOBAL
                 c.v1 = rec.b
             else:
-                ref_move(c, root_val[rec.a], global_val[rec.b])
-                root_val[rec.a] = global_val[rec.b]
+                ref_move(c, c.root_val[rec.a], c.global_val[rec.b])
+                c.root_val[rec.a] = c.global_val[rec.b]
         elif rec.op == TRACE_TICK:
             if rec.x == 0:
                 kind = BAD_TICK
@@ -227,51 +259,72 @@ cdef int check_records(Check* c) noexcept nogil:
             c.bad_kind = kind
             c.bad_index = i
             return 1
+    c.next = stop
     return 0
+
+
+# Records checked between two looks for Ctrl-C (a few milliseconds of work).
+CHECK_CHUNK = 1 << 20
 
 
 def check_trace(records, int roots, int nglobals):
     """Validate `records` (TRACE_DTYPE array) for `roots` roots and `nglobals` globals.
 
-    Returns (gc_ops, None) when valid, else (record index, message)."""
+    Returns (gc_ops, None) when valid, else (record index, message).  Memory and time are
+    proportional to the records; Ctrl-C raises KeyboardInterrupt between chunks."""
     cdef const uint8_t[::1] raw = np.ascontiguousarray(records).view(np.uint8).reshape(-1)
     cdef Check c
-    cdef int bad
+    cdef int bad = 0
+    cdef int64_t stop, i
     ops = records["op"]
-    alloc_mask = ops == TRACE_ALLOC
-    nobjects = int(alloc_mask.sum())
-    total_slots = int(records["x"][alloc_mask].astype(np.int64).sum())
+    nobjects = int(np.count_nonzero(ops == TRACE_ALLOC))
+    nstores = int(np.count_nonzero(ops == TRACE_STORE))
     if roots < 1 or roots > MAX_STACK_SLOTS:
         return 0, f"roots must be in [1, {MAX_STACK_SLOTS}], got {roots}"
     if nglobals < 0 or nglobals > MAX_GLOBALS:
         return 0, f"globals must be in [0, {MAX_GLOBALS}], got {nglobals}"
+    if nobjects >= 1 << 32:
+        return 0, f"{nobjects} allocations: a trace allocates fewer than 2^32 objects"
     memset(&c, 0, sizeof(Check))
+    for i in range(MAX_STACK_SLOTS):
+        c.root_val[i] = -1
+    for i in range(MAX_GLOBALS):
+        c.global_val[i] = -1
+    capacity = 16
+    while capacity < 2 * nstores:
+        capacity *= 2
     c.records = <const TraceRecord*>&raw[0] if raw.shape[0] else NULL
     c.n = records.shape[0]
     c.roots = roots
     c.nglobals = nglobals
-    c.obj_base = <int64_t*>malloc((nobjects + 1) * sizeof(int64_t))
-    c.slot_val = <int64_t*>malloc(max(total_slots, 1) * sizeof(int64_t))
+    c.slot_mask = capacity - 1
+    c.obj_slots = <uint32_t*>malloc(max(nobjects, 1) * sizeof(uint32_t))
+    c.slot_key = <uint64_t*>calloc(capacity, sizeof(uint64_t))
+    c.slot_val = <int64_t*>malloc(capacity * sizeof(int64_t))
+    c.cell_next = <int64_t*>malloc(capacity * sizeof(int64_t))
+    c.obj_head = <int64_t*>malloc(max(nobjects, 1) * sizeof(int64_t))
     c.refs = <int32_t*>malloc(max(nobjects, 1) * sizeof(int32_t))
     c.pending = <int64_t*>malloc(max(nobjects, 1) * sizeof(int64_t))
     c.seen = <int64_t*>malloc(max(nobjects, 1) * sizeof(int64_t))
-    if c.obj_base == NULL or c.slot_val == NULL or c.refs == NULL or c.pending == NULL or c.seen == NULL:
-        free(c.obj_base)
-        free(c.slot_val)
-        free(c.refs)
-        free(c.pending)
-        free(c.seen)
-        raise MemoryError(f"cannot validate a trace of {nobjects} objects and {total_slots} slots")
-    memset(c.seen, 0xFF, max(nobjects, 1) * sizeof(int64_t))
     try:
-        with nogil:
-            bad = check_records(&c)
+        if (c.obj_slots == NULL or c.slot_key == NULL or c.slot_val == NULL or c.cell_next == NULL
+                or c.obj_head == NULL or c.refs == NULL or c.pending == NULL or c.seen == NULL):
+            raise MemoryError(f"cannot validate a trace of {c.n} records: out of memory")
+        memset(c.seen, 0xFF, max(nobjects, 1) * sizeof(int64_t))
+        while c.next < c.n and not bad:
+            stop = min(c.next + CHECK_CHUNK, c.n)
+            with nogil:
+                bad = check_records(&c, stop)
+            PyErr_CheckSignals()
     finally:
-        free(c.obj_base)
-        free(c.slot_val)
+        free(c.obj_slots)
+        free(c.cell_next)
+        free(c.obj_head)
         free(c.refs)
         free(c.pending)
         free(c.seen)
+        free(c.slot_key)
+        free(c.slot_val)
     if not bad:
         return int(c.gc_ops), None
     messages = {
@@ -280,7 +333,7 @@ def check_trace(records, int roots, int nglobals):
         BAD_GLOBAL: lambda: f"global {c.v1} out of range (globals {nglobals}" + (f": 0..{nglobals - 1})" if nglobals else "; declare them with `globals N`)"),
         BAD_NULL_ROOT: lambda: f"{'store' if records['op'][c.bad_index] == TRACE_STORE else 'load'} through null root {c.v1}",
         BAD_SLOT: lambda: f"slot {c.v1} out of range: the object in root {c.v3} has {c.v2} slot{'s' if c.v2 != 1 else ''}",
-        BAD_SIZE: lambda: f"object too large: {c.v1} slots and {c.v2} payload bytes exceed 4 GiB",
+        BAD_SIZE: lambda: f"object too large: {c.v1} pointer slots and {c.v2} payload bytes make {8 + 8 * c.v1 + c.v2} bytes; an object is at most {MAX_OBJECT_BYTES} (1 GiB)",
         BAD_TICK: lambda: "tick count must be at least 1",
         BAD_FLAGS: lambda: f"invalid flags {c.v1}",
         BAD_DROP_SHARED: lambda: f"drop of root {c.v1}: its object is still referenced {c.v2} more time{'s' if c.v2 != 1 else ''} (a dropped object must be referenced only by that root)",
@@ -318,8 +371,6 @@ cdef void kernel(void* arg) noexcept nogil:
             mut_load(heap, rec.a, rec.b, rec.x)
         elif rec.op == TRACE_CLEAR:
             mut_clear(heap, rec.a)
-        elif rec.op == TRACE_DROP:
-            mut_drop(heap, rec.a, rec.flags == TRACE_RECURSIVE)
         elif rec.op == TRACE_GC:
             # mut_gc, with the live set read between the collection and the safepoint
             mut_record(heap, TRACE_GC, 0, 0, 0, 0, 0)
@@ -331,6 +382,8 @@ cdef void kernel(void* arg) noexcept nogil:
             mut_set_global(heap, rec.a, rec.b)
         elif rec.op == TRACE_GGET:
             mut_get_global(heap, rec.a, rec.b)
+        elif rec.op == TRACE_DROP:
+            mut_drop(heap, rec.a, rec.flags == TRACE_RECURSIVE)
         elif rec.op == TRACE_TICK:
             for t in range(rec.x):
                 mut_tick(heap)
