@@ -17,7 +17,7 @@ from ..errors import UsageError
 from ..io import store
 
 DEFAULT_BASELINE = "marksweep"
-FORMATS = ("text", "markdown", "csv")
+FORMATS = ("text", "wide", "markdown", "csv")
 
 
 @dataclass
@@ -39,6 +39,7 @@ class Table:
     groups: list                  # column group labels
     cells: dict                   # (row, group) -> Cell
     baseline: str
+    notes: list = field(default_factory=list)   # what could not be read, and where it was looked for
 
 
 def _file_tag(path, index, paths):
@@ -54,11 +55,13 @@ def _simple_tag(path):
     return os.path.basename(os.path.dirname(os.path.abspath(path))) if stem == "suite" else stem
 
 
-def load_suite(path):
-    """[(row, collector_label, Cell)] from one suite JSON (and its run and status files)."""
-    suite = store.load_suite(path)
+def load_suite(path, notes=None):
+    """[(row, collector_label, Cell)] from one suite JSON (and its pause, run and status
+    files); a run file that is missing is named in `notes` (its MMU and peak heap are then
+    unknown)."""
     out = []
-    for run_file, benches in store.suite_configurations(suite):
+    missing = []
+    for run_file, benches in store.suite_configurations(store.suite_benchmarks(path)):
         bench = benches.get("throughput")
         if bench is None:
             continue
@@ -67,7 +70,10 @@ def load_suite(path):
         group = meta.get("collector_label", meta.get("collector", "?"))
         cell = Cell(mean_s=bench.mean(), values=list(bench.get_values()))
         pauses = benches.get("pause")
-        run = store.read_json_or_none(store.resolve_run_file(path, run_file))
+        full = store.resolve_run_file(path, run_file)
+        run = store.read_json_or_none(full)
+        if run is None and not os.path.exists(full):
+            missing.append(full)
         if isinstance(run, dict) and not run.get("failed"):
             cell.pauses_ns = [int(p) for p in run["pauses_ns"]]
             cell.mmu_10ms = metrics.summarize(run)["mmu_10ms"]
@@ -75,6 +81,11 @@ def load_suite(path):
         elif pauses is not None:
             cell.pauses_ns = [round(v * 1e9) for v in pauses.get_values()]
         out.append((row, group, cell))
+    if missing and notes is not None:
+        where = os.path.dirname(missing[0])
+        notes.append(f"{path}: {len(missing)} of its run files are missing (looked in {where}/, "
+                     f"e.g. {os.path.basename(missing[0])}): MMU and peak heap show '-'; keep "
+                     f"the suite's runs/ directory beside it")
     # failed configurations are only in the status file
     status = store.load_status(store.status_path(path)) or {}
     for name, entry in status.get("configurations", {}).items():
@@ -88,7 +99,8 @@ def compare_files(paths, baseline=None):
     """Build the comparison Table of one or more suite JSON files."""
     if not paths:
         raise UsageError("give at least one suite JSON file")
-    loaded = [load_suite(p) for p in paths]
+    notes = []
+    loaded = [load_suite(p, notes) for p in paths]
     # a collector seen in more than one file gets the file's tag
     seen = {}
     for i, entries in enumerate(loaded):
@@ -116,7 +128,7 @@ def compare_files(paths, baseline=None):
                 continue
             cell.relative = cell.mean_s / ref.mean_s
             cell.significant = metrics.t_test(cell.values, ref.values)[0] if group != base else None
-    return Table(rows, groups, cells, base)
+    return Table(rows, groups, cells, base, notes)
 
 
 def _choose_baseline(groups, wanted):

@@ -4,8 +4,9 @@ Output, for `-o DIR/NAME.json` (default `results/<date-time>/suite.json`):
 
 - `NAME.json`: one pyperf BenchmarkSuite.  Per configuration, a throughput benchmark
   (seconds per native run, timed by pyperf's worker processes) named after the
-  configuration, and a pause benchmark (`.../pauses`, every stop-the-world pause of the
-  recorded run, in seconds).  Both carry the configuration as metadata (see
+  configuration; `NAME.pauses.json` beside it: the pause benchmarks (`.../pauses`, every
+  stop-the-world pause of the recorded run, in seconds), apart so that pyperf's
+  compare_to never averages pauses with run times.  Both carry the configuration as metadata (see
   `benchmark_metadata`), including `gcbench_run_file`.
 - `runs/<configuration>.json`: the recorded run's full result dictionary (docs/results.md):
   every pause with its start, every cycle, every counter; charts and the MMU come from it.
@@ -55,6 +56,7 @@ class Output:
         self.json_path = Path(json_path).resolve()
         self.dir = self.json_path.parent
         self.status_path = Path(store.status_path(self.json_path))
+        self.pauses_path = Path(store.pauses_path(self.json_path))
         self.runs_dir = self.dir / "runs"
 
     def run_file(self, config):
@@ -310,7 +312,7 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
             raise UsageError(f"{output.json_path} holds suite {old.get('suite')!r}, not {suite.name!r}")
         status.update({k: old[k] for k in ("started", "minheap", "configurations") if k in old})
         if output.json_path.exists():
-            for bench in store.load_suite(str(output.json_path)).get_benchmarks():
+            for bench in store.suite_benchmarks(str(output.json_path)):
                 existing[bench.get_name()] = bench
     elif output.json_path.exists() or output.status_path.exists():
         raise UsageError(f"{output.json_path} already exists: pass --resume to complete it, "
@@ -342,11 +344,17 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
         bench_order.setdefault(base, []).append(bench)
 
     def save():
+        # run times in NAME.json, pauses in NAME.pauses.json: pyperf's compare_to then
+        # averages run times only (a pause is not a run time)
         ordered = []
         for name in names + [n for n in bench_order if n not in names]:
             ordered += bench_order.get(name, [])
-        if ordered:
-            store.dump_suite(output.json_path, ordered)
+        times = [b for b in ordered if store.benchmark_role(b) == "throughput"]
+        pauses = [b for b in ordered if store.benchmark_role(b) == "pause"]
+        if pauses:
+            store.dump_suite(output.pauses_path, pauses)
+        if times:
+            store.dump_suite(output.json_path, times)
         store.dump_status(output.status_path, status)
 
     store.dump_status(output.status_path, status)
@@ -401,7 +409,9 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
                 progress.finished(config.name, seconds, outcome)
     except (KeyboardInterrupt, _Terminated):
         store.dump_status(output.status_path, status)
-        kept = sum(1 for s in status["configurations"].values() if s.get("status") == "done")
+        # finished = done, failed or not applicable: what --resume will count and not rerun
+        kept = sum(1 for n, s in status["configurations"].items()
+                   if n in names and s.get("status") in ("done", "failed", "skipped"))
         progress.note(f"suite {suite.name} stopped: {output.json_path} keeps the {kept} finished "
                       f"configurations; complete it with: gcbench suite "
                       f"{'' if suite.path == str(suitefile.DEFAULT_SUITE) else suite.path + ' '}"
@@ -426,6 +436,7 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
 
 def write_summary(output, suite, failures, skipped, progress):
     from ..report import compare, format
+    # every line fits format.TERMINAL_COLUMNS (the table is in long form, failures wrapped)
     lines = [f"suite {suite.name}: {len(suite.configurations())} configurations, "
              f"{len(failures)} failed" + (f", {len(skipped)} not applicable" if skipped else "")
              + f"; this session ran {progress.done} in {_clock(time.monotonic() - progress.start)}",
@@ -438,10 +449,10 @@ def write_summary(output, suite, failures, skipped, progress):
             lines.append(f"(no comparison: {exc})")
     if failures:
         lines += ["", "failed configurations:"]
-        lines += [f"  {name}: {s.get('error')}" for name, s in failures.items()]
+        lines += format.wrapped_entries((name, s.get("error")) for name, s in failures.items())
     if skipped:
         lines += ["", "configurations that do not apply (the collector or workload refuses them):"]
-        lines += [f"  {name}: {s.get('error')}" for name, s in skipped.items()]
+        lines += format.wrapped_entries((name, s.get("error")) for name, s in skipped.items())
     text = "\n".join(lines) + "\n"
     write_text_atomic(output.dir / "summary.txt", text)
     return text
