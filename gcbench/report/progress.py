@@ -33,8 +33,11 @@ class RunProgress:
 
     def _poll(self):
         from tqdm import tqdm
+        # a pty without a window size (0 x 0) would make tqdm print nothing: assume 100 x 24
+        sized = _columns(self.stream) > 0
         bar = tqdm(desc=self.label, unit=" ops", unit_scale=True, file=self.stream,
-                   delay=self.delay, leave=False, dynamic_ncols=True)
+                   delay=self.delay, leave=False, dynamic_ncols=sized,
+                   ncols=None if sized else 100, nrows=None if sized else 24)
         shown = 0
         try:
             while not self._stop.wait(POLL_SECONDS):
@@ -60,3 +63,11 @@ def _is_terminal(stream):
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def _columns(stream):
+    import os
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, ValueError, OSError):
+        return 0
