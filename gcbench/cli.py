@@ -252,13 +252,22 @@ DASH_O_DEPRECATED = ("gcbench: warning: -o {value} as a collector option is depr
                      "output file in every command)")
 
 
+_DEPRECATIONS = []
+
+
+def _print_deprecations():
+    while _DEPRECATIONS:
+        print(_DEPRECATIONS.pop(0), file=sys.stderr)
+
+
 def _take_dash_o(args, output_flag=None):
     """-o values: KEY=VALUE (the old spelling of --opt) joins args.opt with a deprecation
     warning; anything else is the output file, set on `output_flag` (None: the command
     writes no file)."""
     for value in getattr(args, "dash_o", None) or []:
         if "=" in value and not value.lower().endswith((".json", ".json.gz")):
-            print(DASH_O_DEPRECATED.format(value=value), file=sys.stderr)
+            # said once the command has run: bad input stays one line on stderr
+            _DEPRECATIONS.append(DASH_O_DEPRECATED.format(value=one_line(value)))
             args.opt.append(value)
             continue
         if output_flag is None:
@@ -425,14 +434,18 @@ def main(argv=None):
         if not args.command:
             parser.print_help()
             return 2
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        _print_deprecations()
+        return code
     except UsageError as exc:
+        _DEPRECATIONS.clear()
         print(f"gcbench: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except Interrupted:
         print("gcbench: interrupted", file=sys.stderr)
         return 130
     except RunError as exc:
+        _print_deprecations()
         print(f"gcbench: {one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
