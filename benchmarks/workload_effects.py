@@ -8,6 +8,7 @@ python-heap's graph; recording and replay (record time, file sizes, load time, r
 equality) and the recording hook's cost when off (mutator operations per second).
 Modest sizes: a few seconds on a shared 2-core machine.
 """
+import argparse
 import os
 import sys
 import tempfile
@@ -19,9 +20,27 @@ from gcbench.runs.record import record
 from gcbench.runs.runner import run
 from gcbench.units import format_bytes
 
-QUICK = "--quick" in sys.argv
-SMALLEST = "--smallest" in sys.argv          # the smoke test's size
-SCALE = 0.01 if SMALLEST else 0.25 if QUICK else 1.0
+SCALE = 1.0          # set by main: 0.25 with --quick, 0.01 with --smallest (the smoke test)
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    size = ap.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="a quarter of the sizes (seconds)")
+    size.add_argument("--smallest", action="store_true", help="tiny sizes (the smoke test)")
+    return ap.parse_args(argv)
+
+
+def check_kernels():
+    """One line and exit 2 when the compiled kernels cannot be imported (e.g. the
+    checkout's uncompiled sources first on the path), instead of a traceback."""
+    from gcbench import registry
+    from gcbench.errors import UsageError
+    try:
+        registry.collectors()
+    except UsageError as exc:
+        print(f"workload_effects.py: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 def n(x):
@@ -32,7 +51,11 @@ def ms(ns):
     return "-" if ns is None else f"{ns / 1e6:.2f} ms"
 
 
-def main():
+def main(argv=None):
+    global SCALE
+    args = parse_args(argv)
+    SCALE = 0.01 if args.smallest else 0.25 if args.quick else 1.0
+    check_kernels()
     print("escape: the same calls, objects and sizes; only where the objects live differs")
     for fraction in (1.0, 0.5, 0.1):
         r = run("marksweep", "escape", params={"calls": n(300000), "escape_fraction": fraction})

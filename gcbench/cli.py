@@ -27,7 +27,27 @@ def one_line(text):
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         # one line, exit code 2 (argparse's default prints the usage as well)
-        self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message + _registry_hint(message))}\n")
+
+
+def _choices_hint(message):
+    """For a missing --collector or --workload: the names to choose from."""
+    if "required" not in message:
+        return ""
+    hints = []
+    if "--collector" in message:
+        names = [e.name for e in registry.collectors().values() if e.available]
+        hints.append(f"collectors: {', '.join(names)}")
+    if "--workload" in message:
+        hints.append(f"workloads: {', '.join(registry.workloads())}")
+    return f" ({'; '.join(hints)}; see `gcbench list`)" if hints else ""
+
+
+def _registry_hint(message):
+    try:
+        return _choices_hint(message)
+    except Exception:         # uncompiled kernels: the bare message, not a traceback
+        return ""
 
 
 def _add_run_config(p, workload_file=False, collector_default=None,
@@ -50,9 +70,14 @@ def _add_run_config(p, workload_file=False, collector_default=None,
                             "the file's")
     p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
                    help="workload parameter; repeat for several (defaults in `gcbench list`)")
-    opt_flags = ("--opt", "-o") if collector_default is None else ("--opt",)
-    p.add_argument(*opt_flags, action="append", default=[], metavar="KEY=VALUE",
+    p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
                    help="collector option, e.g. barrier=hybrid; repeat for several")
+    if collector_default is None:
+        # -o names the output in every command; `-o KEY=VALUE` (an option) is the old
+        # spelling of --opt, kept for a release with a deprecation message (_take_dash_o)
+        p.add_argument("-o", dest="dash_o", action="append", default=[], metavar="FILE",
+                       help="the output file (run: as --json); -o KEY=VALUE, the old "
+                            "spelling of --opt, still works and is deprecated")
     p.add_argument("--seed", default=None, metavar="N",
                    help="seed of every random choice the workload makes (default 1)")
     p.add_argument("--heap", default="256M", metavar="SIZE",
@@ -98,7 +123,8 @@ def build_parser():
                    help="print one Go-style gctrace line per cycle to stderr")
     p.add_argument("--memstats", action="store_true",
                    help="print runtime.MemStats-like totals after the run")
-    p.add_argument("--json", metavar="PATH", help="write the full result as JSON to PATH")
+    p.add_argument("--json", "--output", dest="json", metavar="PATH",
+                   help="write the full result as JSON to PATH (also -o PATH)")
     p.add_argument("--timeline", metavar="FILE.json",
                    help="write the run's events (pauses by kind, cycles, mark/sweep phases, heap "
                         "counters) as a Chrome trace that Perfetto and chrome://tracing open")
@@ -151,15 +177,18 @@ def build_parser():
     p.set_defaults(heap="64M")
 
     p = sub.add_parser("compare", help="compare collectors across suite results in one table",
-                       description="One table from suite JSON files: a row per configuration, a "
-                                   "column group per collector: time per run and its ratio to the "
+                       description="One table from suite JSON files: per configuration a row per "
+                                   "collector (--wide: a column group per collector): time per run and its ratio to the "
                                    "baseline (t-test at 95 percent, n.s. when not significant), pause "
                                    "p50/p99/max, MMU at 10 ms, peak heap.")
     p.add_argument("files", nargs="+", metavar="FILE.json", help="suite JSON files written by gcbench suite")
     p.add_argument("--baseline", metavar="COLLECTOR",
                    help="collector the others are compared with (default marksweep, else the first)")
-    p.add_argument("--format", default="text", choices=("text", "markdown", "csv"),
-                   help="table format (default text)")
+    p.add_argument("--format", default="text", choices=("text", "wide", "markdown", "csv"),
+                   help="table format: text (default: a row per configuration and collector, "
+                        "100 columns), wide (a column group per collector), markdown, csv")
+    p.add_argument("--wide", action="store_const", dest="format", const="wide",
+                   help="the wide text table: a row per configuration, a column group per collector")
     p.add_argument("--lbo", action="store_true",
                    help="instead: lower-bound overhead (LBO) per collector and heap size, for wall "
                         "and CPU time, against the minimum distilled cost over all collectors")
@@ -232,6 +261,39 @@ def _workload_choice(args):
     return workload, params, seed
 
 
+DASH_O_DEPRECATED = ("gcbench: warning: -o {value} as a collector option is deprecated and "
+                     "will be removed in the next release: use --opt {value} (-o names the "
+                     "output file in every command)")
+
+
+_DEPRECATIONS = []
+
+
+def _print_deprecations():
+    while _DEPRECATIONS:
+        print(_DEPRECATIONS.pop(0), file=sys.stderr)
+
+
+def _take_dash_o(args, output_flag=None):
+    """-o values: KEY=VALUE (the old spelling of --opt) joins args.opt with a deprecation
+    warning; anything else is the output file, set on `output_flag` (None: the command
+    writes no file)."""
+    for value in getattr(args, "dash_o", None) or []:
+        if "=" in value and not value.lower().endswith((".json", ".json.gz")):
+            # said once the command has run: bad input stays one line on stderr
+            _DEPRECATIONS.append(DASH_O_DEPRECATED.format(value=one_line(value)))
+            args.opt.append(value)
+            continue
+        if output_flag is None:
+            raise UsageError(f"-o {value}: gcbench {args.command} writes no file (a collector "
+                             f"option is --opt KEY=VALUE)")
+        dest = output_flag.lstrip("-").replace("-", "_")
+        if getattr(args, dest) not in (None, value):
+            raise UsageError(f"-o {value} and {output_flag} {getattr(args, dest)}: give the "
+                             f"output file once")
+        setattr(args, dest, value)
+
+
 def _config(args, workload, params=None, seed=None, **modes):
     """The RunConfig of run, record and minheap: their shared flags plus `modes`."""
     from .runs.config import make_config
@@ -244,6 +306,7 @@ def cmd_run(args):
     from .io import store
     from .report import format, gotrace
     from .runs.runner import run_config
+    _take_dash_o(args, "--json")
     if args.timeline:
         check_output_file(args.timeline, "--timeline")
     if args.json:
@@ -253,7 +316,9 @@ def cmd_run(args):
     workload, params, seed = _workload_choice(args)
     config = _config(args, workload, params, seed, verify=args.verify, stress=args.stress,
                      checkmark=args.checkmark)
-    result = run_config(config)
+    from .report.progress import RunProgress
+    with RunProgress(f"{config.collector} on {config.workload}") as progress:
+        result = run_config(config, on_heap=progress.attach)
     if args.gctrace:
         for line in gotrace.gctrace_lines(result):
             print(line, file=sys.stderr)
@@ -307,7 +372,7 @@ def cmd_plot(args):
     except OSError as exc:
         raise UsageError(f"cannot write charts to {out}: {exc.strerror or exc}") from None
     except UsageError:
-        raise                        # (a ValueError too: e.g. --baseline names no series)
+        raise               # a bad choice (e.g. --baseline), already one line naming it
     except _DAMAGED_RESULT_ERRORS as exc:
         raise _damaged_result(args.result, exc) from None
     for path in paths:
@@ -353,6 +418,7 @@ def cmd_suite(args):
 def cmd_minheap(args):
     from .report import format
     from .runs import minheap
+    _take_dash_o(args)
     config = _config(args, args.workload, parse_key_values(args.param, "--param"), args.seed)
 
     def on_probe(heap_bytes, completed, seconds):
@@ -376,6 +442,8 @@ def cmd_compare(args):
         return 0
     table = compare.compare_files(args.files, baseline=args.baseline,
                                   across_machines=getattr(args, "across_machines", False))
+    for note in table.notes:
+        print(f"gcbench: warning: {one_line(note)}", file=sys.stderr)
     print(format.comparison_table(table, args.format), end="")
     return 0
 
@@ -398,14 +466,18 @@ def _main(argv=None):
         if not args.command:
             parser.print_help()
             return 2
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        _print_deprecations()
+        return code
     except UsageError as exc:
+        _DEPRECATIONS.clear()
         print(f"gcbench: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except Interrupted:
         print("gcbench: interrupted", file=sys.stderr)
         return 130
     except RunError as exc:
+        _print_deprecations()
         print(f"gcbench: {one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -490,6 +490,12 @@ cdef class ManagedHeap:
             memcpy(<void*><uintptr_t>out.ctypes.data, heap.events.cycles, heap.events.ncycles * sizeof(CycleRecord))
         return out
 
+    def progress(self):
+        """(mutator operations, completed cycles) so far: two plain loads, no heap work, so
+        another Python thread may call it while the kernel runs without the GIL (a progress
+        display polls it; the values may be a moment old)."""
+        return self.state.mutator_ops, self.state.events.ncycles
+
     def counters(self):
         """The run's counters, MemStats-like where Go has a name for them."""
         cdef HeapState* heap = self.state

@@ -18,7 +18,8 @@
 # (LD_PRELOAD=libasan/libtsan from the compiler).  Leak detection is off: the CPython
 # interpreter keeps its memory until exit by design, which is not our leak.  Any report
 # makes the process exit with an error (halt_on_error), so a clean pass means no report.
-# Exit code: pytest's (0 when clean).  Needs gcc with libasan/libtsan (Debian: gcc).
+# Exit code: pytest's (0 when clean).  Needs gcc with libasan/libtsan (Debian: gcc); the
+# Python build requirements (Cython, setuptools, wheel) are installed with pip if missing.
 set -euo pipefail
 mode="${1:-address}"
 shift || true
@@ -31,6 +32,14 @@ case "$mode" in
 esac
 dir="${GCBENCH_SANITIZE_DIR:-${TMPDIR:-/tmp}/gcbench-sanitize-$mode}"
 mkdir -p "$dir"
+
+# the build needs Cython, setuptools and wheel (pyproject's build requirements), which a
+# `pip install .` environment does not keep: install what is missing
+if ! python -c "import Cython, setuptools, wheel, numpy" 2>/dev/null; then
+    echo "sanitize.sh: installing the build requirements (Cython, setuptools, wheel, numpy)" >&2
+    python -m pip install -q 'Cython>=3.0' 'setuptools>=64' wheel 'numpy>=1.24' || {
+        echo "sanitize.sh: could not install Cython, setuptools and wheel with pip" >&2; exit 1; }
+fi
 
 # copy the sources (tracked and new files, not build outputs), keeping mtimes so that
 # an unchanged .pyx is not rebuilt

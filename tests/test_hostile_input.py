@@ -391,7 +391,16 @@ def test_every_collector_bounds_a_huge_live_set_by_the_heap(collector):
         pytest.skip(f"{collector} not available")
     argv = ["run", "-c", collector, "-w", "churn", "--heap", "8M", "--param",
             "live_objects=1000000", "--param", "ops=0", "--param", "mutate_fraction=0"]
-    code, _, stderr = call_main(argv)
+    if entry.constraints.one_run_per_process:
+        # libgc keeps one heap per process and never shrinks it: after the fuzzing's
+        # in-process boehm runs, an 8M limit is below the heap it already holds
+        proc = run_cli(*argv)
+        # libgc's own "GC Warning: Out of Memory!" (C, on fd 2; in-process it is not captured)
+        code = proc.returncode
+        stderr = "".join(line for line in proc.stderr.splitlines(True)
+                         if not line.startswith("GC Warning:"))
+    else:
+        code, _, stderr = call_main(argv)
     check_outcome(argv, code, stderr)
     assert code == 1 and "heap exhausted" in stderr, (argv, code, stderr)
 

@@ -146,7 +146,9 @@ def test_suite_with_missing_run_file_is_a_usage_error(tmp_path):
     bench = _pyperf_bench("x", [0.1], {"gcbench_run_file": "runs/gone.json"})
     path = tmp_path / "suite.json"
     pyperf.BenchmarkSuite([bench]).dump(str(path))
-    with pytest.raises(UsageError, match="gone.json: no such file"):
+    # says which file is missing, where it was looked for, and what to do
+    with pytest.raises(UsageError, match=r"runs/gone.json is missing \(looked for .*/runs/gone.json\); "
+                                         r"keep the suite's runs/ directory beside it"):
         results_mod.load_results(path)
 
 

@@ -53,7 +53,9 @@ def pyperf_cli(*args):
 
 
 def load_benchmarks(path):
-    return {b.get_name(): b for b in pyperf.BenchmarkSuite.load(str(path)).get_benchmarks()}
+    """The suite's benchmarks: run times in NAME.json, pauses in NAME.pauses.json."""
+    from gcbench.io import store
+    return {b.get_name(): b for b in store.suite_benchmarks(path)}
 
 
 def test_small_suite_writes_one_pyperf_file(tmp_path):
@@ -94,10 +96,17 @@ def test_small_suite_writes_one_pyperf_file(tmp_path):
     other.write_bytes(out.read_bytes())
     proc = pyperf_cli("compare_to", out, other, "--table")
     assert proc.returncode == 0, proc.stderr
+    # pyperf's tools see run times only: the pauses are in their own pyperf file
+    run_times = {b.get_name() for b in pyperf.BenchmarkSuite.load(str(out)).get_benchmarks()}
+    assert run_times == set(throughput)
+    pause_file = out.parent / "small.pauses.json"
+    pause_names = {b.get_name() for b in pyperf.BenchmarkSuite.load(str(pause_file)).get_benchmarks()}
+    assert pause_names and all(n.endswith("/pauses") for n in pause_names)
 
     # a suite not named suite.json keeps its run files, summary and report in its own folder
     summary = (out.parent / "small" / "summary.txt").read_text()
-    assert "marksweep (baseline)" in summary and "nogc" in summary
+    assert "vs marksweep" in summary and "nogc" in summary
+    assert max(len(line) for line in summary.splitlines()) <= 100
     status = json.loads((out.parent / "small.status.json").read_text())
     assert status["finished"] and all(s["status"] == "done" for s in status["configurations"].values())
 
@@ -115,7 +124,10 @@ def test_small_suite_writes_one_pyperf_file(tmp_path):
         assert cells["nogc:pause_max_s"] == ""              # nogc never pauses
         assert float(cells["nogc:mmu_10ms"]) == 1.0
     text = run_cli("compare", out, "--baseline", "nogc", check=0).stdout
-    assert "nogc (baseline)" in text and "churn(live_objects=5000,ops=200000) heap=64M" in text
+    assert "vs nogc" in text and "churn(live_objects=5000,ops=200000) heap=64M" in text
+    assert max(len(line) for line in text.splitlines()) <= 100
+    wide = run_cli("compare", out, "--baseline", "nogc", "--wide", check=0).stdout
+    assert "nogc (baseline)" in wide
     md = run_cli("compare", out, other, "--format", "markdown", check=0).stdout
     assert md.startswith("| configuration |") and "marksweep [other]" in md
     assert run_cli("compare", out, "--baseline", "tricolour").returncode == 2

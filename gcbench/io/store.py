@@ -10,6 +10,9 @@ Files (keys of a run in docs/results.md):
   metadata `gcbench_run_file` (that configuration's run JSON, relative to the suite JSON)
   and `gcbench_metric`.  `benchmark_role` is the one rule that tells them apart;
   `suite_configurations` pairs them per run file;
+- pause file (`NAME.pauses.json` beside `NAME.json`): a second pyperf suite holding the pause
+  benchmarks, so that `pyperf compare_to NAME.json` averages run times only; suites written
+  before it kept the pause benchmarks in NAME.json, and `suite_benchmarks` reads both layouts;
 - status file (`NAME.status.json` beside `NAME.json`): the suite's progress;
 - worker error file: a pyperf worker's error for the suite driver (`write_worker_error`,
   `read_worker_error`), so no error is ever recovered from pyperf's output;
@@ -33,6 +36,7 @@ REQUIRED_KEYS = ("collector", "opts", "workload", "params", "heap_bytes", "pause
                  "pause_starts_ns", "wall_s", "cycle_log", "summary")
 MIN_HEAP_KEYS = ("gcbench_min_heap_bytes", "min_heap_bytes", "minheap_bytes")
 STATUS_SUFFIX = ".status.json"
+PAUSES_SUFFIX = ".pauses.json"
 
 
 # ---------------------------------------------------------------- plain JSON
@@ -158,6 +162,7 @@ def load_suite(path):
     """The pyperf BenchmarkSuite in `path`."""
     import pyperf
     require_regular_file(path, "suite JSON")
+    _refuse_run_json(path)
     try:
         return pyperf.BenchmarkSuite.load(str(path))
     except FileNotFoundError:
@@ -169,11 +174,49 @@ def load_suite(path):
         raise UsageError(f"{path}: not a pyperf suite JSON file (nested too deeply)") from None
 
 
+def _refuse_run_json(path):
+    """A run's result given where a suite JSON is expected: say so, and what reads it
+    (pyperf alone would say "file format version None not supported")."""
+    try:
+        data = read_json_or_none(path)
+    except RecursionError:
+        return              # pyperf's loader says what is wrong with it
+    if isinstance(data, dict) and "version" not in data and (
+            "pauses_ns" in data or data.get("failed") is True):
+        raise UsageError(f"{path}: a single run's result (gcbench run --json), not a suite JSON; "
+                         f"gcbench compare reads the suite.json of `gcbench suite` "
+                         f"(for one run: gcbench report {path}, or gcbench plot {path})")
+    if isinstance(data, list) and data and isinstance(data[0], dict) and "pauses_ns" in data[0]:
+        raise UsageError(f"{path}: a list of run results, not a suite JSON; gcbench compare reads "
+                         f"the suite.json of `gcbench suite` (for runs: gcbench report {path})")
+
+
 def dump_suite(path, benchmarks):
     """Write `benchmarks` as one pyperf suite, atomically."""
     import pyperf
     with atomic_path(path) as tmp:
         pyperf.BenchmarkSuite(benchmarks).dump(tmp, replace=True)
+
+
+def pauses_path(suite_json_path):
+    """NAME.pauses.json beside NAME.json: the suite's pause benchmarks."""
+    return os.path.splitext(str(suite_json_path))[0] + PAUSES_SUFFIX
+
+
+def suite_benchmarks(path):
+    """Every benchmark of the suite in `path`: its own, then those of its pause file
+    (NAME.pauses.json) when there is one.  Given the pause file itself, the suite JSON
+    beside it is read first."""
+    path = str(path)
+    if path.endswith(PAUSES_SUFFIX):
+        main = path[:-len(PAUSES_SUFFIX)] + ".json"
+        if os.path.isfile(main):
+            path = main
+    benchmarks = list(load_suite(path).get_benchmarks())
+    companion = pauses_path(path)
+    if os.path.isfile(companion):
+        benchmarks += list(load_suite(companion).get_benchmarks())
+    return benchmarks
 
 
 def benchmark_role(bench):
@@ -197,9 +240,11 @@ def run_file_of(bench):
 
 def suite_configurations(suite):
     """[(run_file, {"throughput": bench, "pause": bench})] in the suite's order: the
-    gcbench configurations of a pyperf suite (benchmarks without a run file are not)."""
+    gcbench configurations of a pyperf suite, or of a list of benchmarks
+    (suite_benchmarks); benchmarks without a run file are not."""
     by_file = {}
-    for bench in suite.get_benchmarks():
+    benchmarks = suite if isinstance(suite, list) else suite.get_benchmarks()
+    for bench in benchmarks:
         run_file = run_file_of(bench)
         if run_file:
             by_file.setdefault(run_file, {})[benchmark_role(bench)] = bench
@@ -247,15 +292,23 @@ def read_worker_error(path):
 
 # ---------------------------------------------------------------- results of any file
 
+def missing_run_file(suite_path, run_file):
+    """The UsageError for a suite whose run file is not where its metadata says."""
+    full = resolve_run_file(suite_path, run_file)
+    return UsageError(f"{suite_path}: its run file {run_file} is missing (looked for {full}); "
+                      f"keep the suite's runs/ directory beside it")
+
+
 def _suite_results(path):
-    suite = load_suite(path)
-    configurations = suite_configurations(suite)
+    configurations = suite_configurations(suite_benchmarks(path))
     if not configurations:
         raise UsageError(f"{path}: pyperf suite without gcbench configurations "
                          f"(no benchmark has the metadata gcbench_run_file)")
     results = []
     for run_file, benches in configurations:
         full = resolve_run_file(path, run_file)
+        if not os.path.exists(full):
+            raise missing_run_file(path, run_file)
         result = check_result(read_json(full), full)
         throughput = benches.get("throughput")
         pause = benches.get("pause")

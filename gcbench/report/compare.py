@@ -17,7 +17,7 @@ from ..errors import UsageError
 from ..io import store, view
 
 DEFAULT_BASELINE = "marksweep"
-FORMATS = ("text", "markdown", "csv")
+FORMATS = ("text", "wide", "markdown", "csv")
 
 
 @dataclass
@@ -43,6 +43,7 @@ class Table:
     baseline: str
     machines: dict = None         # row tag -> machine description, when rows are split by machine
     across_machines: bool = False  # ratios were allowed across CPU models
+    notes: list = field(default_factory=list)   # what could not be read, and where it was looked for
 
 
 def _file_tag(path, index, paths):
@@ -58,11 +59,13 @@ def _simple_tag(path):
     return os.path.basename(os.path.dirname(os.path.abspath(path))) if stem == "suite" else stem
 
 
-def load_suite(path):
-    """[(row, collector_label, Cell)] from one suite JSON (and its run and status files)."""
-    suite = store.load_suite(path)
+def load_suite(path, notes=None):
+    """[(row, collector_label, Cell)] from one suite JSON (and its pause, run and status
+    files); a run file that is missing is named in `notes` (its MMU and peak heap are then
+    unknown)."""
     out = []
-    for run_file, benches in store.suite_configurations(suite):
+    missing = []
+    for run_file, benches in store.suite_configurations(store.suite_benchmarks(path)):
         bench = benches.get("throughput")
         if bench is None:
             continue
@@ -73,7 +76,10 @@ def load_suite(path):
                     host=_text(meta.get("machine_host") or meta.get("hostname")),
                     cpu_model=_text(meta.get("machine_cpu_model") or meta.get("cpu_model_name")))
         pauses = benches.get("pause")
-        run = store.read_json_or_none(store.resolve_run_file(path, run_file))
+        full = store.resolve_run_file(path, run_file)
+        run = store.read_json_or_none(full)
+        if run is None and not os.path.exists(full):
+            missing.append(full)
         if isinstance(run, dict) and not run.get("failed"):
             cell.pauses_ns = [int(p) for p in run["pauses_ns"]]
             cell.mmu_10ms = metrics.summarize(run)["mmu_10ms"]
@@ -81,6 +87,11 @@ def load_suite(path):
         elif pauses is not None:
             cell.pauses_ns = [round(v * 1e9) for v in pauses.get_values()]
         out.append((row, group, cell))
+    if missing and notes is not None:
+        where = os.path.dirname(missing[0])
+        notes.append(f"{path}: {len(missing)} of its run files are missing (looked in {where}/, "
+                     f"e.g. {os.path.basename(missing[0])}): MMU and peak heap show '-'; keep "
+                     f"the suite's runs/ directory beside it")
     # failed configurations are only in the status file
     status = store.load_status(store.status_path(path)) or {}
     for name, entry in status.get("configurations", {}).items():
@@ -125,7 +136,8 @@ def compare_files(paths, baseline=None, across_machines=False):
     keeps the rows whole and puts such ratios in one column anyway."""
     if not paths:
         raise UsageError("give at least one suite JSON file")
-    loaded = [load_suite(p) for p in paths]
+    notes = []
+    loaded = [load_suite(p, notes) for p in paths]
     tags = {} if across_machines else machine_tags(loaded)
 
     def machine_of(cell):
@@ -166,7 +178,7 @@ def compare_files(paths, baseline=None, across_machines=False):
             cell.relative = cell.mean_s / ref.mean_s
             cell.significant = metrics.t_test(cell.values, ref.values)[0] if group != base else None
     return Table(rows, groups, cells, base, machines=_machine_legend(loaded, tags) if tags else None,
-                 across_machines=across_machines)
+                 across_machines=across_machines, notes=notes)
 
 
 def _choose_baseline(groups, wanted):

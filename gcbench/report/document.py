@@ -36,6 +36,9 @@ figcaption { font-size: 0.8em; color: #666; }
 dl { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em; font-size: 0.9em; }
 dt { font-weight: 600; } dd { margin: 0; font-family: ui-monospace, monospace; }
 .note { color: #555; font-size: 0.9em; }
+/* the table never overflows the page: names wrap, and a table still too wide scrolls */
+.table-box { max-width: 100%; overflow-x: auto; }
+td.name { white-space: normal; overflow-wrap: anywhere; min-width: 9em; max-width: 22em; }
 """
 
 COLUMNS = ("workload", "collector", "heap", "GOGC", "run time", "throughput", "pauses",
@@ -195,6 +198,24 @@ def _title(results):
     return f"gcbench: {', '.join(collectors)} on {', '.join(workloads)}"
 
 
+def previous_report_charts(out_dir):
+    """The chart files the report.md already in `out_dir` shows (absolute paths of files
+    beside it): what an earlier `gcbench report` there drew, and nothing else."""
+    import re
+    md = os.path.join(out_dir, "report.md")
+    try:
+        with open(md, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError):
+        return set()
+    found = set()
+    for ref in re.findall(r"^!\[[^\]]*\]\(([^)\s/]+)\)$", text, flags=re.M):
+        path = os.path.abspath(os.path.join(out_dir, ref))
+        if os.path.splitext(ref)[1].lower() in (".png", ".svg", ".pdf") and os.path.isfile(path):
+            found.add(path)
+    return found
+
+
 def write_report(results, out_dir, command=None, charts=None):
     """Write report.html and report.md into `out_dir`; returns their paths.
 
@@ -204,8 +225,16 @@ def write_report(results, out_dir, command=None, charts=None):
     os.makedirs(out_dir, exist_ok=True)
     skipped = []
     if charts is None:
+        earlier = previous_report_charts(out_dir)
         charts = plots.render_all(results, out_dir,
                                   on_skip=lambda kind, workload, why: skipped.append(f"{kind} ({workload}): {why}"))
+        # the charts an earlier report in out_dir drew and this one did not are stale
+        drawn = {os.path.abspath(p) for p in charts}
+        for stale in earlier - drawn:
+            try:
+                os.remove(stale)
+            except OSError:
+                pass
     styles = view.SeriesStyles(results)
     rows = table_rows(results, styles)
     cols = columns(results)
@@ -231,7 +260,7 @@ def _html(title, cols, rows, styles, charts, env, commands, pause_note, skipped,
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            f"<title>{e(title)}</title>", f"<style>{CSS}</style></head><body>", f"<h1>{e(title)}</h1>"]
     out.append("<h2>Comparison</h2>")
-    out.append("<table><thead><tr>" + "".join(
+    out.append('<div class="table-box"><table><thead><tr>' + "".join(
         f'<th class="name">{e(c)}</th>' if c in ("workload", "collector") else f"<th>{e(c)}</th>"
         for c in cols) + "</tr></thead><tbody>")
     for label, row in rows:
@@ -245,7 +274,7 @@ def _html(title, cols, rows, styles, charts, env, commands, pause_note, skipped,
             else:
                 cells.append(f"<td>{e(row[c])}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     out.append(f'<p class="note">{e(pause_note)} Run time: mean time per run (± one standard '
                f"deviation when several runs were measured); throughput: mutator operations per second "
                f"of that time; MMU 10 ms: the smallest fraction of any 10 ms window left to the mutator.</p>")

@@ -2,7 +2,8 @@
 
 What `gcbench run` prints (print_summary), `gcbench list` (print_list), `gcbench record`
 and `gcbench minheap` (recorded_line, probe_line, minheap_line) and the comparison table
-of `gcbench compare` and a suite's summary (comparison_table, from a report.compare.Table).
+of `gcbench compare` and a suite's summary (comparison_table, from a report.compare.Table:
+long form in 100 columns by default, `wide` for a column group per collector).
 Go-style gctrace and memstats lines are report.gotrace's.  This module computes no
 figure (they come from the result, gcbench.metrics or report.compare) and reads or
 writes no file: callers pass what to format and where to print it.
@@ -143,8 +144,76 @@ _CSV_COLUMNS = ("status", "time_s", "relative_time", "significant", "pause_p50_s
                 "pause_max_s", "mmu_10ms", "peak_heap_bytes")
 
 
+TERMINAL_COLUMNS = 100            # what the default text table and the suite summary fit
+
+
+def _fit(text, width):
+    """`text` cut to `width` characters, with an ellipsis when cut."""
+    return text if len(text) <= width else text[:max(width - 3, 0)] + "..."
+
+
+def _wrap_words(text, width, indent=""):
+    """`text` wrapped at spaces into lines of at most `width` (a word longer is cut)."""
+    import textwrap
+    return [_fit(line, width) for line in
+            textwrap.wrap(text, width, subsequent_indent=indent, break_long_words=True,
+                          break_on_hyphens=False)] or [""]
+
+
+_LONG_COLUMNS = ("collector",) + COLUMNS
+
+
+def long_table(table, width=TERMINAL_COLUMNS):
+    """The comparison as plain text in long form: per configuration a title line, then one
+    row per collector (time, ratio to the baseline, pauses, MMU, peak heap); every line
+    fits `width` columns (the collector column is cut with an ellipsis when it must be)."""
+    blocks = []
+    for row in table.rows:
+        lines = [[g] + _cell_texts(table.cells.get((row, g)), g == table.baseline)
+                 for g in table.groups if (row, g) in table.cells]
+        blocks.append((row, lines))
+    every = [line for _, lines in blocks for line in lines] + [list(_LONG_COLUMNS)]
+    # a FAILED or n/a cell's error is not in the table (the summary lists failures)
+    widths = [max(len(line[i]) for line in every) for i in range(len(_LONG_COLUMNS))]
+    indent, gap = 2, 2
+    others = sum(widths[1:]) + gap * (len(widths) - 1)
+    widths[0] = max(min(widths[0], width - indent - others), 9)
+
+    def fmt_line(cells):
+        first = _fit(cells[0], widths[0]).ljust(widths[0])
+        rest = (c.rjust(w) for c, w in zip(cells[1:], widths[1:]))
+        return _fit((" " * indent + (" " * gap).join([first, *rest])).rstrip(), width)
+
+    header = list(_LONG_COLUMNS)
+    header[2] = _fit(f"vs {table.baseline}", widths[2])
+    out = [fmt_line(header)]
+    for row, lines in blocks:
+        out += _wrap_words(row, width, indent="    ")
+        out += [fmt_line(line) for line in lines]
+    for line in _machine_lines(table, "text"):
+        out += _wrap_words(line, width, indent="      ") if line else [""]
+    return "\n".join(out) + "\n"
+
+
+def wrapped_entries(entries, width=TERMINAL_COLUMNS):
+    """`  name: text` lines (a suite's failures), wrapped to `width` columns: the name on
+    its own line when the two do not fit on one, the text indented under it."""
+    lines = []
+    for name, text in entries:
+        one = f"  {name}: {text}"
+        if len(one) <= width:
+            lines.append(one)
+            continue
+        lines += ["  " + line for line in _wrap_words(f"{name}:", width - 2)]
+        lines += ["      " + line for line in _wrap_words(str(text), width - 6)]
+    return lines
+
+
 def comparison_table(table, fmt="text"):
-    """The comparison Table (report.compare) as text, markdown or csv."""
+    """The comparison Table (report.compare) as text (long form, 100 columns), wide
+    (today's one row per configuration, a column group per collector), markdown or csv."""
+    if fmt == "text":
+        return long_table(table)
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
@@ -173,7 +242,7 @@ def comparison_table(table, fmt="text"):
         lines += _machine_lines(table, "markdown")
         return "\n".join(lines) + "\n"
 
-    # plain text: a first header line with the group titles over their columns
+    # wide plain text: a first header line with the group titles over their columns
     sub = ["configuration"] + [c for _ in table.groups for c in COLUMNS]
     widths = [max(len(sub[i]), *(len(line[i]) for line in body)) if body else len(sub[i])
               for i in range(len(sub))]

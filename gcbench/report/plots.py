@@ -534,8 +534,8 @@ def render(results, out_dir, kinds=None, fmt="png", baseline=None, on_skip=None)
     os.makedirs(out_dir, exist_ok=True)
     styles = SeriesStyles(results)
     if baseline and not any(l == baseline or l.startswith(baseline) for l in styles.labels):
-        raise UsageError(f"baseline {baseline!r} is not a series of these results "
-                         f"(series: {', '.join(styles.labels)})")
+        raise UsageError(f"baseline {baseline!r} is not a series of these results; give "
+                         f"--baseline one of: {', '.join(styles.labels)} (or leave it out)")
     groups = group_results(results)
     paths = []
     for kind in kinds:

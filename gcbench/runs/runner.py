@@ -86,7 +86,10 @@ def run_config(config, on_heap=None):
             managed.verify()
     except HeapError as exc:
         cls = Interrupted if exc.kind == "interrupted" else RunError
-        raise cls(exc.kind, str(exc)) from None
+        message = str(exc)
+        if exc.kind == "heap exhausted":
+            message = heap_exhausted_message(message, config, centry.constraints)
+        raise cls(exc.kind, message) from None
     except ValueError as exc:
         raise UsageError(f"{config.workload}: {exc}") from None
     result = collect_result(managed, config, extra, PAUSE_KIND_NAMES)
@@ -123,6 +126,20 @@ def pretouch_arena(managed, centry):
     touched, seconds = managed.pretouch(limit)
     return {"bytes": int(touched), "s": seconds, "whole_arena": touched >= managed.heap_bytes,
             "note": "arena pages faulted in before the timed run"}
+
+
+def heap_exhausted_message(message, config, constraints):
+    """The kernel's heap-exhausted message, made true for a collector that never collects
+    (nogc: nothing was ever collected, every byte allocated is still in use) and ended with
+    the way out: `gcbench minheap` finds the heap this workload needs."""
+    if not constraints.honours_stress:       # never collects (nogc, malloc)
+        message = message.replace("bytes live after a full collection",
+                                  f"bytes in use ({config.collector} never collects, so "
+                                  f"the heap must hold every byte the workload allocates)")
+    flags = f"-c {config.collector} -w {config.workload}"
+    return (f"{message}; give a larger --heap (now {config.heap_bytes} bytes), or find the "
+            f"smallest that completes with: gcbench minheap {flags}"
+            + (" (with the same --param values)" if config.params else ""))
 
 
 def collect_result(managed, config, extra, kind_names):

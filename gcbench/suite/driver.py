@@ -4,8 +4,9 @@ Output, for `-o DIR/NAME.json` (default `results/<date-time>/suite.json`):
 
 - `NAME.json`: one pyperf BenchmarkSuite.  Per configuration, a throughput benchmark
   (seconds per native run, timed by pyperf's worker processes) named after the
-  configuration, and a pause benchmark (`.../pauses`, every stop-the-world pause of the
-  recorded run, in seconds).  Both carry the configuration as metadata (see
+  configuration; `NAME.pauses.json` beside it: the pause benchmarks (`.../pauses`, every
+  stop-the-world pause of the recorded run, in seconds), apart so that pyperf's
+  compare_to never averages pauses with run times.  Both carry the configuration as metadata (see
   `benchmark_metadata`), including `gcbench_run_file`.
 - `runs/<configuration>.json`: the recorded run's full result dictionary (docs/results.md):
   every pause with its start, every cycle, every counter; charts and the MMU come from it.
@@ -75,6 +76,7 @@ class Output:
         self.runs_dir = self.files_dir / "runs"
         self.summary_path = self.files_dir / "summary.txt"
         self.lock_path = self.dir / f".{self.json_path.name[:200]}.lock"
+        self.pauses_path = Path(store.pauses_path(self.json_path))
 
     def run_file(self, config):
         return self.runs_dir / f"{config.slug}.json"
@@ -480,7 +482,7 @@ def _run_suite_locked(suite, output, mode, resume, command, out, err, executor, 
         old = _checked_status(output, suite, fingerprint)
         status.update({k: old[k] for k in ("started", "minheap", "configurations", "order_seed") if k in old})
         if output.json_path.exists():
-            for bench in store.load_suite(str(output.json_path)).get_benchmarks():
+            for bench in store.suite_benchmarks(str(output.json_path)):
                 existing[bench.get_name()] = bench
     elif output.json_path.exists() or output.status_path.exists():
         raise UsageError(f"{output.json_path} already exists: pass --resume to complete it, "
@@ -521,11 +523,17 @@ def _run_suite_locked(suite, output, mode, resume, command, out, err, executor, 
         bench_order.setdefault(base, []).append(bench)
 
     def save():
+        # run times in NAME.json, pauses in NAME.pauses.json: pyperf's compare_to then
+        # averages run times only (a pause is not a run time)
         ordered = []
         for name in names + [n for n in bench_order if n not in names]:
             ordered += bench_order.get(name, [])
-        if ordered:
-            store.dump_suite(output.json_path, ordered)
+        times = [b for b in ordered if store.benchmark_role(b) == "throughput"]
+        pauses = [b for b in ordered if store.benchmark_role(b) == "pause"]
+        if pauses:
+            store.dump_suite(output.pauses_path, pauses)
+        if times:
+            store.dump_suite(output.json_path, times)
         store.dump_status(output.status_path, status)
 
     def finish(config, entry, seconds, heap_bytes=0, result=None, lost=None, retried=None):
@@ -622,7 +630,9 @@ def _run_suite_locked(suite, output, mode, resume, command, out, err, executor, 
         progress.close()
         _remove_stray_temporaries(output)
         store.dump_status(output.status_path, status)
-        kept = sum(1 for s in status["configurations"].values() if s.get("status") == "done")
+        # finished = done, failed or not applicable: what --resume will count and not rerun
+        kept = sum(1 for n, s in status["configurations"].items()
+                   if n in names and s.get("status") in ("done", "failed", "skipped"))
         progress.note(f"suite {suite.name} stopped: {output.json_path} keeps the {kept} finished "
                       f"configurations; complete it with: gcbench suite "
                       f"{'' if suite.path == str(suitefile.DEFAULT_SUITE) else suite.path + ' '}"
@@ -662,6 +672,7 @@ def _remove_stray_temporaries(output):
 
 def write_summary(output, suite, failures, skipped, progress):
     from ..report import compare, format
+    # every line fits format.TERMINAL_COLUMNS (the table is in long form, failures wrapped)
     lines = [f"suite {suite.name}: {len(suite.configurations())} configurations, "
              f"{len(failures)} failed" + (f", {len(skipped)} not applicable" if skipped else "")
              + f"; this session ran {progress.done} in {_clock(time.monotonic() - progress.start)}",
@@ -674,10 +685,10 @@ def write_summary(output, suite, failures, skipped, progress):
             lines.append(f"(no comparison: {exc})")
     if failures:
         lines += ["", "failed configurations:"]
-        lines += [f"  {name}: {s.get('error')}" for name, s in failures.items()]
+        lines += format.wrapped_entries((name, s.get("error")) for name, s in failures.items())
     if skipped:
         lines += ["", "configurations that do not apply (the collector or workload refuses them):"]
-        lines += [f"  {name}: {s.get('error')}" for name, s in skipped.items()]
+        lines += format.wrapped_entries((name, s.get("error")) for name, s in skipped.items())
     text = "\n".join(lines) + "\n"
     write_text_atomic(output.summary_path, text)
     return text
