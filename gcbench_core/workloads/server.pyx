@@ -245,6 +245,9 @@ def _sample(values):
 def run(ManagedHeap heap, dict params, uint64_t seed):
     cdef Params p
     cdef int64_t[::1] start_view, end_view, sched_view
+    if params["pool"] and heap.state.count_stack:
+        raise ValueError("the pool moves objects into stack slots outside the mutator's counted "
+                         "stores, so a reference-counting collector cannot run it; use pool=false")
     if params["cache_keep"] > params["small_objects"]:
         raise ValueError("cache_keep must not exceed small_objects")
     if params["cache_keep"] > 0 and params["small_objects"] == 0:
