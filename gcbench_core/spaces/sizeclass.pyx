@@ -318,12 +318,12 @@ cdef void sizeclass_free(HeapState* heap, Object* obj) noexcept nogil:
     cdef int64_t in_use = heap.alloc_bytes - heap.freed_bytes
     if in_use > heap.peak_heap_bytes:
         heap.peak_heap_bytes = in_use
+    if current:
+        span_sync(heap, s)           # a bump run's consumed part is allocated: freeindex covers it now
     if GCB_DEBUG:
         debug_assert(heap, s.state == SPAN_SMALL, "sizeclass_free: not a small span")
         debug_assert(heap, i < s.freeindex or ((s.alloc_bits[i >> 6] >> (i & 63)) & 1),
                      "sizeclass_free: freeing an object that is not allocated")
-    if current:
-        span_sync(heap, s)
     if i < s.freeindex:
         # make "below freeindex" explicit, then restart allocation at the object's word
         for w in range(s.freeindex >> 6):
