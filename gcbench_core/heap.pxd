@@ -47,7 +47,8 @@ from gcbench_core.events cimport (EventLog, PauseRecord, CycleRecord, PAUSE_STW_
                                   PAUSE_GEN0, PAUSE_GEN1, PAUSE_GEN2, PAUSE_YOUNG, PAUSE_INCREMENT)
 from gcbench_core.pacer cimport Pacer
 from gcbench_core.record cimport (TraceRecord, TraceBuffer, TRACE_ALLOC, TRACE_STORE, TRACE_LOAD,
-                                  TRACE_CLEAR, TRACE_GC, TRACE_GSET, TRACE_GGET, TRACE_TICK, TRACE_NULL)
+                                  TRACE_CLEAR, TRACE_GC, TRACE_GSET, TRACE_GGET, TRACE_TICK, TRACE_NULL,
+                                  TRACE_DROP, TRACE_RECURSIVE)
 from gcbench_core.spaces.bump cimport BumpSpace
 
 cdef extern from "gcb_util.h" nogil:
