@@ -62,6 +62,14 @@ def test_barrier_slow_path_marking_on(benchmark, barrier):
     benchmark.extra_info["ns_per_store"] = ns
 
 
+def test_stack_write_hook_off(benchmark):
+    # the stack-slot hook (mutator.pxd mut_set_stack) under a collector that does not
+    # count stack slots, against plain stores in the same process
+    heap = fresh()
+    ns = benchmark(mb.stack_write_ns, heap, 10 * N, True)
+    benchmark.extra_info.update(ns_per_write=ns, plain_store_ns=mb.stack_write_ns(heap, 10 * N, False))
+
+
 def test_pool_get_put(benchmark):
     heap = fresh(marksweep, 64 << 20, 100)
     ns = benchmark(mb.pool_get_put_ns, heap, N)

@@ -17,6 +17,13 @@ cdef enum:
     PAUSE_MARK_START = 1             # sweep termination + mark setup (Go: STW sweep termination)
     PAUSE_MARK_TERMINATION = 2       # Go: STW mark termination
     PAUSE_FULL_GC = 3                # a forced full collection (runtime.GC(), out of memory)
+    # CPython's cycle detector (refcount): a collection of generation 0, 1, 2 (up to
+    # 3.13), or 3.14's young collection and incremental collection (young + an increment)
+    PAUSE_GEN0 = 4
+    PAUSE_GEN1 = 5
+    PAUSE_GEN2 = 6
+    PAUSE_YOUNG = 7
+    PAUSE_INCREMENT = 8
 
 ctypedef struct PauseRecord:
     int64_t start_ns

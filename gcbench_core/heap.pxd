@@ -43,7 +43,8 @@
 from libc.stdint cimport uint8_t, uint32_t, int32_t, uint64_t, int64_t, uintptr_t
 from gcbench_core.object cimport Object, HEADER_BYTES, obj_slots, clear_slots
 from gcbench_core.events cimport (EventLog, PauseRecord, CycleRecord, PAUSE_STW_COLLECT,
-                                  PAUSE_MARK_START, PAUSE_MARK_TERMINATION, PAUSE_FULL_GC)
+                                  PAUSE_MARK_START, PAUSE_MARK_TERMINATION, PAUSE_FULL_GC,
+                                  PAUSE_GEN0, PAUSE_GEN1, PAUSE_GEN2, PAUSE_YOUNG, PAUSE_INCREMENT)
 from gcbench_core.pacer cimport Pacer
 from gcbench_core.record cimport (TraceRecord, TraceBuffer, TRACE_ALLOC, TRACE_STORE, TRACE_LOAD,
                                   TRACE_CLEAR, TRACE_GC, TRACE_GSET, TRACE_GGET, TRACE_TICK, TRACE_NULL,
@@ -221,6 +222,7 @@ ctypedef void (*heap_hook)(HeapState* heap) noexcept nogil
 ctypedef void (*barrier_fn)(HeapState* heap, Object** slot, Object* new_value) noexcept nogil
 ctypedef Object* (*external_alloc_fn)(HeapState* heap, uint32_t nbytes, uint32_t nslots) noexcept nogil
 ctypedef void (*drop_fn)(HeapState* heap, Object* obj, bint recursive) noexcept nogil
+ctypedef void (*stack_write_fn)(HeapState* heap, int r, Object* value) noexcept nogil
 
 # The collector interface: one record of function pointers, filled by one collector
 # module (after collector_init).  Only slow paths call through it: the allocation fast
@@ -241,6 +243,11 @@ ctypedef struct Collector:
     external_alloc_fn external_alloc
     # The workload declares an object dead (mut_drop): only malloc acts on it.
     drop_fn drop
+    # stack[r] := value, called instead of the plain store while heap.count_stack is set
+    # (reference counting counts the mutator's stack slots too, as CPython counts locals)
+    stack_write_fn stack_write
+    # Plan-specific checks at the end of every heap_verify (refcount: every count), or NULL.
+    heap_hook verify_plan
 
 ctypedef struct HeapState:
     # --- allocation fast path (hot; keep first: the counters share the first cache line
@@ -252,6 +259,7 @@ ctypedef struct HeapState:
     int64_t next_poll_ops            # mutator_ops at which collector.poll_hook runs
     int allocate_black               # marking is on: new objects are born marked
     int barrier_on                   # marking is on: stores take the barrier slow path
+    int count_stack                  # stack-slot writes go through collector.stack_write
     SizeClassSpace sizeclass
 
     # --- roots and the other spaces ---

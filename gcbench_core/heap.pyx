@@ -33,7 +33,8 @@ from gcbench_core.verify cimport (heap_verify, verifier_free, CORRUPT_FREE_REACH
 from cpython.exc cimport PyErr_CheckSignals
 import numpy as np
 
-PAUSE_KIND_NAMES = ("stw-collect", "mark-start", "mark-termination", "full-gc")
+PAUSE_KIND_NAMES = ("stw-collect", "mark-start", "mark-termination", "full-gc",
+                    "gen0", "gen1", "gen2", "young", "increment")
 
 ERROR_NAMES = {ERR_HEAP_EXHAUSTED: "heap exhausted", ERR_HEAP_CORRUPTION: "heap corruption",
                ERR_INTERRUPTED: "interrupted", ERR_INVALID: "invalid operation",

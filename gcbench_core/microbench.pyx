@@ -10,7 +10,13 @@ from libc.stdint cimport uint32_t, uint64_t, int64_t, uintptr_t, INT64_MAX
 from libc.stdlib cimport malloc, free, calloc
 from gcbench_core.heap cimport (HeapState, ManagedHeap, Object, Span, obj_slots, heap_alloc,
                                 gcb_now_ns, gcb_store_ptr, heap_in_use)
-from gcbench_core.mutator cimport heap_write
+from gcbench_core.mutator cimport heap_write, mut_set_stack
+
+cdef extern from *:
+    """
+    static inline void gcb_compiler_barrier(void) { __asm__ __volatile__("" ::: "memory"); }
+    """
+    void gcb_compiler_barrier() nogil
 from gcbench_core.rng cimport Rng, rng_seed, rng_below
 from gcbench_core.pool cimport Pool, pool_get, pool_put, pool_new, pool_destroy
 
@@ -163,6 +169,29 @@ def store_ns(ManagedHeap heap, int64_t n, bint barrier=True):
             for i in range(n):
                 gcb_store_ptr(<void**>(slots + (i & 63)), target if (i & 1) else NULL)
         t1 = gcb_now_ns()
+    return (t1 - t0) / <double>n
+
+def stack_write_ns(ManagedHeap heap, int64_t n, bint hooked=True):
+    """n stack-slot writes: through mut_set_stack (its test of heap.count_stack, as every
+    mutator operation that writes a stack slot does it) or as plain stores; ns per write.
+    With a collector that does not count stack slots the test is never taken: the
+    difference is the stack-slot hook's cost to every other collector."""
+    cdef HeapState* h = heap.state
+    cdef Object* target = heap_alloc(h, 0, 8)
+    cdef int64_t i, t0, t1
+    with nogil:
+        t0 = gcb_now_ns()
+        if hooked:
+            for i in range(n):
+                mut_set_stack(h, <int>(i & 255), target if (i & 1) else NULL)
+                gcb_compiler_barrier()
+        else:
+            for i in range(n):
+                h.roots.stack[i & 255] = target if (i & 1) else NULL
+                gcb_compiler_barrier()
+        t1 = gcb_now_ns()
+        for i in range(256):
+            h.roots.stack[i] = NULL
     return (t1 - t0) / <double>n
 
 def pool_get_put_ns(ManagedHeap heap, int64_t n, int workers=1):

@@ -11,6 +11,10 @@
 #
 # Each operation counts as one mutator operation and is a safepoint candidate.
 #
+# Stack-slot writes go through mut_set_stack: one test of heap.count_stack (a predictable
+# branch, never taken except under reference counting, which counts local references as
+# CPython does) and otherwise the plain store.
+#
 # Recording (`gcbench record`): every operation first tests heap.trace != NULL (one
 # predictable branch) and, when recording, appends one TraceRecord (heap.pxd).  A
 # workload's own mut_tick() is recorded too (as `tick`), so a replay performs the same
@@ -30,6 +34,13 @@ cdef inline void mut_check_live(HeapState* heap, Object* obj, const char* operat
     if GCB_DEBUG:
         if obj != NULL and obj_is_poisoned(obj):
             heap_fail_poisoned(heap, obj, operation)
+
+# stack[r] := value: the plain store, or the plan's counted store (collector.stack_write).
+cdef inline void mut_set_stack(HeapState* heap, int r, Object* value) noexcept nogil:
+    if gcb_unlikely(heap.count_stack):
+        heap.collector.stack_write(heap, r, value)
+    else:
+        heap.roots.stack[r] = value
 
 cdef inline void mut_record(HeapState* heap, uint8_t op, int a, int b, uint8_t flags,
                             uint32_t x, uint32_t y) noexcept nogil:
@@ -57,7 +68,7 @@ cdef inline void heap_write(HeapState* heap, Object** slot, Object* value) noexc
 cdef inline Object* mut_alloc(HeapState* heap, int r, uint32_t nslots, uint32_t payload) noexcept nogil:
     mut_record(heap, TRACE_ALLOC, r, 0, 0, nslots, payload)
     cdef Object* obj = heap_alloc(heap, nslots, payload)
-    heap.roots.stack[r] = obj
+    mut_set_stack(heap, r, obj)
     mut_safepoint(heap)
     return obj
 
@@ -82,14 +93,14 @@ cdef inline Object* mut_load(HeapState* heap, int r, int s, uint32_t slot) noexc
     mut_check_live(heap, heap.roots.stack[s], "load from")
     cdef Object* value = <Object*>gcb_load_ptr(<void**>(obj_slots(heap.roots.stack[s]) + slot))
     mut_check_live(heap, value, "load of")
-    heap.roots.stack[r] = value
+    mut_set_stack(heap, r, value)
     mut_safepoint(heap)
     return value
 
 # stack[r] := NULL
 cdef inline void mut_clear(HeapState* heap, int r) noexcept nogil:
     mut_record(heap, TRACE_CLEAR, r, 0, 0, 0, 0)
-    heap.roots.stack[r] = NULL
+    mut_set_stack(heap, r, NULL)
     mut_safepoint(heap)
 
 # globals[g] := stack[r], through the barrier (globals are not stacks)
@@ -104,7 +115,7 @@ cdef inline Object* mut_get_global(HeapState* heap, int r, int g) noexcept nogil
     mut_record(heap, TRACE_GGET, r, g, 0, 0, 0)
     cdef Object* value = <Object*>gcb_load_ptr(<void**>&heap.roots.globals[g])
     mut_check_live(heap, value, "load from a global of")
-    heap.roots.stack[r] = value
+    mut_set_stack(heap, r, value)
     mut_safepoint(heap)
     return value
 
@@ -121,7 +132,7 @@ cdef inline void mut_drop(HeapState* heap, int r, bint recursive) noexcept nogil
     mut_record(heap, TRACE_DROP, r, 0, TRACE_RECURSIVE if recursive else 0, 0, 0)
     if heap.collector.drop != NULL and heap.roots.stack[r] != NULL:
         heap.collector.drop(heap, heap.roots.stack[r], recursive)
-    heap.roots.stack[r] = NULL
+    mut_set_stack(heap, r, NULL)
     mut_safepoint(heap)
 
 # runtime.GC(): a full collection to completion.

@@ -14,7 +14,8 @@ BARRIERS = ("none",          # no barrier (stop-the-world, or no collector at al
             "satb",          # deletion / snapshot at the beginning (Yuasa, Go's hybrid)
             "insertion",     # Dijkstra: shade the new target
             "card",          # generational: mark the card of the written slot
-            "object")        # generational: remember the written object once
+            "object",        # generational: remember the written object once
+            "refcount")      # reference counting: every store adjusts counts (stack slots too)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@
 #             allocated (index < freeindex or alloc bit set) and has a sane header; with
 #             check_marks (end of marking, before sweeping) it is also marked; and
 #             alloc_bytes - freed_bytes == the allocated objects of every in-use span.
+#   counts    with a reference-counting plan (its verify_plan hook): every count equals
+#             the references from roots and heap slots (verify_reference_counts).
 #   corrupt   test-only damage at the end of a chosen cycle (ManagedHeap.corrupt_at), so
 #             tests can prove that the verifier fails.
 # A violation fails the run (heap_fail, ERR_HEAP_CORRUPTION); Ctrl-C stops the trace and
@@ -31,3 +33,8 @@ cdef void heap_verify(HeapState* heap, bint check_marks) noexcept nogil
 # then, with verification on, verify allocation state and accounting.
 cdef void verify_end_of_cycle(HeapState* heap, bint marks_intact) noexcept nogil
 cdef void verifier_free(HeapState* heap) noexcept nogil
+# Reference counts (the refcount plan's verify_plan hook): the count of every allocated
+# object, a uint32 at counts + ((obj - arena) >> 3) * stride, must equal the references to
+# it from the roots and from the slots of every allocated object (live or cyclic garbage),
+# and no allocated object may have none (it should have been freed at once).
+cdef void verify_reference_counts(HeapState* heap, const char* counts, size_t stride) noexcept nogil

@@ -217,6 +217,9 @@ cdef void heap_verify(HeapState* heap, bint check_marks) noexcept nogil:
         snprintf(msg, 400, "heap corruption: accounting does not balance: spans hold %lld bytes of objects, but allocated - freed = %lld - %lld = %lld",
                  <long long>counted, <long long>heap.alloc_bytes, <long long>heap.freed_bytes, <long long>expected)
         heap_fail(heap, ERR_HEAP_CORRUPTION, msg)
+        return
+    if heap.collector.verify_plan != NULL:
+        heap.collector.verify_plan(heap)
 
 cdef bint verify_root(HeapState* heap, Object* obj, uint32_t number, bint check_marks) noexcept nogil:
     if in_arena(heap, obj) and not verify_visit(heap, obj):
@@ -315,3 +318,79 @@ cdef void verifier_free(HeapState* heap) noexcept nogil:
     v.parent = NULL
     v.slot = NULL
     v.capacity = 0
+
+
+# ---------------------------------------------------------------------------
+# Reference counts (contract in verify.pxd): an independent recount.
+
+cdef inline uint64_t count_granule(HeapState* heap, const void* obj) noexcept nogil:
+    return (<uintptr_t>obj - <uintptr_t>heap.pages.arena) >> 3
+
+# Call fn(obj) for every allocated object of every in-use span: small spans by index
+# (allocated: below freeindex or alloc bit set), large spans their one object.
+cdef inline Object* span_object(Span* s, uint32_t i) noexcept nogil:
+    if s.state == SPAN_LARGE:
+        return <Object*>s.base if i == 0 else NULL
+    if i < s.freeindex or ((s.alloc_bits[i >> 6] >> (i & 63)) & 1):
+        return <Object*>(s.base + <uint64_t>i * s.elemsize)
+    return NULL
+
+cdef void add_reference(HeapState* heap, uint32_t* expected, Object* obj) noexcept nogil:
+    if obj != NULL and in_arena(heap, obj):
+        expected[count_granule(heap, obj)] += 1
+
+cdef void verify_reference_counts(HeapState* heap, const char* counts, size_t stride) noexcept nogil:
+    cdef char msg[400]
+    cdef uint64_t ngranules = (<uint64_t>heap.pages.high_water_page << PAGE_SHIFT) >> 3
+    cdef uint32_t* expected
+    cdef uint32_t p, i, k, n, have
+    cdef int r
+    cdef int64_t j
+    cdef Span* s
+    cdef Object* obj
+    cdef uint64_t g
+    cdef int pass_
+    if ngranules == 0:
+        return
+    expected = <uint32_t*>map_zeroed(ngranules * 4)
+    if expected == NULL:
+        heap_fail(heap, ERR_INTERNAL, "verifier: out of memory for the reference recount")
+        return
+    for r in range(heap.roots.nstack):
+        add_reference(heap, expected, heap.roots.stack[r])
+    for r in range(heap.roots.nglobals):
+        add_reference(heap, expected, heap.roots.globals[r])
+    for r in range(heap.roots.nextra_roots):
+        for j in range(heap.roots.extra_roots[r].count):
+            add_reference(heap, expected, heap.roots.extra_roots[r].slots[j])
+    # every allocated object's slots count, reachable or not (cyclic garbage holds counts)
+    for pass_ in range(2):
+        p = 0
+        while p < heap.pages.high_water_page:
+            s = &heap.pages.spans[p]
+            if s.state == SPAN_FREE:
+                p += s.npages if s.npages > 0 else 1
+                continue
+            n = s.nelems
+            for i in range(n):
+                obj = span_object(s, i)
+                if obj == NULL:
+                    continue
+                if pass_ == 0:
+                    for k in range(obj.nslots):
+                        add_reference(heap, expected, obj_slots(obj)[k])
+                    continue
+                g = count_granule(heap, obj)
+                have = (<const uint32_t*>(counts + g * stride))[0]
+                if have != expected[g] or have == 0:
+                    if have == 0 and expected[g] == 0:
+                        snprintf(msg, 400, "heap corruption: object %p (%u slots, %u bytes) has no references left but was not freed (reference counting must free it at once)",
+                                 <void*>obj, obj.nslots, obj.nbytes)
+                    else:
+                        snprintf(msg, 400, "heap corruption: object %p (%u slots, %u bytes) has reference count %u, but %u references point to it (from roots and heap slots)",
+                                 <void*>obj, obj.nslots, obj.nbytes, have, expected[g])
+                    unmap(expected, ngranules * 4)
+                    heap_fail(heap, ERR_HEAP_CORRUPTION, msg)
+                    return
+            p += s.npages
+    unmap(expected, ngranules * 4)

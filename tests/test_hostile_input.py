@@ -51,6 +51,7 @@ SMALL_PARAMS = {
     "escape": {"calls": 2000},
     "python-heap": {"churn_ops": 2000, "churn_live": 200},
     "graph-mutate": {"nodes": 200, "ops": 2000},
+    "python-cycles": {"ops": 2000},
 }
 
 

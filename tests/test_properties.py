@@ -32,15 +32,17 @@ def variants():
     out = []
     for name, entry in registry.exact_collectors().items():
         choices = {k: spec["choices"] for k, spec in entry.specs.items()
-                   if k in ("barrier", "mode") and spec.get("choices")}
+                   if k in ("barrier", "mode", "cycles") and spec.get("choices")}
         if not choices:
             out.append((name, {}))
             continue
         barriers = [b for b in choices.get("barrier", [None]) if b != "none"]
         for barrier in barriers:
             for mode in choices.get("mode", [None]):
-                opts = {k: v for k, v in (("barrier", barrier), ("mode", mode)) if v is not None}
-                out.append((name, opts))
+                for cycles in choices.get("cycles", [None]):
+                    opts = {k: v for k, v in (("barrier", barrier), ("mode", mode), ("cycles", cycles))
+                            if v is not None}
+                    out.append((name, opts))
     return out
 
 

@@ -19,6 +19,7 @@ SMALL = {
     "binary-trees": {"long_lived_depth": 8, "array_len": 1000, "min_depth": 4, "max_depth": 8},
     "server": {"requests": 20000, "cache_objects": 500},
     "graph-mutate": {"nodes": 5000, "ops": 100000},
+    "python-cycles": {"ops": 20000},
 }
 
 
@@ -42,8 +43,10 @@ def test_workload_verified_under_marksweep(workload):
 @pytest.mark.parametrize("workload", ["queue", "lru-cache", "growing-slices", "leak", "escape"])
 def test_workload_deterministic_across_collectors(workload):
     # the same seed gives the same allocation stream under every collector
+    # (escape's frame objects refer to heap objects without counted stores: refcount refuses it)
     runs = [run(name, workload, params=SMALL[workload], heap="256M", seed=5)
-            for name, entry in registry.collectors().items() if entry.available]
+            for name, entry in registry.collectors().items()
+            if entry.available and not (workload == "escape" and entry.constraints.barrier == "refcount")]
     assert len({(r["alloc_count"], r["alloc_bytes"]) for r in runs}) == 1
 
 

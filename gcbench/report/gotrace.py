@@ -40,8 +40,21 @@ def gctrace_lines(result):
             f"gc {n} @{cycle['start_ns'] / 1e9:.3f}s {percent:.0f}%: "
             f"{first / 1e6:.3f}+{concurrent / 1e6:.3f}+{last / 1e6:.3f} ms clock, "
             f"{cycle['heap_before'] / MB:.0f}->{cycle['heap_after'] / MB:.0f}->{cycle['live_bytes'] / MB:.0f} MB, "
-            f"{goal_text}, 1 P" + (" (forced)" if cycle.get("forced") else ""))
+            f"{goal_text}, 1 P" + (" (forced)" if cycle.get("forced") else "")
+            + _generation_note(result, mine))
     return lines
+
+
+GENERATION_KINDS = ("gen0", "gen1", "gen2", "young", "increment")
+
+
+def _generation_note(result, mine):
+    """" gen1" for a cycle-detector collection (refcount): its pause's kind, so that the
+    lines tell the generations apart; "" for every other collector's cycles."""
+    kinds = result.get("pause_kinds") or []
+    if mine.size and mine[0] < len(kinds) and kinds[mine[0]] in GENERATION_KINDS:
+        return f" {kinds[mine[0]]}"
+    return ""
 
 
 PAUSE_HISTORY = 256     # Go's len(MemStats.PauseNs)

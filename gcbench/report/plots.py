@@ -40,6 +40,9 @@ FORMATS = ("png", "svg", "pdf")
 
 PAUSE_KIND_MARKERS = {"stw-collect": "o", "mark-start": "^", "mark-termination": "v",
                       "full-gc": "s"}
+# CPython's cycle detector (refcount): generations and 3.14's young/increment collections
+GENERATION_KINDS = ("gen0", "gen1", "gen2", "young", "increment")
+PAUSE_KIND_MARKERS.update(zip(GENERATION_KINDS, ("o", "D", "s", "o", "P")))
 HEAP_IN_USE_COLOUR = "#333333"
 HEAP_GOAL_COLOUR = "#888888"
 PNG_DPI = 110
@@ -140,11 +143,25 @@ class Skip(Exception):
     """This kind has no data in these results; the message says what is missing."""
 
 
+def pause_rows_by_kind(label, result):
+    """[(row label, pauses in ns)]: one row per generation when a generational run
+    (refcount's gen0/gen1/gen2, increment) has several, from the recorded run, whose
+    pauses carry their kinds; else one row of every sample."""
+    kinds = result.get("pause_kinds") or []
+    pauses = result.get("pauses_ns") or []
+    if len(set(kinds)) < 2 or len(kinds) != len(pauses) or not set(kinds) & set(GENERATION_KINDS):
+        return [(label, pause_samples_ns(result))]
+    arr = np.asarray(pauses, dtype=np.float64)
+    return [(f"{label} {kind}", arr[np.asarray([k == kind for k in kinds])])
+            for kind in dict.fromkeys(k for k in PAUSE_KIND_MARKERS if k in kinds)]
+
+
 def _plot_pauses(group, styles):
     reps = representatives(group, styles)
-    samples = [(label, r, pause_samples_ns(r) / 1e6) for label, r in reps]
-    with_pauses = [(l, r, s) for l, r, s in samples if s.size]
-    without = [l for l, _, s in samples if not s.size]
+    # (series label, row label, result, pauses in ms): a row per pause kind where a run has several
+    samples = [(label, row, r, ns / 1e6) for label, r in reps for row, ns in pause_rows_by_kind(label, r)]
+    with_pauses = [(l, row, r, s) for l, row, r, s in samples if s.size]
+    without = list(dict.fromkeys(l for l, _, _, s in samples if not s.size))
     if not with_pauses:
         raise Skip("no pauses recorded (only runs without collections)")
     n = len(with_pauses)
@@ -154,7 +171,7 @@ def _plot_pauses(group, styles):
     from matplotlib.lines import Line2D
     marks = (("p50", "-", 2.2), ("p99", "--", 1.6), ("max", ":", 1.6))
     ticklabels = []
-    for i, (label, r, ms) in enumerate(with_pauses):
+    for i, (label, row, r, ms) in enumerate(with_pauses):
         y = n - 1 - i
         colour = styles.colour(label)
         # dense strips get lighter dots, so that the mass of pauses shows as shade
@@ -165,14 +182,14 @@ def _plot_pauses(group, styles):
         for key, style, width in marks:
             ax_dist.plot([pct[key]] * 2, [y - 0.4, y + 0.4], color="black", linestyle=style,
                          linewidth=width, zorder=4)
-        ticklabels.append(f"{label}\n{_count(ms.size, 'pause')}")
+        ticklabels.append(f"{row}\n{_count(ms.size, 'pause')}")
         xs = np.sort(ms)
         ax_cdf.step(np.concatenate([[xs[0]], xs]), np.concatenate([[0.0], np.arange(1, xs.size + 1) / xs.size]),
                     where="post", color=colour, linewidth=1.8)
         ax_cdf.plot(xs[-1], 1.0, marker=styles.marker(label), color=colour, markersize=6)
     ax_dist.set_yticks(range(n), ticklabels[::-1], fontsize=9)
     ax_dist.set_ylim(-0.6, n - 0.4)
-    every = np.concatenate([s for _, _, s in with_pauses])
+    every = np.concatenate([s for _, _, _, s in with_pauses])
     for ax in (ax_dist, ax_cdf):
         _duration_axis(ax, "x", every.min(), every.max(), "pause duration", pad=1.25)
         ax.grid(True, which="major", axis="x", alpha=0.3)
@@ -187,9 +204,9 @@ def _plot_pauses(group, styles):
     extra = []
     if without:
         extra.append(Line2D([], [], linestyle="none", label="no pauses: " + ", ".join(without)))
-    _series_legend(fig, styles, [l for l, _, _ in with_pauses], extra,
-                   title=_heap_note([(l, r) for l, r, _ in with_pauses]))
-    _suptitle(fig, group.title("Pause times", [r for _, r, _ in with_pauses]))
+    _series_legend(fig, styles, list(dict.fromkeys(l for l, _, _, _ in with_pauses)), extra,
+                   title=_heap_note([(l, r) for l, _, r, _ in with_pauses]))
+    _suptitle(fig, group.title("Pause times", [r for _, _, r, _ in with_pauses]))
     return fig
 
 

@@ -10,6 +10,9 @@
     [[workload]]                      # at least one; name = "*" means every workload
     name = "churn"                    # optional = true: skipped when this build lacks it
     params = { live_objects = 50000 }
+    collectors = ["marksweep"]        # optional: only these collectors run it (a
+                                      # [[collector]] may likewise name its `workloads`;
+                                      # name = "*" leaves out collectors named elsewhere)
     [pyperf]                          # optional: pyperf's processes, values, warmups,
     processes = 6                     # min_time (s) and loops (0 = calibrate)
     [fast]                            # optional: what --fast changes (heap, seeds, gogc,
@@ -132,6 +135,13 @@ class Suite:
     pyperf: dict = field(default_factory=dict)
     modes: dict = field(default_factory=dict)         # "fast"/"rigorous" -> replacements
     optional_workloads: set = field(default_factory=set)  # declared optional, absent here
+    # pairs a file restricts: ("collector", name) -> workloads it runs, ("workload", name)
+    # -> collectors that run it (the `workloads` / `collectors` keys)
+    restrict: dict = field(default_factory=dict)
+
+    def pair_allowed(self, cname, wname):
+        return (wname in self.restrict.get(("collector", cname), {wname})
+                and cname in self.restrict.get(("workload", wname), {cname}))
 
     def configurations(self):
         out = []
@@ -140,6 +150,8 @@ class Suite:
                 for gogc in self.gogcs:
                     for seed in self.seeds:
                         for cname, opts, given_opts in self.collectors:
+                            if not self.pair_allowed(cname, wname):
+                                continue
                             out.append(Configuration(cname, opts, given_opts, wname, params,
                                                      given_params, heap, gogc, seed))
         return out
@@ -263,8 +275,14 @@ def parse(text, source="<suite>"):
 
     if "collector" not in data:
         check.fail("collector", "missing: add at least one [[collector]] table")
+    named = {e.get("name") for e in check.array(data["collector"], "collector")
+             if isinstance(e, dict) and e.get("name") != "*"}
     for i, entry in enumerate(check.array(data["collector"], "collector")):
-        suite.collectors += _entries(check, entry, f"collector[{i}]", "collector") or []
+        entries = _entries(check, entry, f"collector[{i}]", "collector") or []
+        if entry.get("name") == "*":
+            entries = [e for e in entries if e[0] not in named]
+        suite.collectors += entries
+        _restriction(check, suite, entry, "collector", "workloads", f"collector[{i}]")
     if not suite.collectors:
         check.fail("collector", "no collector is available")
 
@@ -274,6 +292,7 @@ def parse(text, source="<suite>"):
         check.fail("workload", "missing: add at least one [[workload]] table")
     for i, entry in enumerate(check.array(data["workload"], "workload")):
         entries = _entries(check, entry, f"workload[{i}]", "workload")
+        _restriction(check, suite, entry, "workload", "collectors", f"workload[{i}]")
         if entries is None:
             suite.optional_workloads.add(entry["name"])
         else:
@@ -308,6 +327,18 @@ def _trace_paths(check, workload, values, source):
                 check.fail(f"workload {workload}.params.{key}", str(exc))
             out[key] = full
     return out
+
+
+def _restriction(check, suite, entry, kind, key, path):
+    """A [[collector]]'s `workloads` or a [[workload]]'s `collectors`: a list of names."""
+    if key not in entry:
+        return
+    names = entry[key]
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        check.fail(f"{path}.{key}", f"expected a non-empty list of names, got {names!r}")
+    if entry.get("name") == "*":
+        check.fail(f"{path}.{key}", f"cannot be given with name = \"*\"")
+    suite.restrict[(kind, entry["name"])] = set(names)
 
 
 def _seeds(check, value, path):
@@ -441,7 +472,7 @@ def _entries(check, entry, path, kind):
     one for name = "*", or None when it is optional and this build lacks it."""
     values_key, what, table_of, plural = _KINDS[kind]
     check.table(entry, path)
-    check.unknown_keys(entry, {"name", values_key, "optional"}, path)
+    check.unknown_keys(entry, {"name", values_key, "optional", "workloads" if kind == "collector" else "collectors"}, path)
     name = entry.get("name")
     if not isinstance(name, str):
         check.fail(f"{path}.name", "missing or not a string")

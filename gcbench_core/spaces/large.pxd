@@ -19,3 +19,5 @@ cdef Object* large_alloc(HeapState* heap, uint32_t nbytes) noexcept nogil
 # Sweep one unswept large object (false: none left) / every one.
 cdef bint large_sweep_one(HeapState* heap) noexcept nogil
 cdef void large_sweep_all(HeapState* heap) noexcept nogil
+# Free one large object now (reference counting): its pages go back to the page heap.
+cdef void large_free(HeapState* heap, Object* obj) noexcept nogil

@@ -3,10 +3,10 @@
 from libc.stdint cimport uint32_t, int64_t
 from libc.string cimport memset
 from libc.stdio cimport snprintf
-from gcbench_core.heap cimport (HeapState, Span, Object, heap_fail, debug_assert, clear_slots, mark_object_atomic,
+from gcbench_core.heap cimport (HeapState, Span, Object, heap_fail, span_of, debug_assert, clear_slots, mark_object_atomic,
                                 PAGE_SIZE, PAGE_SHIFT, HEADER_BYTES, SPAN_LARGE, ERR_HEAP_EXHAUSTED,
                                 GCB_DEBUG, GCB_POISON_BYTE)
-from gcbench_core.spaces.pages cimport (list_push, list_pop, swept_index, unswept_index,
+from gcbench_core.spaces.pages cimport (list_push, list_pop, list_remove, swept_index, unswept_index,
                                         span_alloc, span_release_pages)
 
 
@@ -73,3 +73,16 @@ cdef void large_sweep_all(HeapState* heap) noexcept nogil:
         if s == NULL:
             break
         sweep_large_span(heap, s)
+
+# Explicit free (reference counting): the span is on the swept list (nothing flips).
+cdef void large_free(HeapState* heap, Object* obj) noexcept nogil:
+    cdef Span* s = span_of(heap, obj)
+    cdef int64_t in_use = heap.alloc_bytes - heap.freed_bytes
+    if in_use > heap.peak_heap_bytes:
+        heap.peak_heap_bytes = in_use
+    list_remove(heap, &heap.los.lists[swept_index(heap)], s)
+    if GCB_DEBUG:
+        memset(s.base, GCB_POISON_BYTE, min(obj.nbytes, s.elemsize))
+    heap.freed_count += 1
+    heap.freed_bytes += s.elemsize
+    span_release_pages(heap, s)

@@ -13,6 +13,8 @@
 #             collector's out_of_memory hook and one more try.
 #   mark      mark bits are set by the plans (heap.pxd mark_object*); this space only
 #             reads them when sweeping.
+#   free      sizeclass_free: one object at a time, for plans that know when an object
+#             dies (reference counting); the alloc bits and freeindex stay exact.
 #   sweep     a span's mark bits become its alloc bits (allocBits = gcmarkBits), freed
 #             objects are counted, an empty span returns its pages; swept spans go to the
 #             swept partial/full list of their class (sweep generations: heap.pxd).
@@ -35,6 +37,12 @@ cdef void sizeclass_release_current(HeapState* heap) noexcept nogil
 # Sweep one unswept span (false: none left) / every unswept span.
 cdef bint sizeclass_sweep_one(HeapState* heap) noexcept nogil
 cdef void sizeclass_sweep_all(HeapState* heap) noexcept nogil
+# Free one allocated object now (reference counting: MMTk's explicit free).  Below
+# freeindex everything counts as allocated, so a free there first writes those alloc
+# bits out and moves freeindex down to the object's word; the slot is reusable at once
+# (a full span moves to its partial list, an emptied span that is not current returns
+# its pages).  Debug builds poison the object.
+cdef void sizeclass_free(HeapState* heap, Object* obj) noexcept nogil
 
 # The free bits of word `w` of a small span, with the bits past nelems cleared.
 cdef inline uint64_t cache_word(Span* s, uint32_t w) noexcept nogil:

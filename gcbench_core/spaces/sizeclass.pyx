@@ -4,13 +4,13 @@ sizeclass.pxd): size tables, span_take / bump runs, refill with lazy sweeping, s
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
 from libc.string cimport memset
 from libc.stdio cimport snprintf
-from gcbench_core.heap cimport (HeapState, SizeClassSpace, Span, Object, heap_fail, debug_assert,
+from gcbench_core.heap cimport (HeapState, SizeClassSpace, Span, Object, heap_fail, debug_assert, span_of,
                                 heap_check_interrupt,
                                 size_class_of, mark_object_atomic, clear_slots, gcb_now_ns, gcb_ctz64,
                                 MAX_CLASSES, PAGE_SIZE, NO_SPAN, HEADER_BYTES, SPAN_SMALL,
                                 ALLOC_CLEAR_SLOTS, ALLOC_BLACK, ERR_HEAP_EXHAUSTED,
                                 GCB_DEBUG, GCB_POISON_BYTE)
-from gcbench_core.spaces.pages cimport (list_push, list_pop, swept_index, unswept_index,
+from gcbench_core.spaces.pages cimport (list_push, list_pop, list_remove, swept_index, unswept_index,
                                         span_alloc, span_release_pages)
 
 # Go's size classes (runtime/sizeclasses.go), from 16 bytes: an object is 8 header
@@ -308,3 +308,53 @@ cdef void sizeclass_sweep_all(HeapState* heap) noexcept nogil:
             swept += 1
             if (swept & 0xFFF) == 0:
                 heap_check_interrupt(heap)   # Ctrl-C between spans of a large heap
+
+
+# Explicit free (contract in sizeclass.pxd).  The span is either some class's current span
+# (its bump run folded in first) or on its class's swept partial/full list: plans that free
+# this way never flip or sweep, so a listed span's list is told by freeindex (full spans
+# were listed with freeindex == nelems, and only this function lowers it).
+cdef void sizeclass_free(HeapState* heap, Object* obj) noexcept nogil:
+    cdef Span* s = span_of(heap, obj)
+    cdef uint32_t i = obj_index(s, obj), w, nwords
+    cdef bint current = heap.sizeclass.current[s.sizeclass] == s
+    cdef bint was_full = (not current) and s.freeindex >= s.nelems
+    cdef int g = swept_index(heap)
+    cdef int64_t in_use = heap.alloc_bytes - heap.freed_bytes
+    if in_use > heap.peak_heap_bytes:
+        heap.peak_heap_bytes = in_use
+    if current:
+        span_sync(heap, s)           # a bump run's consumed part is allocated: freeindex covers it now
+    if GCB_DEBUG:
+        debug_assert(heap, s.state == SPAN_SMALL, "sizeclass_free: not a small span")
+        debug_assert(heap, i < s.freeindex or ((s.alloc_bits[i >> 6] >> (i & 63)) & 1),
+                     "sizeclass_free: freeing an object that is not allocated")
+    if i < s.freeindex:
+        # make "below freeindex" explicit, then restart allocation at the object's word
+        for w in range(s.freeindex >> 6):
+            s.alloc_bits[w] = ~(<uint64_t>0)
+        if s.freeindex & 63:
+            s.alloc_bits[s.freeindex >> 6] |= ((<uint64_t>1) << (s.freeindex & 63)) - 1
+        s.freeindex = i & ~(<uint32_t>63)
+        s.alloc_cache = 0
+    s.alloc_bits[i >> 6] &= ~((<uint64_t>1) << (i & 63))
+    if (i >> 6) == (s.freeindex >> 6) and s.freeindex < s.nelems:
+        s.alloc_cache = cache_word(s, i >> 6) >> (s.freeindex & 63)
+    s.needzero = 1
+    if current:
+        s.alloc_flags |= ALLOC_CLEAR_SLOTS
+    if GCB_DEBUG:
+        memset(obj, GCB_POISON_BYTE, s.elemsize)
+    heap.freed_count += 1
+    heap.freed_bytes += s.elemsize
+    if current:
+        return
+    if span_allocated_count(s) == 0:
+        if was_full:
+            list_remove(heap, &heap.sizeclass.full[s.sizeclass][g], s)
+        else:
+            list_remove(heap, &heap.sizeclass.partial[s.sizeclass][g], s)
+        span_release_pages(heap, s)
+    elif was_full:
+        list_remove(heap, &heap.sizeclass.full[s.sizeclass][g], s)
+        list_push(heap, &heap.sizeclass.partial[s.sizeclass][g], s)

@@ -137,6 +137,9 @@ cdef void kernel(void* arg) noexcept nogil:
 
 def run(ManagedHeap heap, dict params, uint64_t seed):
     cdef Params p
+    if heap.state.count_stack:
+        raise ValueError("frame objects outside the heap refer to heap objects without counted "
+                         "stores, so a reference-counting collector cannot run this workload")
     p.heap = heap.state
     p.calls = params["calls"]
     p.objects_per_call = params["objects_per_call"]

@@ -293,6 +293,9 @@ def check_params(params):
 def run(ManagedHeap heap, dict params, uint64_t seed):
     cdef Params p
     cdef int64_t[::1] start_view, end_view, sched_view
+    if params["pool"] and heap.state.count_stack:
+        raise ValueError("the pool moves objects into stack slots outside the mutator's counted "
+                         "stores, so a reference-counting collector cannot run it; use pool=false")
     problem = check_params(params)
     if problem is not None:
         raise ValueError(f"{problem[0]}: {problem[1]}")

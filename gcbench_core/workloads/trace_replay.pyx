@@ -47,8 +47,10 @@ PARAMS = (
     # trace ({"records", "roots", "globals"}) in its place
     {"name": "path", "type": "trace", "default": "",
      "help": "trace file, text or binary (gcbench run --trace FILE sets it)"},
+    {"name": "live_every_op", "type": "bool", "default": False,
+     "help": "also record the objects in use after every operation (op_live_objects; for tests)"},
 )
-RESULT_KEYS = ("trace_ops", "gc_live_objects", "gc_live_bytes")
+RESULT_KEYS = ("trace_ops", "gc_live_objects", "gc_live_bytes", "op_live_objects")
 
 # ---------------------------------------------------------------------------
 # Validation pre-pass
@@ -351,6 +353,7 @@ ctypedef struct Replay:
     int64_t n
     int64_t* live_objects       # one entry per gc record
     int64_t* live_bytes
+    int64_t* op_live_objects    # one entry per record, or NULL
 
 cdef void kernel(void* arg) noexcept nogil:
     cdef Replay* p = <Replay*>arg
@@ -387,6 +390,8 @@ cdef void kernel(void* arg) noexcept nogil:
         elif rec.op == TRACE_TICK:
             for t in range(rec.x):
                 mut_tick(heap)
+        if p.op_live_objects != NULL:
+            heap_in_use_exact(heap, &p.op_live_objects[i])
 
 def run(ManagedHeap heap, dict params, uint64_t seed):
     """Replay params["path"]: a loaded trace {"records", "roots", "globals"}."""
@@ -408,7 +413,14 @@ def run(ManagedHeap heap, dict params, uint64_t seed):
     p.n = records.shape[0]
     p.live_objects = &lo[0]
     p.live_bytes = &lb[0]
+    every = params.get("live_every_op", False)
+    op_live = np.zeros(max(p.n, 1) if every else 1, dtype=np.int64)
+    cdef int64_t[::1] ol = op_live
+    p.op_live_objects = &ol[0] if every else NULL
     run_kernel(heap, kernel, &p)
-    return {"trace_ops": int(p.n),
-            "gc_live_objects": live_objects[:gc_ops].tolist(),
-            "gc_live_bytes": live_bytes[:gc_ops].tolist()}
+    out = {"trace_ops": int(p.n),
+           "gc_live_objects": live_objects[:gc_ops].tolist(),
+           "gc_live_bytes": live_bytes[:gc_ops].tolist()}
+    if every:
+        out["op_live_objects"] = op_live[:p.n].tolist()
+    return out
