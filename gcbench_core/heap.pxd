@@ -43,11 +43,12 @@
 from libc.stdint cimport uint8_t, uint32_t, int32_t, uint64_t, int64_t, uintptr_t
 from gcbench_core.object cimport Object, HEADER_BYTES, obj_slots, clear_slots
 from gcbench_core.events cimport (EventLog, PauseRecord, CycleRecord, PAUSE_STW_COLLECT,
-                                  PAUSE_MARK_START, PAUSE_MARK_TERMINATION, PAUSE_FULL_GC)
+                                  PAUSE_MARK_START, PAUSE_MARK_TERMINATION, PAUSE_FULL_GC,
+                                  PAUSE_MINOR, PAUSE_MAJOR, CYCLE_FULL, CYCLE_MINOR, CYCLE_MAJOR)
 from gcbench_core.pacer cimport Pacer
 from gcbench_core.record cimport (TraceRecord, TraceBuffer, TRACE_ALLOC, TRACE_STORE, TRACE_LOAD,
                                   TRACE_CLEAR, TRACE_GC, TRACE_GSET, TRACE_GGET, TRACE_TICK, TRACE_NULL)
-from gcbench_core.spaces.bump cimport BumpSpace
+from gcbench_core.spaces.bump cimport BumpSpace, bump_alloc
 
 cdef extern from "gcb_util.h" nogil:
     int64_t gcb_now_ns()
@@ -201,6 +202,8 @@ ctypedef struct Roots:
 # with its parent entry and slot (so a failure names the path from a root).
 ctypedef struct VerifierState:
     uint64_t* bits                   # one bit per 8-byte granule of the arena
+    uint64_t* bump_bits              # one bit per 8-byte granule of the bump space's region
+    int64_t bump_bits_bytes
     MarkStack seen                   # every object reached, in breadth-first order
     int64_t* parent
     uint32_t* slot
@@ -247,6 +250,7 @@ ctypedef struct HeapState:
     int64_t next_poll_ops            # mutator_ops at which collector.poll_hook runs
     int allocate_black               # marking is on: new objects are born marked
     int barrier_on                   # marking is on: stores take the barrier slow path
+    int alloc_bump                   # small objects are bump-allocated in `bump` (copying plans)
     SizeClassSpace sizeclass
 
     # --- roots and the other spaces ---
@@ -288,6 +292,13 @@ ctypedef struct HeapState:
     int64_t barrier_slow_calls
     int64_t barrier_shades
     int64_t marked_objects_total
+    # copying and generational plans
+    int64_t copied_objects           # objects evacuated (semispace copies, nursery promotions)
+    int64_t copied_bytes
+    int64_t promoted_bytes           # bytes that moved from the young generation to the old
+    int64_t remset_entries           # remembered-set entries logged by the barrier (object barrier)
+    int64_t cards_dirtied            # card-table entries dirtied by the barrier (card barrier)
+    int64_t card_scan_bytes          # bytes of old objects scanned for dirty cards
 
     # --- errors: heap_fail() records and unwinds to the run's entry point ---
     int error_code
@@ -307,6 +318,10 @@ cdef Object* heap_alloc_slow(HeapState* heap, uint32_t nbytes, uint32_t nslots) 
 cdef void heap_poll_slow(HeapState* heap) noexcept nogil
 cdef void heap_mark_roots(HeapState* heap, MarkStack* stack, bint include_stack) noexcept nogil
 cdef void heap_mark_stack_roots(HeapState* heap, MarkStack* stack) noexcept nogil
+# Moving plans: call `fn(heap, slot, arg)` on every root slot that holds a non-NULL
+# pointer (stack slots, globals, extra roots), world stopped; fn may rewrite *slot.
+ctypedef void (*root_visit_fn)(HeapState* heap, Object** slot, void* arg) noexcept nogil
+cdef void heap_visit_roots(HeapState* heap, root_visit_fn fn, void* arg) noexcept nogil
 cdef int64_t heap_drain(HeapState* heap, MarkStack* stack) noexcept nogil
 cdef void mark_stack_grow(MarkStack* stack) noexcept nogil
 cdef void mark_stack_free(MarkStack* stack) noexcept nogil
@@ -418,6 +433,27 @@ cdef inline int64_t charged_bytes(HeapState* heap, uint32_t nbytes) noexcept nog
 # heap has grown to its poll point, so that a collection never sees the new object
 # unreachable.
 
+# Copying plans (heap.alloc_bump): a small object is bumped out of the bump space's
+# current half (or nursery); it is charged its size rounded up to 8 bytes (no size class:
+# that is what bump allocation buys).  The memory may hold an old copy: slots are cleared.
+cdef inline Object* heap_alloc_bump(HeapState* heap, uint32_t nslots, uint32_t nbytes) noexcept nogil:
+    cdef Object* obj
+    if gcb_likely(nbytes <= MAX_SMALL_SIZE):
+        obj = bump_alloc(&heap.bump, nbytes)
+        if gcb_likely(obj != NULL):
+            heap.alloc_count += 1
+            heap.alloc_bytes += (nbytes + 7) & ~(<uint32_t>7)
+            heap.bump.objects += 1
+            clear_slots(obj, nslots)
+            (<uint64_t*>obj)[0] = <uint64_t>nslots | (<uint64_t>nbytes << 32)   # the header
+            return obj
+    obj = heap_alloc_slow(heap, nbytes, nslots)
+    if obj == NULL:                  # only outside a run (inside, heap_fail unwinds)
+        return NULL
+    obj.nslots = nslots
+    obj.nbytes = nbytes
+    return obj
+
 cdef inline Object* heap_alloc(HeapState* heap, uint32_t nslots, uint32_t payload) noexcept nogil:
     cdef uint32_t nbytes = HEADER_BYTES + nslots * 8 + payload
     cdef Span* span
@@ -427,6 +463,8 @@ cdef inline Object* heap_alloc(HeapState* heap, uint32_t nslots, uint32_t payloa
     cdef Object* obj
     if gcb_unlikely(heap.alloc_bytes >= heap.next_poll_bytes):
         heap.collector.alloc_hook(heap)
+    if heap.alloc_bump:
+        return heap_alloc_bump(heap, nslots, nbytes)
     if gcb_likely(nbytes <= MAX_SMALL_SIZE):
         span = heap.sizeclass.current[size_class_of(heap, nbytes)]
         obj = <Object*>span.bump_next
