@@ -16,7 +16,7 @@
 # Invariants: base <= to_base <= cursor <= limit = to_base + half_bytes; every object in
 # [to_base, cursor) starts at an 8-byte boundary with a valid header; an object of
 # from-space is either not copied or forwarded to exactly one copy in to-space.
-# No plan allocates here yet: debugcheck.bump_space_check exercises it.
+# Plans: semispace (both halves), gencopy (one half as the nursery); debugcheck exercises it.
 
 from libc.stdint cimport uint32_t, uint64_t, int64_t, uintptr_t
 from gcbench_core.object cimport Object, HEADER_BYTES
@@ -31,6 +31,7 @@ ctypedef struct BumpSpace:
     int64_t half_bytes
     char* to_base                    # the half allocation bumps into
     char* from_base                  # the other half (evacuated at the last flip)
+    int64_t objects                  # objects in to-space (the heap's fast path counts them)
     int64_t flips
     int64_t copied_objects
     int64_t copied_bytes
@@ -76,6 +77,7 @@ cdef inline Object* bump_copy(BumpSpace* s, Object* obj) noexcept nogil:
         return NULL
     memcpy(copy, obj, obj.nbytes)
     bump_forward(s, obj, copy)
+    s.objects += 1
     s.copied_objects += 1
     s.copied_bytes += copy.nbytes
     return copy
