@@ -67,7 +67,7 @@ cdef void heap_fail_assert(HeapState* heap, const char* what) noexcept nogil:
 cdef void heap_fail_poisoned(HeapState* heap, Object* obj, const char* operation) noexcept nogil:
     cdef char msg[300]
     snprintf(msg, 300, "heap corruption: the mutator's %s object %p, which is poisoned (freed) "
-             "memory: the collector freed an object that was still in use", operation, <void*>obj)
+             "memory: the collector freed (or moved) an object that was still in use", operation, <void*>obj)
     heap_fail(heap, ERR_HEAP_CORRUPTION, msg)
 
 # ---------------------------------------------------------------------------

@@ -139,6 +139,19 @@ class Skip(Exception):
     """This kind has no data in these results; the message says what is missing."""
 
 
+# Pause kinds of generational collectors, each with its marker in the pause chart.
+PAUSE_KIND_MARKERS = {"minor": ".", "major": "^", "full-gc": "s"}
+
+
+def _generational_pause_kinds(result, n):
+    """The kinds of a run's n plotted pauses when the run has minor or major pauses (and
+    the plotted values are its own pauses), else None."""
+    kinds = result.get("pause_kinds") or []
+    if len(kinds) != n or not any(k in ("minor", "major") for k in kinds):
+        return None
+    return np.asarray(kinds)
+
+
 def _plot_pauses(group, styles):
     reps = representatives(group, styles)
     samples = [(label, r, pause_samples_ns(r) / 1e6) for label, r in reps]
@@ -153,13 +166,26 @@ def _plot_pauses(group, styles):
     from matplotlib.lines import Line2D
     marks = (("p50", "-", 2.2), ("p99", "--", 1.6), ("max", ":", 1.6))
     ticklabels = []
+    kinds_shown = set()
     for i, (label, r, ms) in enumerate(with_pauses):
         y = n - 1 - i
         colour = styles.colour(label)
         # dense strips get lighter dots, so that the mass of pauses shows as shade
         alpha = float(np.clip(8 / np.sqrt(ms.size), 0.15, 0.8))
-        ax_dist.scatter(ms, y + rng.uniform(-0.28, 0.28, ms.size), s=10, color=colour,
-                        alpha=alpha, edgecolors="none", rasterized=ms.size > 2000)
+        jitter = y + rng.uniform(-0.28, 0.28, ms.size)
+        kinds = _generational_pause_kinds(r, ms.size)
+        if kinds is None:
+            ax_dist.scatter(ms, jitter, s=10, color=colour,
+                            alpha=alpha, edgecolors="none", rasterized=ms.size > 2000)
+        else:
+            # generational runs: minor and major (or full) pauses told apart by marker
+            for kind, marker in PAUSE_KIND_MARKERS.items():
+                sel = kinds == kind
+                if sel.any():
+                    ax_dist.scatter(ms[sel], jitter[sel], s=14 if marker != "." else 10, marker=marker,
+                                    color=colour, alpha=alpha if kind == "minor" else 0.9,
+                                    edgecolors="none", rasterized=int(sel.sum()) > 2000)
+                    kinds_shown.add(kind)
         pct = metrics.percentiles(ms)
         for key, style, width in marks:
             ax_dist.plot([pct[key]] * 2, [y - 0.4, y + 0.4], color="black", linestyle=style,
@@ -186,6 +212,9 @@ def _plot_pauses(group, styles):
     extra = []
     if without:
         extra.append(Line2D([], [], linestyle="none", label="no pauses: " + ", ".join(without)))
+    for kind in (k for k in PAUSE_KIND_MARKERS if k in kinds_shown):
+        extra.append(Line2D([], [], linestyle="none", marker=PAUSE_KIND_MARKERS[kind], color="grey",
+                            label=f"{kind} pause"))
     _series_legend(fig, styles, [l for l, _, _ in with_pauses], extra,
                    title=_heap_note([(l, r) for l, r, _ in with_pauses]))
     _suptitle(fig, group.title("Pause times", [r for _, r, _ in with_pauses]))
