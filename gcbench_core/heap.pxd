@@ -434,16 +434,20 @@ cdef inline int64_t charged_bytes(HeapState* heap, uint32_t nbytes) noexcept nog
 # unreachable.
 
 # Copying plans (heap.alloc_bump): a small object is bumped out of the bump space's
-# current half (or nursery); it is charged its size rounded up to 8 bytes (no size class:
-# that is what bump allocation buys).  The memory may hold an old copy: slots are cleared.
+# current half (or nursery), taking its size rounded up to 8 bytes; it is charged its size
+# class, as every collector charges (alloc_bytes means the same under all of them; the
+# bump space's `charged` sums it).  The memory may hold an old copy: slots are cleared.
 cdef inline Object* heap_alloc_bump(HeapState* heap, uint32_t nslots, uint32_t nbytes) noexcept nogil:
     cdef Object* obj
+    cdef uint32_t charge
     if gcb_likely(nbytes <= MAX_SMALL_SIZE):
         obj = bump_alloc(&heap.bump, nbytes)
         if gcb_likely(obj != NULL):
+            charge = heap.sizeclass.class_size[size_class_of(heap, nbytes)]
             heap.alloc_count += 1
-            heap.alloc_bytes += (nbytes + 7) & ~(<uint32_t>7)
+            heap.alloc_bytes += charge
             heap.bump.objects += 1
+            heap.bump.charged += charge
             clear_slots(obj, nslots)
             (<uint64_t*>obj)[0] = <uint64_t>nslots | (<uint64_t>nbytes << 32)   # the header
             return obj

@@ -97,8 +97,9 @@ cdef Object* bump_alloc_slow(HeapState* heap, uint32_t nbytes, uint32_t nslots) 
         obj = bump_alloc(&heap.bump, nbytes)
         if obj != NULL:
             heap.alloc_count += 1
-            heap.alloc_bytes += (nbytes + 7) & ~(<uint32_t>7)
+            heap.alloc_bytes += charged_bytes(heap, nbytes)
             heap.bump.objects += 1
+            heap.bump.charged += charged_bytes(heap, nbytes)
             clear_slots(obj, nslots)
             return obj
     snprintf(msg, 256, "heap exhausted: cannot allocate %u bytes; heap size %lld bytes, %lld bytes live after a full collection",

@@ -5,7 +5,7 @@ from libc.stdlib cimport realloc, free
 from libc.string cimport memset, strlen
 from libc.stdio cimport snprintf
 from gcbench_core.heap cimport (HeapState, VerifierState, Span, Object, MarkStack, obj_slots,
-                                span_of, obj_index, in_arena, heap_fail, heap_sync_current_spans,
+                                span_of, obj_index, in_arena, heap_fail, heap_sync_current_spans, charged_bytes,
                                 mark_stack_push, mark_stack_free, gcb_now_ns, gcb_ctz64,
                                 PAGE_SHIFT, HEADER_BYTES, SPAN_FREE, SPAN_LARGE,
                                 ERR_NONE, ERR_INTERNAL, ERR_HEAP_CORRUPTION)
@@ -205,6 +205,8 @@ cdef void heap_verify(HeapState* heap, bint check_marks) noexcept nogil:
     cdef Object* obj
     cdef Object* child
     cdef MarkStack* seen = &heap.verifier.seen
+    cdef int64_t bump_counted, bump_objects
+    cdef char* scan
     heap_sync_current_spans(heap)        # freeindex must be exact: bump runs folded in
     nbits_words = (heap.pages.arena_bytes >> 3) // 64 + 1
     if heap.verifier.bits == NULL:
@@ -261,7 +263,27 @@ cdef void heap_verify(HeapState* heap, bint check_marks) noexcept nogil:
             counted += span_allocated_count(s) * s.elemsize
         p += s.npages
     if heap.bump.base != NULL:
-        counted += heap.bump.cursor - heap.bump.to_base     # bump objects, 8-byte rounded
+        # bump objects: walk to-space (every header must be sane) and charge each its class
+        bump_counted = 0
+        bump_objects = 0
+        scan = heap.bump.to_base
+        while scan < heap.bump.cursor:
+            obj = <Object*>scan
+            if obj.nbytes < HEADER_BYTES or obj.nbytes > 32768:
+                snprintf(msg, 400, "heap corruption: the bump space holds a damaged header at %p (%u bytes)",
+                         <void*>obj, obj.nbytes)
+                heap_fail(heap, ERR_HEAP_CORRUPTION, msg)
+                return
+            bump_counted += charged_bytes(heap, obj.nbytes)
+            bump_objects += 1
+            scan += (obj.nbytes + 7) & ~(<uint32_t>7)
+        if bump_counted != heap.bump.charged or bump_objects != heap.bump.objects:
+            snprintf(msg, 400, "heap corruption: the bump space holds %lld objects of %lld bytes, but counts %lld of %lld",
+                     <long long>bump_objects, <long long>bump_counted, <long long>heap.bump.objects,
+                     <long long>heap.bump.charged)
+            heap_fail(heap, ERR_HEAP_CORRUPTION, msg)
+            return
+        counted += bump_counted
     expected = heap.alloc_bytes - heap.freed_bytes
     if counted != expected:
         snprintf(msg, 400, "heap corruption: accounting does not balance: spaces hold %lld bytes of objects, but allocated - freed = %lld - %lld = %lld",

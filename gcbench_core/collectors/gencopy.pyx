@@ -35,7 +35,7 @@ from gcbench_core.plan import PlanConstraints
 from gcbench_core.heap cimport (HeapState, ManagedHeap, MarkStack, Object, Span, obj_slots, heap_in_use,
                                 collector_init, heap_fail, heap_visit_roots, heap_flip, heap_sweep_all,
                                 heap_alloc, heap_mark_roots, heap_drain, heap_sync_current_spans,
-                                in_arena, span_of, obj_index, mark_stack_push, mark_stack_free, gcb_now_ns,
+                                in_arena, span_of, obj_index, charged_bytes, mark_stack_push, mark_stack_free, gcb_now_ns,
                                 PAUSE_MINOR, PAUSE_MAJOR, PAUSE_FULL_GC, CYCLE_MINOR, CYCLE_MAJOR,
                                 CYCLE_FULL, SPAN_SMALL, SPAN_LARGE, PAGE_SIZE, ERR_INTERNAL, GCB_DEBUG,
                                 GCB_POISON_BYTE, MAX_SMALL_SIZE, HEADER_BYTES)
@@ -75,7 +75,7 @@ ctypedef struct GenState:
     int64_t ncards
     MarkStack dirty                  # dirty cards (card index as a pointer-sized integer) / logged objects
     MarkStack work                   # promoted objects whose slots are not yet scanned
-    int64_t survived_round8          # bytes (8-byte rounded) promoted by the current minor
+    int64_t survived          # bytes (charged) promoted by the current minor
 
 cdef inline int64_t round8(uint32_t n) noexcept nogil:
     return (<int64_t>n + 7) & ~(<int64_t>7)
@@ -154,7 +154,7 @@ cdef inline void forward(HeapState* heap, GenState* st, Object** slot) noexcept 
     obj.nslots = <uint32_t>((<uintptr_t>copy - <uintptr_t>heap.pages.arena) >> 3)
     obj.nbytes = 0
     slot[0] = copy
-    st.survived_round8 += round8(copy.nbytes)
+    st.survived += charged_bytes(heap, copy.nbytes)
     heap.copied_objects += 1
     heap.copied_bytes += copy.nbytes
     mark_stack_push(&st.work, copy)
@@ -205,7 +205,7 @@ cdef void scan_card(HeapState* heap, GenState* st, int64_t card) noexcept nogil:
 
 cdef void minor(HeapState* heap, GenState* st) noexcept nogil:
     cdef BumpSpace* b = &heap.bump
-    cdef int64_t used = b.cursor - b.to_base
+    cdef int64_t used = b.charged
     cdef int64_t objects = b.objects
     cdef int64_t alloc_bytes0, alloc_count0, promoted, promoted_objects, j
     cdef int64_t saved_poll = heap.next_poll_bytes
@@ -215,7 +215,7 @@ cdef void minor(HeapState* heap, GenState* st) noexcept nogil:
     cdef Span* s
     heap.alloc_bump = 0              # promotion allocates in the size classes
     heap.next_poll_bytes = INT64_MAX
-    st.survived_round8 = 0
+    st.survived = 0
     heap_sync_current_spans(heap)
     alloc_bytes0 = heap.alloc_bytes
     alloc_count0 = heap.alloc_count
@@ -252,9 +252,10 @@ cdef void minor(HeapState* heap, GenState* st) noexcept nogil:
     heap.freed_count += objects - promoted_objects
     heap.promoted_bytes += promoted
     if GCB_DEBUG:
-        memset(b.to_base, GCB_POISON_BYTE, used)   # old copies: a stale pointer fails
+        memset(b.to_base, GCB_POISON_BYTE, b.cursor - b.to_base)   # old copies: a stale pointer fails
     b.cursor = b.to_base
     b.objects = 0
+    b.charged = 0
     heap.alloc_bump = 1
     heap.next_poll_bytes = saved_poll
 
@@ -262,7 +263,7 @@ cdef void collect(HeapState* heap, bint forced) noexcept nogil:
     cdef GenState* st = <GenState*>heap.collector.state
     cdef CycleResult r
     cdef int64_t in_use = heap_in_use(heap)
-    cdef int64_t young = heap.bump.cursor - heap.bump.to_base
+    cdef int64_t young = heap.bump.charged
     cdef int64_t t0, t_mark
     cdef bint major
     cdef int kind, pause_kind
@@ -285,7 +286,7 @@ cdef void collect(HeapState* heap, bint forced) noexcept nogil:
         r.mark_ns = gcb_now_ns() - t0
     kind = CYCLE_FULL if forced else (CYCLE_MAJOR if major else CYCLE_MINOR)
     pause_kind = PAUSE_FULL_GC if forced else (PAUSE_MAJOR if major else PAUSE_MINOR)
-    cycle_note_generation(heap, kind, young, st.survived_round8)
+    cycle_note_generation(heap, kind, young, st.survived)
     r.live_bytes = heap_in_use(heap)
     r.heap_after = r.live_bytes
     r.live_objects = heap.alloc_count - heap.freed_count
@@ -312,7 +313,7 @@ cdef void gen_alloc_hook(HeapState* heap) noexcept nogil:
     # (from the poll point, or because the nursery refused an object of up to
     # MAX_SMALL_SIZE bytes; large objects count against the free heap too)
     if heap.bump.limit - heap.bump.cursor < MAX_SMALL_SIZE + 8 or \
-            heap_in_use(heap) - (heap.bump.cursor - heap.bump.to_base) >= heap.pacer.heap_trigger:
+            heap_in_use(heap) - heap.bump.charged >= heap.pacer.heap_trigger:
         collect(heap, False)
     else:
         set_next_poll(heap)

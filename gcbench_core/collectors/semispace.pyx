@@ -18,9 +18,11 @@ stop-the-world pause (kind stw-collect, cycle kind full):
 Budget: the heap size H holds both halves and the large objects, so to-space may fill to
 (H - large bytes) / 2: the copy reserve is half the heap, and the minimum heap is about
 twice the live size.  With GOGC on, to-space stops earlier, at the pacer's goal.
-Invariants: after a collection every reachable small object lies in to-space below the
-cursor with a real header, every root and slot holds a to-space address, and
-heap in use = to-space bytes + large bytes (the verifier checks all three).
+Objects are charged their size class (as under every collector) though they take only
+their size rounded to 8 bytes.  Invariants: after a collection every reachable small
+object lies in to-space below the cursor with a real header, every root and slot holds
+a to-space address, and heap in use = to-space charges + large bytes (the verifier
+checks all three).
 """
 from libc.stdint cimport int64_t, uint32_t, uintptr_t
 from libc.stdlib cimport calloc, free
@@ -28,7 +30,7 @@ from libc.string cimport memset
 from gcbench_core.plan import PlanConstraints
 from gcbench_core.heap cimport (HeapState, ManagedHeap, MarkStack, Object, obj_slots, heap_in_use,
                                 collector_init, heap_fail, heap_visit_roots, heap_flip, heap_sweep_all,
-                                in_arena, mark_object, mark_stack_push, mark_stack_free, gcb_now_ns,
+                                in_arena, mark_object, charged_bytes, mark_stack_push, mark_stack_free, gcb_now_ns,
                                 PAUSE_STW_COLLECT, ERR_INTERNAL, GCB_DEBUG, GCB_POISON_BYTE, MAX_SMALL_SIZE)
 from gcbench_core.spaces.bump cimport (BumpSpace, bump_init, bump_flip, bump_copy, bump_contains)
 from gcbench_core.cycle cimport cycle_begin, cycle_end, CycleResult
@@ -51,7 +53,7 @@ cdef inline int64_t round8(uint32_t n) noexcept nogil:
 cdef void set_limit(HeapState* heap) noexcept nogil:
     cdef BumpSpace* b = &heap.bump
     cdef int64_t used = b.cursor - b.to_base
-    cdef int64_t large = heap_in_use(heap) - used
+    cdef int64_t large = heap_in_use(heap) - b.charged
     cdef int64_t room = (heap.pages.arena_bytes - large) // 2
     if heap.pacer.gogc >= 0 and heap.pacer.heap_trigger - large < room:
         room = heap.pacer.heap_trigger - large
@@ -92,7 +94,7 @@ cdef void collect(HeapState* heap, bint forced) noexcept nogil:
     cdef BumpSpace* b = &heap.bump
     cdef CycleResult r
     cdef int64_t in_use = heap_in_use(heap)
-    cdef int64_t t0, from_used, from_objects
+    cdef int64_t t0, from_used, from_objects, from_charged, to_charged = 0
     cdef char* from_base
     cdef char* scan
     cdef Object* obj
@@ -103,6 +105,7 @@ cdef void collect(HeapState* heap, bint forced) noexcept nogil:
     t0 = cycle_begin(heap, forced)
     from_used = b.cursor - b.to_base
     from_objects = b.objects
+    from_charged = b.charged
     bump_flip(b)                     # to-space is the empty half, whole, while copying
     from_base = b.from_base
     heap_visit_roots(heap, forward_root, st)
@@ -113,6 +116,7 @@ cdef void collect(HeapState* heap, bint forced) noexcept nogil:
             slots = obj_slots(obj)
             for i in range(obj.nslots):
                 forward(heap, st, &slots[i])
+            to_charged += charged_bytes(heap, obj.nbytes)
             scan += round8(obj.nbytes)
         if st.los_stack.length == 0:
             break
@@ -125,7 +129,8 @@ cdef void collect(HeapState* heap, bint forced) noexcept nogil:
     r.mark_ns = r.sweep_start_ns - t0
     heap_flip(heap)
     heap_sweep_all(heap)             # the large objects
-    heap.freed_bytes += from_used - (b.cursor - b.to_base)
+    b.charged = to_charged
+    heap.freed_bytes += from_charged - to_charged
     heap.freed_count += from_objects - b.objects
     heap.copied_objects += b.objects
     heap.copied_bytes += b.cursor - b.to_base

@@ -32,6 +32,7 @@ ctypedef struct BumpSpace:
     char* to_base                    # the half allocation bumps into
     char* from_base                  # the other half (evacuated at the last flip)
     int64_t objects                  # objects in to-space (the heap's fast path counts them)
+    int64_t charged                  # their bytes as the heap charges them (size classes)
     int64_t flips
     int64_t copied_objects
     int64_t copied_bytes

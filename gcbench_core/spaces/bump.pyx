@@ -26,6 +26,7 @@ cdef bint bump_init(BumpSpace* s, int64_t half_bytes) noexcept nogil:
     s.limit = s.to_base + half_bytes
     s.flips = 0
     s.objects = 0
+    s.charged = 0
     s.copied_objects = 0
     s.copied_bytes = 0
     return True
@@ -46,4 +47,5 @@ cdef void bump_flip(BumpSpace* s) noexcept nogil:
     s.cursor = s.to_base
     s.limit = s.to_base + s.half_bytes
     s.objects = 0
+    s.charged = 0
     s.flips += 1
