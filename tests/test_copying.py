@@ -29,7 +29,7 @@ BARRIER_CASE = {"nodes": 10000, "ops": 200000}
 @pytest.mark.parametrize("collector", MOVING)
 @pytest.mark.parametrize("workload", sorted(SMALL))
 def test_verified_after_every_cycle(collector, workload):
-    r = gcbench.run(collector, workload, params=SMALL[workload], heap="32M", gogc=50, verify=True)
+    r = gcbench.run(collector, workload, params=SMALL[workload], heap="16M", gogc=20, verify=True)
     assert r["cycles"] >= 1 and r["counters"]["verified_cycles"] == r["cycles"]
 
 
@@ -110,7 +110,7 @@ def test_cycle_kinds_and_survival_in_the_result(collector):
 
 
 def test_semispace_counts_copies_and_frees_from_space():
-    r = gcbench.run("semispace", "binary-trees", params=SMALL["binary-trees"], heap="16M", verify=True)
+    r = gcbench.run("semispace", "binary-trees", params=SMALL["binary-trees"], heap="16M", gogc=10, verify=True)
     c = r["counters"]
     assert c["copied_objects"] > 0 and c["copied_bytes"] > 0
     assert {cy["kind"] for cy in r["cycle_log"]} == {"full"}
@@ -129,7 +129,7 @@ def test_verifier_catches_a_stale_pointer_into_from_space():
     # the verifier's own check, without the debug build: damage a reachable object so that
     # it looks copied (a forwarding header) with a pointer to it not updated
     with pytest.raises(RunError, match="forwarding header"):
-        gcbench.run("semispace", "churn", params=SMALL["churn"], heap="8M", verify=True,
+        gcbench.run("semispace", "churn", params=SMALL["churn"], heap="8M", gogc=10, verify=True,
                     on_heap=lambda heap: heap.corrupt_at(2, "free-reachable"))
 
 
