@@ -22,8 +22,8 @@ A collection is one stop-the-world pause:
           mature heap reached the pacer's trigger (Go's GOGC rule on the old generation),
           when forced (runtime.GC(), out of memory), or when the nursery would be too small.
 Nursery size (`nursery`): `appel` (default) = half the free heap (the other half is the
-copy reserve for the promotion) and, with GOGC on, at most half of what is left up to the
-pacer's trigger; `fixed` = `nursery_kib`; never more than half the free heap.
+copy reserve for the promotion; the heap is --heap: GOGC paces only the major
+collections); `fixed` = `nursery_kib`; never more than half the free heap.
 Invariants: between collections no mature object points into the nursery unless its card
 is dirty or it is logged; after a minor collection the nursery is empty and nothing points
 into it; heap in use = mature bytes + nursery bytes (the verifier checks all of it).
@@ -84,16 +84,8 @@ cdef inline int64_t round8(uint32_t n) noexcept nogil:
 cdef int64_t nursery_room(HeapState* heap, GenState* st) noexcept nogil:
     cdef int64_t free_bytes = heap.pages.arena_bytes - heap.pages.pages_in_use * PAGE_SIZE
     cdef int64_t room = free_bytes // 2
-    cdef int64_t paced
     if not st.appel and st.fixed_bytes < room:
         room = st.fixed_bytes
-    elif st.appel and heap.pacer.heap_trigger < heap.pages.arena_bytes:
-        # GOGC on: half of what the pacer leaves the mature heap up to its trigger
-        paced = (heap.pacer.heap_trigger - heap.pages.pages_in_use * PAGE_SIZE) // 2
-        if paced < MIN_NURSERY:
-            paced = MIN_NURSERY
-        if paced < room:
-            room = paced
     if room > heap.bump.half_bytes:
         room = heap.bump.half_bytes
     return room & ~(<int64_t>7) if room > 0 else 0

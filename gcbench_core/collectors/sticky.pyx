@@ -16,9 +16,10 @@ are stop-the-world pauses:
 The barrier (`barrier=object`) logs an old object once (its mark bit, clear between
 collections, is the log bit) when a store puts a young pointer into it; `barrier=none` is
 UNSAFE (the verifier catches the young object freed while an old one still points to it).
-Triggers: a major when the heap reaches the pacer's trigger (Go's GOGC rule), else a minor
-when the young bytes reach the nursery size (`nursery=appel`: half of what is left up to
-the trigger or the heap size; `fixed`: `nursery_kib`), or every --stress N allocations.
+Triggers: a collection when the young bytes reach the nursery size (`nursery=appel`: half
+the free heap; `fixed`: `nursery_kib`) or every --stress N allocations; it is a major when
+the old generation reached the pacer's trigger (Go's GOGC rule on the old heap), else a
+minor; a full heap (out of memory) or runtime.GC() runs a full one.
 Invariants: between collections every old object that points to a young one is logged;
 after any collection every allocated object is old and no mark bit is set.
 """
@@ -133,8 +134,6 @@ cdef void age_large_objects(HeapState* heap) noexcept nogil:
 cdef void set_nursery(HeapState* heap, StickyState* st) noexcept nogil:
     cdef int64_t cap = heap.pages.arena_bytes
     cdef int64_t in_use = heap_in_use(heap)
-    if heap.pacer.heap_trigger < cap:
-        cap = heap.pacer.heap_trigger
     st.old_bytes = in_use
     if st.appel:
         st.nursery_bytes = (cap - in_use) // 2
@@ -146,8 +145,6 @@ cdef void set_nursery(HeapState* heap, StickyState* st) noexcept nogil:
 cdef void set_next_poll(HeapState* heap, StickyState* st) noexcept nogil:
     cdef int64_t in_use = heap_in_use(heap)
     cdef int64_t room = st.old_bytes + st.nursery_bytes - in_use
-    if heap.pacer.heap_trigger - in_use < room:
-        room = heap.pacer.heap_trigger - in_use
     if heap.stress_allocs > 0 or room < 0:
         room = 0
     heap.next_poll_bytes = heap.alloc_bytes + room
@@ -221,14 +218,14 @@ cdef void sticky_alloc_hook(HeapState* heap) noexcept nogil:
         st.stress_count += 1
         if st.stress_count >= heap.stress_allocs:
             st.stress_count = 0
-            collect(heap, in_use >= heap.pacer.heap_trigger, False)
+            collect(heap, st.old_bytes >= heap.pacer.heap_trigger, False)
         else:
             heap.next_poll_bytes = heap.alloc_bytes
         return
-    if in_use >= heap.pacer.heap_trigger:
-        collect(heap, True, False)
-    elif in_use - st.old_bytes >= st.nursery_bytes:
-        collect(heap, False, False)
+    if in_use - st.old_bytes >= st.nursery_bytes:
+        # a major when the old generation reached the pacer's trigger (Go's GOGC rule on
+        # the old heap), else a minor
+        collect(heap, st.old_bytes >= heap.pacer.heap_trigger, False)
     else:
         set_next_poll(heap, st)
 
