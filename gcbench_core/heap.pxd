@@ -433,6 +433,18 @@ cdef inline int64_t charged_bytes(HeapState* heap, uint32_t nbytes) noexcept nog
 # heap has grown to its poll point, so that a collection never sees the new object
 # unreachable.
 
+# The objects in the bump space's to-space (or nursery) and their charged bytes; a plan
+# that empties or refills the space sets them with bump_set_contents.
+cdef inline int64_t bump_objects(HeapState* heap) noexcept nogil:
+    return heap.alloc_count - heap.bump.count_base
+
+cdef inline int64_t bump_charged(HeapState* heap) noexcept nogil:
+    return heap.alloc_bytes - heap.bump.charge_base
+
+cdef inline void bump_set_contents(HeapState* heap, int64_t objects, int64_t charged) noexcept nogil:
+    heap.bump.count_base = heap.alloc_count - objects
+    heap.bump.charge_base = heap.alloc_bytes - charged
+
 # Copying plans (heap.alloc_bump): a small object is bumped out of the bump space's
 # current half (or nursery), taking its size rounded up to 8 bytes; it is charged its size
 # class, as every collector charges (alloc_bytes means the same under all of them; the
@@ -446,8 +458,6 @@ cdef inline Object* heap_alloc_bump(HeapState* heap, uint32_t nslots, uint32_t n
             charge = heap.sizeclass.class_size[size_class_of(heap, nbytes)]
             heap.alloc_count += 1
             heap.alloc_bytes += charge
-            heap.bump.objects += 1
-            heap.bump.charged += charge
             clear_slots(obj, nslots)
             (<uint64_t*>obj)[0] = <uint64_t>nslots | (<uint64_t>nbytes << 32)   # the header
             return obj

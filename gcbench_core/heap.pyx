@@ -77,8 +77,14 @@ cdef void heap_fail_poisoned(HeapState* heap, Object* obj, const char* operation
 cdef Object* heap_alloc_slow(HeapState* heap, uint32_t nbytes, uint32_t nslots) noexcept nogil:
     if heap.collector.external_alloc != NULL:
         return heap.collector.external_alloc(heap, nbytes, nslots)
+    cdef Object* obj
     if nbytes > MAX_SMALL_SIZE:
-        return large_alloc(heap, nbytes)
+        obj = large_alloc(heap, nbytes)
+        if obj != NULL and heap.alloc_bump:
+            # not a bump object: move the bump space's bases past it
+            heap.bump.count_base += 1
+            heap.bump.charge_base += charged_bytes(heap, nbytes)
+        return obj
     if heap.alloc_bump:
         return bump_alloc_slow(heap, nbytes, nslots)
     return sizeclass_alloc(heap, nbytes)
@@ -98,8 +104,6 @@ cdef Object* bump_alloc_slow(HeapState* heap, uint32_t nbytes, uint32_t nslots) 
         if obj != NULL:
             heap.alloc_count += 1
             heap.alloc_bytes += charged_bytes(heap, nbytes)
-            heap.bump.objects += 1
-            heap.bump.charged += charged_bytes(heap, nbytes)
             clear_slots(obj, nslots)
             return obj
     snprintf(msg, 256, "heap exhausted: cannot allocate %u bytes; heap size %lld bytes, %lld bytes live after a full collection",

@@ -6,6 +6,7 @@ from libc.string cimport memset, strlen
 from libc.stdio cimport snprintf
 from gcbench_core.heap cimport (HeapState, VerifierState, Span, Object, MarkStack, obj_slots,
                                 span_of, obj_index, in_arena, heap_fail, heap_sync_current_spans, charged_bytes,
+                                bump_charged, bump_objects as bump_objects_of,
                                 mark_stack_push, mark_stack_free, gcb_now_ns, gcb_ctz64,
                                 PAGE_SHIFT, HEADER_BYTES, SPAN_FREE, SPAN_LARGE,
                                 ERR_NONE, ERR_INTERNAL, ERR_HEAP_CORRUPTION)
@@ -277,10 +278,10 @@ cdef void heap_verify(HeapState* heap, bint check_marks) noexcept nogil:
             bump_counted += charged_bytes(heap, obj.nbytes)
             bump_objects += 1
             scan += (obj.nbytes + 7) & ~(<uint32_t>7)
-        if bump_counted != heap.bump.charged or bump_objects != heap.bump.objects:
+        if bump_counted != bump_charged(heap) or bump_objects != bump_objects_of(heap):
             snprintf(msg, 400, "heap corruption: the bump space holds %lld objects of %lld bytes, but counts %lld of %lld",
-                     <long long>bump_objects, <long long>bump_counted, <long long>heap.bump.objects,
-                     <long long>heap.bump.charged)
+                     <long long>bump_objects, <long long>bump_counted, <long long>bump_objects_of(heap),
+                     <long long>bump_charged(heap))
             heap_fail(heap, ERR_HEAP_CORRUPTION, msg)
             return
         counted += bump_counted

@@ -35,7 +35,8 @@ from gcbench_core.plan import PlanConstraints
 from gcbench_core.heap cimport (HeapState, ManagedHeap, MarkStack, Object, Span, obj_slots, heap_in_use,
                                 collector_init, heap_fail, heap_visit_roots, heap_flip, heap_sweep_all,
                                 heap_alloc, heap_mark_roots, heap_drain, heap_sync_current_spans,
-                                in_arena, span_of, obj_index, charged_bytes, mark_stack_push, mark_stack_free, gcb_now_ns,
+                                in_arena, span_of, obj_index, charged_bytes,
+                                bump_objects, bump_charged, bump_set_contents, mark_stack_push, mark_stack_free, gcb_now_ns,
                                 PAUSE_MINOR, PAUSE_MAJOR, PAUSE_FULL_GC, CYCLE_MINOR, CYCLE_MAJOR,
                                 CYCLE_FULL, SPAN_SMALL, SPAN_LARGE, PAGE_SIZE, ERR_INTERNAL, GCB_DEBUG,
                                 GCB_POISON_BYTE, MAX_SMALL_SIZE, HEADER_BYTES)
@@ -197,8 +198,8 @@ cdef void scan_card(HeapState* heap, GenState* st, int64_t card) noexcept nogil:
 
 cdef void minor(HeapState* heap, GenState* st) noexcept nogil:
     cdef BumpSpace* b = &heap.bump
-    cdef int64_t used = b.charged
-    cdef int64_t objects = b.objects
+    cdef int64_t used = bump_charged(heap)
+    cdef int64_t objects = bump_objects(heap)
     cdef int64_t alloc_bytes0, alloc_count0, promoted, promoted_objects, j
     cdef int64_t saved_poll = heap.next_poll_bytes
     cdef Object* obj
@@ -246,8 +247,7 @@ cdef void minor(HeapState* heap, GenState* st) noexcept nogil:
     if GCB_DEBUG:
         memset(b.to_base, GCB_POISON_BYTE, b.cursor - b.to_base)   # old copies: a stale pointer fails
     b.cursor = b.to_base
-    b.objects = 0
-    b.charged = 0
+    bump_set_contents(heap, 0, 0)
     heap.alloc_bump = 1
     heap.next_poll_bytes = saved_poll
 
@@ -255,7 +255,7 @@ cdef void collect(HeapState* heap, bint forced) noexcept nogil:
     cdef GenState* st = <GenState*>heap.collector.state
     cdef CycleResult r
     cdef int64_t in_use = heap_in_use(heap)
-    cdef int64_t young = heap.bump.charged
+    cdef int64_t young = bump_charged(heap)
     cdef int64_t t0, t_mark
     cdef bint major
     cdef int kind, pause_kind
@@ -305,7 +305,7 @@ cdef void gen_alloc_hook(HeapState* heap) noexcept nogil:
     # (from the poll point, or because the nursery refused an object of up to
     # MAX_SMALL_SIZE bytes; large objects count against the free heap too)
     if heap.bump.limit - heap.bump.cursor < MAX_SMALL_SIZE + 8 or \
-            heap_in_use(heap) - heap.bump.charged >= heap.pacer.heap_trigger:
+            heap_in_use(heap) - bump_charged(heap) >= heap.pacer.heap_trigger:
         collect(heap, False)
     else:
         set_next_poll(heap)
@@ -347,6 +347,7 @@ def attach(ManagedHeap heap, dict opts):
     if st.cards == NULL:
         raise MemoryError()
     h.alloc_bump = 1
+    bump_set_contents(h, 0, 0)
     h.barrier_on = 0 if st.barrier == BARRIER_NONE else 1
     h.collector.alloc_hook = gen_alloc_hook
     h.collector.out_of_memory = gen_collect_forced

@@ -30,7 +30,8 @@ from libc.string cimport memset
 from gcbench_core.plan import PlanConstraints
 from gcbench_core.heap cimport (HeapState, ManagedHeap, MarkStack, Object, obj_slots, heap_in_use,
                                 collector_init, heap_fail, heap_visit_roots, heap_flip, heap_sweep_all,
-                                in_arena, mark_object, charged_bytes, mark_stack_push, mark_stack_free, gcb_now_ns,
+                                in_arena, mark_object, charged_bytes,
+                                bump_objects, bump_charged, bump_set_contents, mark_stack_push, mark_stack_free, gcb_now_ns,
                                 PAUSE_STW_COLLECT, ERR_INTERNAL, GCB_DEBUG, GCB_POISON_BYTE, MAX_SMALL_SIZE)
 from gcbench_core.spaces.bump cimport (BumpSpace, bump_init, bump_flip, bump_copy, bump_contains)
 from gcbench_core.cycle cimport cycle_begin, cycle_end, CycleResult
@@ -53,7 +54,7 @@ cdef inline int64_t round8(uint32_t n) noexcept nogil:
 cdef void set_limit(HeapState* heap) noexcept nogil:
     cdef BumpSpace* b = &heap.bump
     cdef int64_t used = b.cursor - b.to_base
-    cdef int64_t large = heap_in_use(heap) - b.charged
+    cdef int64_t large = heap_in_use(heap) - bump_charged(heap)
     cdef int64_t room = (heap.pages.arena_bytes - large) // 2
     if heap.pacer.gogc >= 0 and heap.pacer.heap_trigger - large < room:
         room = heap.pacer.heap_trigger - large
@@ -94,7 +95,7 @@ cdef void collect(HeapState* heap, bint forced) noexcept nogil:
     cdef BumpSpace* b = &heap.bump
     cdef CycleResult r
     cdef int64_t in_use = heap_in_use(heap)
-    cdef int64_t t0, from_used, from_objects, from_charged, to_charged = 0
+    cdef int64_t t0, from_used, from_objects, from_charged, to_charged = 0, copied0, copied
     cdef char* from_base
     cdef char* scan
     cdef Object* obj
@@ -104,8 +105,9 @@ cdef void collect(HeapState* heap, bint forced) noexcept nogil:
         heap.peak_heap_bytes = in_use
     t0 = cycle_begin(heap, forced)
     from_used = b.cursor - b.to_base
-    from_objects = b.objects
-    from_charged = b.charged
+    from_objects = bump_objects(heap)
+    from_charged = bump_charged(heap)
+    copied0 = b.copied_objects
     bump_flip(b)                     # to-space is the empty half, whole, while copying
     from_base = b.from_base
     heap_visit_roots(heap, forward_root, st)
@@ -129,12 +131,13 @@ cdef void collect(HeapState* heap, bint forced) noexcept nogil:
     r.mark_ns = r.sweep_start_ns - t0
     heap_flip(heap)
     heap_sweep_all(heap)             # the large objects
-    b.charged = to_charged
+    copied = b.copied_objects - copied0
     heap.freed_bytes += from_charged - to_charged
-    heap.freed_count += from_objects - b.objects
-    heap.copied_objects += b.objects
+    heap.freed_count += from_objects - copied
+    bump_set_contents(heap, copied, to_charged)
+    heap.copied_objects += copied
     heap.copied_bytes += b.cursor - b.to_base
-    heap.marked_objects_total += b.objects
+    heap.marked_objects_total += copied
     if GCB_DEBUG:
         memset(from_base, GCB_POISON_BYTE, from_used)   # old copies: a stale pointer fails
     r.live_bytes = heap_in_use(heap)
@@ -184,6 +187,7 @@ def attach(ManagedHeap heap, dict opts):
     if h.collector.state == NULL:
         raise MemoryError()
     h.alloc_bump = 1
+    bump_set_contents(h, 0, 0)
     h.collector.alloc_hook = semi_alloc_hook
     h.collector.out_of_memory = semi_collect_forced
     h.collector.collect = semi_collect_forced

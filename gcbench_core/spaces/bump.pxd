@@ -31,8 +31,11 @@ ctypedef struct BumpSpace:
     int64_t half_bytes
     char* to_base                    # the half allocation bumps into
     char* from_base                  # the other half (evacuated at the last flip)
-    int64_t objects                  # objects in to-space (the heap's fast path counts them)
-    int64_t charged                  # their bytes as the heap charges them (size classes)
+    # Objects in to-space and their bytes as the heap charges them (size classes): the
+    # heap's allocation counters less these bases (the fast path counts nothing else;
+    # the heap moves the bases past large objects; bump_objects/bump_charged in heap.pxd)
+    int64_t count_base
+    int64_t charge_base
     int64_t flips
     int64_t copied_objects
     int64_t copied_bytes
@@ -78,7 +81,6 @@ cdef inline Object* bump_copy(BumpSpace* s, Object* obj) noexcept nogil:
         return NULL
     memcpy(copy, obj, obj.nbytes)
     bump_forward(s, obj, copy)
-    s.objects += 1
     s.copied_objects += 1
     s.copied_bytes += copy.nbytes
     return copy

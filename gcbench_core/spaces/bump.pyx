@@ -25,8 +25,6 @@ cdef bint bump_init(BumpSpace* s, int64_t half_bytes) noexcept nogil:
     s.cursor = s.to_base
     s.limit = s.to_base + half_bytes
     s.flips = 0
-    s.objects = 0
-    s.charged = 0
     s.copied_objects = 0
     s.copied_bytes = 0
     return True
@@ -46,6 +44,4 @@ cdef void bump_flip(BumpSpace* s) noexcept nogil:
     s.from_base = old_to
     s.cursor = s.to_base
     s.limit = s.to_base + s.half_bytes
-    s.objects = 0
-    s.charged = 0
     s.flips += 1
