@@ -7,7 +7,14 @@
    CPU time; per wall second is printed too) of
    `churn` under `tricolor` with marking never triggered (GOGC off, a heap that holds
    every allocation), relative to `nogc`.  Target: within 5%.  Best of --repeat runs each,
-   alternating, so that a noisy neighbour on a shared machine hurts both alike.
+   alternating, so that a noisy neighbour on a shared machine hurts both alike.  With
+   marking never on, this is the cost of the barrier's fast-path test alone (the slow
+   path never runs: the two collectors run the same stores), which part 3 complements.
+3. Write-barrier cost with marking on and off (gcbench_core/microbench.pyx): ns per
+   pointer store as a plain store, through the barrier test with marking off (the fast
+   path), and with a tricolor cycle held open (every store takes the slow path, for each
+   barrier).  Ceilings: the fast path at most 1.5x a plain store (or +1 ns); the slow path
+   at most SLOW_PATH_CEILING_NS per store.  Best of --repeat measurements each.
 
 Usage (from a checkout built in place: PYTHONPATH=$PWD; or with gcbench installed):
     python benchmarks/bench_pauses.py            # small: 200,000 live objects
@@ -76,6 +83,33 @@ def barrier_cost(args):
     return ok
 
 
+SLOW_PATH_CEILING_NS = 40.0      # measured 13 to 16 ns per store here (loaded 2-core machine)
+
+
+def barrier_stores(args):
+    from gcbench_core import microbench as mb
+    from gcbench_core.collectors import nogc
+    from gcbench_core.heap import ManagedHeap
+    n = args.stores
+    heap = ManagedHeap(64 << 20, 100)
+    nogc.attach(heap, {})
+    print(f"[barrier stores] {n} pointer stores per measurement, best of {args.repeat}")
+    plain = min(mb.store_ns(heap, n, False) for _ in range(args.repeat))
+    fast = min(mb.store_ns(heap, n, True) for _ in range(args.repeat))
+    fast_ok = fast <= max(1.5 * plain, plain + 1.0)
+    print(f"  plain store               {plain:6.2f} ns")
+    print(f"  barrier, marking off      {fast:6.2f} ns  ({fast / plain:.2f}x plain; ceiling 1.5x or +1 ns): "
+          f"{'met' if fast_ok else 'MISSED'}")
+    ok = fast_ok
+    for barrier in ("dijkstra", "yuasa", "hybrid"):
+        slow = min(mb.store_ns_marking(barrier, n) for _ in range(args.repeat))
+        slow_ok = slow <= SLOW_PATH_CEILING_NS
+        ok = ok and slow_ok
+        print(f"  {barrier:9s} marking on    {slow:6.2f} ns  ({slow / fast:.1f}x marking off; ceiling "
+              f"{SLOW_PATH_CEILING_NS:.0f} ns): {'met' if slow_ok else 'MISSED'}")
+    return ok
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true", help="the issue's size: 1,000,000 live objects")
@@ -85,6 +119,7 @@ def main(argv=None):
     ap.add_argument("--big-heap", default=None, help="heap for the barrier-cost runs (default 1G; --full 2G)")
     ap.add_argument("--barrier", default="hybrid", choices=("dijkstra", "yuasa", "hybrid"))
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--stores", type=int, default=20_000_000, help="pointer stores per store measurement")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-check", action="store_true", help="print only; exit 0 even if a target is missed")
     ap.add_argument("--smallest", action="store_true",
@@ -92,12 +127,14 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.smallest:
         args.live, args.heap, args.big_heap, args.repeat, args.no_check = 20_000, "128M", "256M", 1, True
+        args.stores = 200_000
     args.live = args.live or (1_000_000 if args.full else 200_000)
     args.ops = args.ops or 3 * args.live
     args.heap = args.heap or ("1G" if args.full else "512M")
     args.big_heap = args.big_heap or ("2G" if args.full else "1G")
     ok = pauses(args)
     ok = barrier_cost(args) and ok
+    ok = barrier_stores(args) and ok
     return 0 if ok or args.no_check else 1
 
 

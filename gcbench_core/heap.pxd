@@ -47,7 +47,8 @@ from gcbench_core.events cimport (EventLog, PauseRecord, CycleRecord, PAUSE_STW_
                                   PAUSE_MINOR, PAUSE_MAJOR, CYCLE_FULL, CYCLE_MINOR, CYCLE_MAJOR)
 from gcbench_core.pacer cimport Pacer
 from gcbench_core.record cimport (TraceRecord, TraceBuffer, TRACE_ALLOC, TRACE_STORE, TRACE_LOAD,
-                                  TRACE_CLEAR, TRACE_GC, TRACE_GSET, TRACE_GGET, TRACE_TICK, TRACE_NULL)
+                                  TRACE_CLEAR, TRACE_GC, TRACE_GSET, TRACE_GGET, TRACE_TICK, TRACE_NULL,
+                                  TRACE_DROP, TRACE_RECURSIVE)
 from gcbench_core.spaces.bump cimport BumpSpace, bump_alloc
 
 cdef extern from "gcb_util.h" nogil:
