@@ -170,6 +170,26 @@ def gc_cpu_fraction(counters):
     return min(1.0, gc / total) if total > 0 else 0.0
 
 
+def minor_survival(result):
+    """Survival rate of the young generation per minor collection: (rates, overall), the
+    overall rate being survived over young bytes summed over the minor cycles; ([], None)
+    for a run without minor collections."""
+    minors = [c for c in result.get("cycle_log") or () if c.get("kind") == "minor"]
+    rates = [c["survived_bytes"] / c["young_bytes"] for c in minors if c.get("young_bytes", 0) > 0]
+    young = sum(c.get("young_bytes", 0) for c in minors)
+    overall = sum(c.get("survived_bytes", 0) for c in minors) / young if young > 0 else None
+    return rates, overall
+
+
+def cycle_kind_counts(result):
+    """{kind: number of cycles} over the cycle log (full, minor, major)."""
+    counts = {}
+    for c in result.get("cycle_log") or ():
+        kind = c.get("kind", "full")
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
 def summarize(result):
     """The headline figures of one run."""
     pauses = np.asarray(result["pauses_ns"], dtype=np.int64)
@@ -191,6 +211,8 @@ def summarize(result):
     }
     # a run shorter than the window counts as one window: its overall utilization
     summary["mmu_10ms"] = mmu(result, MMU_HEADLINE_WINDOW_NS)[0] if wall > 0 else None
+    summary["cycle_kinds"] = cycle_kind_counts(result)
+    summary["minor_survival"] = minor_survival(result)[1]
     return summary
 
 

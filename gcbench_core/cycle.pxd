@@ -39,3 +39,7 @@ cdef int64_t cycle_begin(HeapState* heap, bint forced) noexcept nogil
 cdef void cycle_pause(HeapState* heap, int kind, int64_t t0, int64_t t1) noexcept nogil
 cdef int64_t cycle_end(HeapState* heap, int kind, int64_t t0, CycleResult* result) noexcept nogil
 cdef void heap_collect_stw(HeapState* heap, int kind, bint forced) noexcept nogil
+# Generational plans: the open cycle's kind (CYCLE_MINOR / CYCLE_MAJOR / CYCLE_FULL) and
+# its young-generation figures (bytes allocated young since the last cycle, bytes of
+# them that survived); called before cycle_end.
+cdef void cycle_note_generation(HeapState* heap, int kind, int64_t young_bytes, int64_t survived_bytes) noexcept nogil

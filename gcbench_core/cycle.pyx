@@ -80,3 +80,12 @@ cdef void heap_collect_stw(HeapState* heap, int kind, bint forced) noexcept nogi
     r.paced = True
     r.marks_intact = False
     cycle_end(heap, kind, t0, &r)
+
+cdef void cycle_note_generation(HeapState* heap, int kind, int64_t young_bytes, int64_t survived_bytes) noexcept nogil:
+    cdef CycleRecord* cycle
+    if heap.events.open_cycle < 0:
+        return
+    cycle = &heap.events.cycles[heap.events.open_cycle]
+    cycle.kind = kind
+    cycle.young_bytes = young_bytes
+    cycle.survived_bytes = survived_bytes

@@ -13,11 +13,17 @@ catches them (GCBENCH_DEBUG=1 pip install .).  Not a workload: nothing registers
                         8 + 8 * nslots + payload wraps in 32 bits or passes 1 GiB must be
                         refused by the kernel itself (any build).
 
-In a release build neither use_after_free nor mark_free_slot is detected (that is the point of the debug build); do not
+  stale_pointer_bug(heap)  on a moving heap (semispace with --stress 1: every allocation
+                        collects and moves every object), the mutator keeps an object's
+                        address in a C local across an allocation and puts it back into a
+                        stack slot (the bug mutator.pxd forbids): a debug build poisons
+                        the old copies, so the next store into it fails the run.
+
+In a release build none of use_after_free, mark_free_slot and stale_pointer_bug is detected (that is the point of the debug build); do not
 call them there, the first writes to freed memory.
 
-  bump_space_check(heap, half_bytes, n)   exercises the bump-pointer space (spaces/bump),
-                        which no plan uses yet: fill to-space to its limit, build a chain
+  bump_space_check(heap, half_bytes, n)   exercises the bump-pointer space (spaces/bump)
+                        on its own, without a plan: fill to-space to its limit, build a chain
                         of n objects, flip, evacuate the chain Cheney-style (copy the root,
                         then scan to-space copying each slot's target once) and report
                         what happened, for tests to check (any build).
@@ -55,6 +61,15 @@ cdef void mark_free_slot_kernel(void* arg) noexcept nogil:
     s.mark_bits[i >> 6] |= (<uint64_t>1) << (i & 63)
     mut_gc(heap)
 
+cdef void stale_pointer_kernel(void* arg) noexcept nogil:
+    cdef HeapState* heap = <HeapState*>arg
+    cdef Object* cached
+    mut_alloc(heap, 0, 1, 8)            # an object, rooted in stack slot 0
+    cached = heap.roots.stack[0]        # the bug: its address kept in a C local ...
+    mut_alloc(heap, 1, 0, 8)            # ... across an allocation, which collects and moves it
+    heap.roots.stack[2] = cached        # the stale address goes back into the program
+    mut_store(heap, 2, 0, 1)            # storing into the old copy: caught in debug builds
+
 from libc.stdint cimport uint32_t, uint64_t, int64_t
 
 ctypedef struct AllocArgs:
@@ -74,6 +89,9 @@ def alloc_unchecked(ManagedHeap heap, uint32_t nslots, uint32_t payload):
     a.nslots = nslots
     a.payload = payload
     run_kernel(heap, alloc_unchecked_kernel, &a)
+
+def stale_pointer_bug(ManagedHeap heap):
+    run_kernel(heap, stale_pointer_kernel, heap.state)
 
 def use_after_free(ManagedHeap heap):
     run_kernel(heap, use_after_free_kernel, heap.state)

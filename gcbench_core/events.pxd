@@ -24,6 +24,15 @@ cdef enum:
     PAUSE_GEN2 = 6
     PAUSE_YOUNG = 7
     PAUSE_INCREMENT = 8
+    PAUSE_MINOR = 9                  # generational: a nursery (young-generation) collection
+    PAUSE_MAJOR = 10                 # generational: a minor collection followed by a mature one
+
+# Cycle kinds (CycleRecord.kind); names in heap.pyx CYCLE_KIND_NAMES.  Every cycle of a
+# non-generational plan is `full` (the zeroed record's value).
+cdef enum:
+    CYCLE_FULL = 0                   # the whole heap (every non-generational cycle)
+    CYCLE_MINOR = 1                  # the young generation only
+    CYCLE_MAJOR = 2                  # young and old, started by the pacer (not forced)
 
 ctypedef struct PauseRecord:
     int64_t start_ns
@@ -42,6 +51,9 @@ ctypedef struct CycleRecord:
     int64_t mark_ns                  # wall time of marking (concurrent part included)
     int64_t sweep_ns                 # sweeping inside the pause (STW collectors)
     int64_t forced                   # 1: runtime.GC() or out of memory
+    int64_t kind                     # CYCLE_FULL, CYCLE_MINOR, CYCLE_MAJOR
+    int64_t young_bytes              # generational: bytes allocated young since the last cycle
+    int64_t survived_bytes           # generational: of those, bytes that survived (copied or kept)
 
 ctypedef struct EventLog:
     PauseRecord* pauses

@@ -44,12 +44,13 @@ from libc.stdint cimport uint8_t, uint32_t, int32_t, uint64_t, int64_t, uintptr_
 from gcbench_core.object cimport Object, HEADER_BYTES, obj_slots, clear_slots
 from gcbench_core.events cimport (EventLog, PauseRecord, CycleRecord, PAUSE_STW_COLLECT,
                                   PAUSE_MARK_START, PAUSE_MARK_TERMINATION, PAUSE_FULL_GC,
-                                  PAUSE_GEN0, PAUSE_GEN1, PAUSE_GEN2, PAUSE_YOUNG, PAUSE_INCREMENT)
+                                  PAUSE_GEN0, PAUSE_GEN1, PAUSE_GEN2, PAUSE_YOUNG, PAUSE_INCREMENT,
+                                  PAUSE_MINOR, PAUSE_MAJOR, CYCLE_FULL, CYCLE_MINOR, CYCLE_MAJOR)
 from gcbench_core.pacer cimport Pacer
 from gcbench_core.record cimport (TraceRecord, TraceBuffer, TRACE_ALLOC, TRACE_STORE, TRACE_LOAD,
                                   TRACE_CLEAR, TRACE_GC, TRACE_GSET, TRACE_GGET, TRACE_TICK, TRACE_NULL,
                                   TRACE_DROP, TRACE_RECURSIVE)
-from gcbench_core.spaces.bump cimport BumpSpace
+from gcbench_core.spaces.bump cimport BumpSpace, bump_alloc
 
 cdef extern from "gcb_util.h" nogil:
     int64_t gcb_now_ns()
@@ -207,6 +208,8 @@ ctypedef struct Roots:
 # with its parent entry and slot (so a failure names the path from a root).
 ctypedef struct VerifierState:
     uint64_t* bits                   # one bit per 8-byte granule of the arena
+    uint64_t* bump_bits              # one bit per 8-byte granule of the bump space's region
+    int64_t bump_bits_bytes
     MarkStack seen                   # every object reached, in breadth-first order
     int64_t* parent
     uint32_t* slot
@@ -260,6 +263,7 @@ ctypedef struct HeapState:
     int allocate_black               # marking is on: new objects are born marked
     int barrier_on                   # marking is on: stores take the barrier slow path
     int count_stack                  # stack-slot writes go through collector.stack_write
+    int alloc_bump                   # small objects are bump-allocated in `bump` (copying plans)
     SizeClassSpace sizeclass
 
     # --- roots and the other spaces ---
@@ -301,6 +305,13 @@ ctypedef struct HeapState:
     int64_t barrier_slow_calls
     int64_t barrier_shades
     int64_t marked_objects_total
+    # copying and generational plans
+    int64_t copied_objects           # objects evacuated (semispace copies, nursery promotions)
+    int64_t copied_bytes
+    int64_t promoted_bytes           # bytes that moved from the young generation to the old
+    int64_t remset_entries           # remembered-set entries logged by the barrier (object barrier)
+    int64_t cards_dirtied            # card-table entries dirtied by the barrier (card barrier)
+    int64_t card_scan_bytes          # bytes of old objects scanned for dirty cards
 
     # --- errors: heap_fail() records and unwinds to the run's entry point ---
     int error_code
@@ -320,6 +331,10 @@ cdef Object* heap_alloc_slow(HeapState* heap, uint32_t nbytes, uint32_t nslots) 
 cdef void heap_poll_slow(HeapState* heap) noexcept nogil
 cdef void heap_mark_roots(HeapState* heap, MarkStack* stack, bint include_stack) noexcept nogil
 cdef void heap_mark_stack_roots(HeapState* heap, MarkStack* stack) noexcept nogil
+# Moving plans: call `fn(heap, slot, arg)` on every root slot that holds a non-NULL
+# pointer (stack slots, globals, extra roots), world stopped; fn may rewrite *slot.
+ctypedef void (*root_visit_fn)(HeapState* heap, Object** slot, void* arg) noexcept nogil
+cdef void heap_visit_roots(HeapState* heap, root_visit_fn fn, void* arg) noexcept nogil
 cdef int64_t heap_drain(HeapState* heap, MarkStack* stack) noexcept nogil
 cdef void mark_stack_grow(MarkStack* stack) noexcept nogil
 cdef void mark_stack_free(MarkStack* stack) noexcept nogil
@@ -437,6 +452,41 @@ cdef inline int64_t charged_bytes(HeapState* heap, uint32_t nbytes) noexcept nog
 # heap has grown to its poll point, so that a collection never sees the new object
 # unreachable.
 
+# The objects in the bump space's to-space (or nursery) and their charged bytes; a plan
+# that empties or refills the space sets them with bump_set_contents.
+cdef inline int64_t bump_objects(HeapState* heap) noexcept nogil:
+    return heap.alloc_count - heap.bump.count_base
+
+cdef inline int64_t bump_charged(HeapState* heap) noexcept nogil:
+    return heap.alloc_bytes - heap.bump.charge_base
+
+cdef inline void bump_set_contents(HeapState* heap, int64_t objects, int64_t charged) noexcept nogil:
+    heap.bump.count_base = heap.alloc_count - objects
+    heap.bump.charge_base = heap.alloc_bytes - charged
+
+# Copying plans (heap.alloc_bump): a small object is bumped out of the bump space's
+# current half (or nursery), taking its size rounded up to 8 bytes; it is charged its size
+# class, as every collector charges (alloc_bytes means the same under all of them; the
+# bump space's `charged` sums it).  The memory may hold an old copy: slots are cleared.
+cdef inline Object* heap_alloc_bump(HeapState* heap, uint32_t nslots, uint32_t nbytes) noexcept nogil:
+    cdef Object* obj
+    cdef uint32_t charge
+    if gcb_likely(nbytes <= MAX_SMALL_SIZE):
+        obj = bump_alloc(&heap.bump, nbytes)
+        if gcb_likely(obj != NULL):
+            charge = heap.sizeclass.class_size[size_class_of(heap, nbytes)]
+            heap.alloc_count += 1
+            heap.alloc_bytes += charge
+            clear_slots(obj, nslots)
+            (<uint64_t*>obj)[0] = <uint64_t>nslots | (<uint64_t>nbytes << 32)   # the header
+            return obj
+    obj = heap_alloc_slow(heap, nbytes, nslots)
+    if obj == NULL:                  # only outside a run (inside, heap_fail unwinds)
+        return NULL
+    obj.nslots = nslots
+    obj.nbytes = nbytes
+    return obj
+
 cdef inline Object* heap_alloc(HeapState* heap, uint32_t nslots, uint32_t payload) noexcept nogil:
     # the size in 64 bits: 8 + 8 * nslots + payload wraps in 32 (a 0-byte object whose
     # slots lie outside it); anything above MAX_OBJECT_BYTES leaves by the slow branch
@@ -449,6 +499,8 @@ cdef inline Object* heap_alloc(HeapState* heap, uint32_t nslots, uint32_t payloa
     cdef Object* obj
     if gcb_unlikely(heap.alloc_bytes >= heap.next_poll_bytes):
         heap.collector.alloc_hook(heap)
+    if heap.alloc_bump and gcb_likely(wide <= MAX_SMALL_SIZE):
+        return heap_alloc_bump(heap, nslots, nbytes)
     if gcb_likely(wide <= MAX_SMALL_SIZE):
         span = heap.sizeclass.current[size_class_of(heap, nbytes)]
         obj = <Object*>span.bump_next

@@ -34,7 +34,8 @@ from cpython.exc cimport PyErr_CheckSignals
 import numpy as np
 
 PAUSE_KIND_NAMES = ("stw-collect", "mark-start", "mark-termination", "full-gc",
-                    "gen0", "gen1", "gen2", "young", "increment")
+                    "gen0", "gen1", "gen2", "young", "increment", "minor", "major")
+CYCLE_KIND_NAMES = ("full", "minor", "major")     # CycleRecord.kind (events.pxd)
 
 ERROR_NAMES = {ERR_HEAP_EXHAUSTED: "heap exhausted", ERR_HEAP_CORRUPTION: "heap corruption",
                ERR_INTERRUPTED: "interrupted", ERR_INVALID: "invalid operation",
@@ -68,7 +69,7 @@ cdef void heap_fail_assert(HeapState* heap, const char* what) noexcept nogil:
 cdef void heap_fail_poisoned(HeapState* heap, Object* obj, const char* operation) noexcept nogil:
     cdef char msg[300]
     snprintf(msg, 300, "heap corruption: the mutator's %s object %p, which is poisoned (freed) "
-             "memory: the collector freed an object that was still in use", operation, <void*>obj)
+             "memory: the collector freed (or moved) an object that was still in use", operation, <void*>obj)
     heap_fail(heap, ERR_HEAP_CORRUPTION, msg)
 
 # ---------------------------------------------------------------------------
@@ -78,9 +79,39 @@ cdef void heap_fail_poisoned(HeapState* heap, Object* obj, const char* operation
 cdef Object* heap_alloc_slow(HeapState* heap, uint32_t nbytes, uint32_t nslots) noexcept nogil:
     if heap.collector.external_alloc != NULL:
         return heap.collector.external_alloc(heap, nbytes, nslots)
+    cdef Object* obj
     if nbytes > MAX_SMALL_SIZE:
-        return large_alloc(heap, nbytes)
+        obj = large_alloc(heap, nbytes)
+        if obj != NULL and heap.alloc_bump:
+            # not a bump object: move the bump space's bases past it
+            heap.bump.count_base += 1
+            heap.bump.charge_base += charged_bytes(heap, nbytes)
+        return obj
+    if heap.alloc_bump:
+        return bump_alloc_slow(heap, nbytes, nslots)
     return sizeclass_alloc(heap, nbytes)
+
+# The bump space (or nursery) is full: the plan's alloc hook collects (it finds no room),
+# then a forced collection, then the heap is exhausted.
+cdef Object* bump_alloc_slow(HeapState* heap, uint32_t nbytes, uint32_t nslots) noexcept nogil:
+    cdef char msg[256]
+    cdef Object* obj
+    cdef int attempt
+    for attempt in range(3):
+        if attempt == 1:
+            heap.collector.alloc_hook(heap)
+        elif attempt == 2:
+            heap.collector.out_of_memory(heap)
+        obj = bump_alloc(&heap.bump, nbytes)
+        if obj != NULL:
+            heap.alloc_count += 1
+            heap.alloc_bytes += charged_bytes(heap, nbytes)
+            clear_slots(obj, nslots)
+            return obj
+    snprintf(msg, 256, "heap exhausted: cannot allocate %u bytes; heap size %lld bytes, %lld bytes live after a full collection",
+             nbytes, <long long>heap.pages.arena_bytes, <long long>(heap.alloc_bytes - heap.freed_bytes))
+    heap_fail(heap, ERR_HEAP_EXHAUSTED, msg)
+    return NULL
 
 
 # ---------------------------------------------------------------------------
@@ -143,6 +174,20 @@ cdef void heap_mark_stack_roots(HeapState* heap, MarkStack* stack) noexcept nogi
     cdef int i
     for i in range(heap.roots.nstack):
         mark_slot_value(heap, stack, heap.roots.stack[i])
+
+cdef void heap_visit_roots(HeapState* heap, root_visit_fn fn, void* arg) noexcept nogil:
+    cdef int i
+    cdef int64_t j
+    for i in range(heap.roots.nstack):
+        if heap.roots.stack[i] != NULL:
+            fn(heap, &heap.roots.stack[i], arg)
+    for i in range(heap.roots.nglobals):
+        if heap.roots.globals[i] != NULL:
+            fn(heap, &heap.roots.globals[i], arg)
+    for i in range(heap.roots.nextra_roots):
+        for j in range(heap.roots.extra_roots[i].count):
+            if heap.roots.extra_roots[i].slots[j] != NULL:
+                fn(heap, &heap.roots.extra_roots[i].slots[j], arg)
 
 # Grey every root: the stack slots (unless include_stack is false), the globals and the
 # extra root ranges.
@@ -338,7 +383,7 @@ class HeapError(RuntimeError):
 PAUSE_DTYPE = np.dtype([("start_ns", np.int64), ("end_ns", np.int64), ("kind", np.int64), ("cycle", np.int64)])
 CYCLE_DTYPE = np.dtype([(name, np.int64) for name in (
     "start_ns", "end_ns", "heap_before", "heap_after", "live_bytes", "live_objects",
-    "goal_bytes", "mark_ns", "sweep_ns", "forced")])
+    "goal_bytes", "mark_ns", "sweep_ns", "forced", "kind", "young_bytes", "survived_bytes")])
 
 
 # One TraceRecord (heap.pxd); the binary trace format stores these after its header.
@@ -530,6 +575,12 @@ cdef class ManagedHeap:
             "verify_ns": heap.verifier.verify_ns,
             "verified_cycles": heap.verifier.verified_cycles,
             "marked_objects": heap.marked_objects_total,
+            "copied_objects": heap.copied_objects,
+            "copied_bytes": heap.copied_bytes,
+            "promoted_bytes": heap.promoted_bytes,
+            "remset_entries": heap.remset_entries,
+            "cards_dirtied": heap.cards_dirtied,
+            "card_scan_bytes": heap.card_scan_bytes,
         }
 
     def live_after_full_gc(self):

@@ -8,6 +8,7 @@ collector already attached, so the figures come from the same code the runs use.
 """
 from libc.stdint cimport uint32_t, uint64_t, int64_t, uintptr_t, INT64_MAX
 from libc.stdlib cimport malloc, free, calloc
+from libc.string cimport memset
 from gcbench_core.heap cimport (HeapState, ManagedHeap, Object, Span, obj_slots, heap_alloc,
                                 gcb_now_ns, gcb_store_ptr, heap_in_use)
 from gcbench_core.mutator cimport heap_write, mut_set_stack
@@ -48,6 +49,41 @@ def freelist_pop_ns(int64_t n, uint32_t node_bytes=32):
             head = node.next
             node.header = <uint64_t>i       # as an allocator initialises its object
             sink += <uintptr_t>node
+        t1 = gcb_now_ns()
+    free(block)
+    if sink == 0:
+        return 0.0
+    return (t1 - t0) / <double>n
+
+def bump_loop_ns(int64_t n, uint32_t nslots=2, uint32_t payload=8):
+    """A plain C bump allocator over one block: check the limit, bump, write the header,
+    clear the pointer slots (what any allocator of traced objects must do); ns per object.
+    The baseline of the heap's bump fast path (semispace, gencopy's nursery)."""
+    cdef uint32_t nbytes = 8 + 8 * nslots + payload
+    cdef uint64_t size = (nbytes + 7) & ~(<uint64_t>7)
+    cdef char* block = <char*>calloc(n + 1, size)
+    cdef char* cursor
+    cdef char* limit
+    cdef char* obj
+    cdef int64_t i, t0, t1
+    cdef uint32_t k
+    cdef uint64_t sink = 0
+    if block == NULL:
+        raise MemoryError()
+    cursor = block
+    limit = block + (n + 1) * size
+    with nogil:
+        memset(block, 1, (n + 1) * size)       # touch every page first: no page faults timed
+        t0 = gcb_now_ns()
+        for i in range(n):
+            obj = cursor
+            if <uint64_t>(limit - obj) < size:
+                break
+            cursor = obj + size
+            (<uint64_t*>obj)[0] = <uint64_t>nslots | (<uint64_t>nbytes << 32)
+            for k in range(nslots):
+                (<Object**>(obj + 8))[k] = NULL
+            sink += <uintptr_t>obj
         t1 = gcb_now_ns()
     free(block)
     if sink == 0:

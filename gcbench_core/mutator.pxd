@@ -15,6 +15,15 @@
 # branch, never taken except under reference counting, which counts local references as
 # CPython does) and otherwise the plain store.
 #
+# Moving collectors (semispace, gencopy) move objects at safepoints.  An Object* that an
+# operation returns (mut_alloc, mut_load, mut_get_global) or that mut_payload gives is
+# valid only until the next mutator operation: every operation may collect, and a
+# collection updates the roots (stack slots, globals, extra roots such as the Pool's) and
+# heap slots, never a C local.  A pointer a workload keeps across an operation lives in a
+# stack slot (or a global) and is read again from there (`heap.roots.stack[r]`,
+# mut_payload(heap, r)).  Debug builds poison the old copies, so a stale pointer fails at
+# its next use with the operation that used it (debugcheck.stale_pointer_bug proves it).
+#
 # Recording (`gcbench record`): every operation first tests heap.trace != NULL (one
 # predictable branch) and, when recording, appends one TraceRecord (heap.pxd).  A
 # workload's own mut_tick() is recorded too (as `tick`), so a replay performs the same

@@ -5,18 +5,47 @@ from libc.stdlib cimport realloc, free
 from libc.string cimport memset, strlen
 from libc.stdio cimport snprintf
 from gcbench_core.heap cimport (HeapState, VerifierState, Span, Object, MarkStack, obj_slots,
-                                span_of, obj_index, in_arena, heap_fail, heap_sync_current_spans,
+                                span_of, obj_index, in_arena, heap_fail, heap_sync_current_spans, charged_bytes,
+                                bump_charged, bump_objects as bump_objects_of,
                                 mark_stack_push, mark_stack_free, gcb_now_ns, gcb_ctz64,
                                 heap_interrupt_requested,
                                 PAGE_SHIFT, HEADER_BYTES, SPAN_FREE, SPAN_LARGE,
                                 ERR_NONE, ERR_INTERNAL, ERR_HEAP_CORRUPTION)
 from gcbench_core.spaces.pages cimport map_zeroed, unmap, span_release_pages
 from gcbench_core.spaces.sizeclass cimport span_allocated_count
+from gcbench_core.spaces.bump cimport bump_contains, bump_in_to_space
 
 
 
 cdef inline bint object_allocated(Span* s, uint32_t index) noexcept nogil:
     return index < s.freeindex or ((s.alloc_bits[index >> 6] >> (index & 63)) & 1)
+
+cdef inline bint in_bump_region(HeapState* heap, const void* p) noexcept nogil:
+    return heap.bump.base != NULL and bump_contains(&heap.bump, p)
+
+# A reachable object in the bump space (copying plans) must lie in the current to-space
+# (or nursery) below the cursor, with a sane header: not a forwarding header (a pointer
+# to an old copy that was not updated), not poisoned (debug builds poison old copies).
+cdef void verify_bump_object(HeapState* heap, Object* obj, const char* where) noexcept nogil:
+    cdef char msg[900]
+    cdef uintptr_t offset = <uintptr_t>obj - <uintptr_t>heap.bump.to_base
+    if not bump_in_to_space(&heap.bump, obj) or (offset & 7) != 0 or <char*>obj >= heap.bump.cursor:
+        snprintf(msg, 900, "heap corruption: reachable object %p lies in the bump space outside the objects "
+                 "in use (from-space or past the cursor): a stale pointer to an old copy or to a reset nursery (reached by %s)",
+                 <void*>obj, where)
+        heap_fail(heap, ERR_HEAP_CORRUPTION, msg)
+        return
+    if obj.nbytes == 0:
+        snprintf(msg, 900, "heap corruption: reachable object %p has a forwarding header: a pointer to it "
+                 "was not updated when it was copied (reached by %s)", <void*>obj, where)
+        heap_fail(heap, ERR_HEAP_CORRUPTION, msg)
+        return
+    if obj.nbytes > 32768 or obj.nbytes < HEADER_BYTES + 8 * <uint64_t>obj.nslots or \
+            <char*>obj + ((obj.nbytes + 7) & ~(<uint32_t>7)) > heap.bump.cursor:
+        snprintf(msg, 900, "heap corruption: reachable object %p in the bump space has a damaged header "
+                 "(%u slots, %u bytes; reached by %s)", <void*>obj, obj.nslots, obj.nbytes, where)
+        heap_fail(heap, ERR_HEAP_CORRUPTION, msg)
+        return
 
 # Check that `obj` (found in `where`) is a valid allocated object; fail with a message.
 cdef void verify_object(HeapState* heap, Object* obj, const char* where, bint check_marks) noexcept nogil:
@@ -24,6 +53,9 @@ cdef void verify_object(HeapState* heap, Object* obj, const char* where, bint ch
     cdef Span* s
     cdef uint32_t index
     cdef uintptr_t offset = <uintptr_t>obj - <uintptr_t>heap.pages.arena
+    if in_bump_region(heap, obj):
+        verify_bump_object(heap, obj, where)
+        return
     if not in_arena(heap, obj) or (offset & 7) != 0 or (offset >> PAGE_SHIFT) >= heap.pages.high_water_page:
         snprintf(msg, 900, "heap corruption: %p is not an object address in the arena (reached by %s)", <void*>obj, where)
         heap_fail(heap, ERR_HEAP_CORRUPTION, msg)
@@ -57,6 +89,20 @@ cdef inline bint verify_visit(HeapState* heap, Object* obj) noexcept nogil:
     if heap.verifier.bits[granule >> 6] & bit:
         return False
     heap.verifier.bits[granule >> 6] |= bit
+    return True
+
+# True the first time `obj` is reached (or when it is outside every space: it is then
+# recorded, and verify_object fails it).
+cdef inline bint verify_first_visit(HeapState* heap, Object* obj) noexcept nogil:
+    cdef uint64_t granule, bit
+    if in_arena(heap, obj):
+        return verify_visit(heap, obj)
+    if in_bump_region(heap, obj) and heap.verifier.bump_bits != NULL:
+        granule = (<uintptr_t>obj - <uintptr_t>heap.bump.base) >> 3
+        bit = (<uint64_t>1) << (granule & 63)
+        if heap.verifier.bump_bits[granule >> 6] & bit:
+            return False
+        heap.verifier.bump_bits[granule >> 6] |= bit
     return True
 
 # The verifier's trace is breadth-first over an append-only list of every object it
@@ -161,6 +207,8 @@ cdef void heap_verify(HeapState* heap, bint check_marks) noexcept nogil:
     cdef Object* obj
     cdef Object* child
     cdef MarkStack* seen = &heap.verifier.seen
+    cdef int64_t bump_counted, bump_objects
+    cdef char* scan
     heap_sync_current_spans(heap)        # freeindex must be exact: bump runs folded in
     nbits_words = (heap.pages.arena_bytes >> 3) // 64 + 1
     if heap.verifier.bits == NULL:
@@ -170,6 +218,16 @@ cdef void heap_verify(HeapState* heap, bint check_marks) noexcept nogil:
             return
     else:
         memset(heap.verifier.bits, 0, nbits_words * 8)
+    if heap.bump.base != NULL:
+        nbits_words = ((2 * heap.bump.half_bytes) >> 3) // 64 + 1
+        if heap.verifier.bump_bits == NULL:
+            heap.verifier.bump_bits = <uint64_t*>map_zeroed(nbits_words * 8)
+            if heap.verifier.bump_bits == NULL:
+                heap_fail(heap, ERR_INTERNAL, "verifier: out of memory")
+                return
+            heap.verifier.bump_bits_bytes = nbits_words * 8
+        else:
+            memset(heap.verifier.bump_bits, 0, nbits_words * 8)
     seen.length = 0
     # roots: stack slots, globals, extra roots (numbered in that order)
     for i in range(heap.roots.nstack + heap.roots.nglobals):
@@ -190,7 +248,7 @@ cdef void heap_verify(HeapState* heap, bint check_marks) noexcept nogil:
         obj = seen.items[cursor]
         for k in range(obj.nslots):
             child = obj_slots(obj)[k]
-            if child != NULL and (not in_arena(heap, child) or verify_visit(heap, child)):
+            if child != NULL and verify_first_visit(heap, child):
                 if not verify_record(heap, child, cursor, k):
                     return
                 if not verify_entry(heap, seen.length - 1, check_marks):
@@ -212,9 +270,31 @@ cdef void heap_verify(HeapState* heap, bint check_marks) noexcept nogil:
         else:
             counted += span_allocated_count(s) * s.elemsize
         p += s.npages
+    if heap.bump.base != NULL:
+        # bump objects: walk to-space (every header must be sane) and charge each its class
+        bump_counted = 0
+        bump_objects = 0
+        scan = heap.bump.to_base
+        while scan < heap.bump.cursor:
+            obj = <Object*>scan
+            if obj.nbytes < HEADER_BYTES or obj.nbytes > 32768:
+                snprintf(msg, 400, "heap corruption: the bump space holds a damaged header at %p (%u bytes)",
+                         <void*>obj, obj.nbytes)
+                heap_fail(heap, ERR_HEAP_CORRUPTION, msg)
+                return
+            bump_counted += charged_bytes(heap, obj.nbytes)
+            bump_objects += 1
+            scan += (obj.nbytes + 7) & ~(<uint32_t>7)
+        if bump_counted != bump_charged(heap) or bump_objects != bump_objects_of(heap):
+            snprintf(msg, 400, "heap corruption: the bump space holds %lld objects of %lld bytes, but counts %lld of %lld",
+                     <long long>bump_objects, <long long>bump_counted, <long long>bump_objects_of(heap),
+                     <long long>bump_charged(heap))
+            heap_fail(heap, ERR_HEAP_CORRUPTION, msg)
+            return
+        counted += bump_counted
     expected = heap.alloc_bytes - heap.freed_bytes
     if counted != expected:
-        snprintf(msg, 400, "heap corruption: accounting does not balance: spans hold %lld bytes of objects, but allocated - freed = %lld - %lld = %lld",
+        snprintf(msg, 400, "heap corruption: accounting does not balance: spaces hold %lld bytes of objects, but allocated - freed = %lld - %lld = %lld",
                  <long long>counted, <long long>heap.alloc_bytes, <long long>heap.freed_bytes, <long long>expected)
         heap_fail(heap, ERR_HEAP_CORRUPTION, msg)
         return
@@ -222,7 +302,7 @@ cdef void heap_verify(HeapState* heap, bint check_marks) noexcept nogil:
         heap.collector.verify_plan(heap)
 
 cdef bint verify_root(HeapState* heap, Object* obj, uint32_t number, bint check_marks) noexcept nogil:
-    if in_arena(heap, obj) and not verify_visit(heap, obj):
+    if not verify_first_visit(heap, obj):
         return True
     if not verify_record(heap, obj, ROOT_ENTRY, number):
         return False
@@ -247,6 +327,12 @@ cdef void corrupt_heap(HeapState* heap, int kind) noexcept nogil:
     # prefer an object one level down, so the damage is not only at a root
     if victim.nslots > 0 and obj_slots(victim)[0] != NULL:
         victim = obj_slots(victim)[0]
+    if in_bump_region(heap, victim):
+        if kind == CORRUPT_FREE_REACHABLE:
+            victim.nbytes = 0            # as if it had been copied and its pointer not updated
+        elif kind == CORRUPT_HEADER:
+            victim.nbytes = 0xFFFFFFF0
+        return
     if kind == CORRUPT_FREE_REACHABLE:
         s = span_of(heap, victim)
         if s.state == SPAN_LARGE:
@@ -312,6 +398,9 @@ cdef void verifier_free(HeapState* heap) noexcept nogil:
     if v.bits != NULL:
         unmap(v.bits, ((heap.pages.arena_bytes >> 3) // 64 + 1) * 8)
         v.bits = NULL
+    if v.bump_bits != NULL:
+        unmap(v.bump_bits, v.bump_bits_bytes)
+        v.bump_bits = NULL
     mark_stack_free(&v.seen)
     free(v.parent)
     free(v.slot)

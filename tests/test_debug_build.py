@@ -35,6 +35,18 @@ def test_storing_a_freed_object_fails_the_run():
 
 
 @debug_only
+def test_moving_stress_catches_a_stale_pointer():
+    # semispace with --stress 1 moves every object at every allocation and poisons the
+    # old copies: a pointer kept in a C local across an allocation fails at its next use
+    from gcbench_core.collectors import semispace
+    heap = ManagedHeap(1 << 20, 100, stress_allocs=1)
+    semispace.attach(heap, {})
+    with pytest.raises(HeapError, match=r"poisoned \(freed\)") as info:
+        debugcheck.stale_pointer_bug(heap)
+    assert "store into object" in str(info.value)
+
+
+@debug_only
 def test_marking_a_free_slot_trips_a_debug_assertion():
     with pytest.raises(HeapError, match="debug assertion.*never allocated") as info:
         debugcheck.mark_free_slot(heap_with_marksweep())

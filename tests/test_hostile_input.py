@@ -52,6 +52,7 @@ SMALL_PARAMS = {
     "python-heap": {"churn_ops": 2000, "churn_live": 200},
     "graph-mutate": {"nodes": 200, "ops": 2000},
     "python-cycles": {"ops": 2000},
+    "mt-gcbench": {"long_lived_depth": 4, "array_len": 100, "min_depth": 2, "max_depth": 6},
 }
 
 

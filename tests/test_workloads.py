@@ -20,6 +20,7 @@ SMALL = {
     "server": {"requests": 20000, "cache_objects": 500},
     "graph-mutate": {"nodes": 5000, "ops": 100000},
     "python-cycles": {"ops": 20000},
+    "mt-gcbench": {"long_lived_depth": 8, "array_len": 1000, "min_depth": 4, "max_depth": 8},
 }
 
 

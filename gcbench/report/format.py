@@ -85,6 +85,7 @@ def print_summary(result, result_keys=(), out=sys.stdout):
               f"{pool['puts']} puts, {pool['dropped']} dropped by cleanup", file=out)
     for key in (k for k in result_keys if k in result):
         print(f"  {key:<12} {_fmt_extra(result[key])}", file=out)
+    _print_generations(result, out)
     if result["verified"]:
         print(f"  verified     yes ({result['counters']['verified_cycles']} cycles and the final heap)", file=out)
     touch = result.get("pretouch")
@@ -303,6 +304,22 @@ def minheap_line(config, found, search):
     fails = f"; {failing} bytes runs out" if failing else ""
     return (f"minimum heap of {config.workload} under {config.collector}: {format_bytes(found)} "
             f"({len(search.probes)} runs{fails}), bytes: {found}")
+
+
+def _print_generations(result, out):
+    """Copying and generational runs: cycles by kind, copied and promoted bytes, survival."""
+    kinds = result["summary"].get("cycle_kinds") or {}
+    c = result["counters"]
+    if set(kinds) - {"full"}:
+        survival = result["summary"].get("minor_survival")
+        print("  cycle kinds  " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) +
+              (f"; minor survival {survival * 100:.1f}%" if survival is not None else ""), file=out)
+    if c.get("copied_objects") or c.get("promoted_bytes"):
+        print(f"  copied       {c['copied_objects']} objects, {format_bytes(c['copied_bytes'])}; "
+              f"promoted {format_bytes(c['promoted_bytes'])}", file=out)
+    if c.get("remset_entries") or c.get("cards_dirtied"):
+        print(f"  remembered   {c['remset_entries']} objects logged, {c['cards_dirtied']} cards dirtied, "
+              f"{format_bytes(c['card_scan_bytes'])} scanned", file=out)
 
 
 # ---------------------------------------------------------------------------

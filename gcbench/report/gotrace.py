@@ -41,7 +41,8 @@ def gctrace_lines(result):
             f"{first / 1e6:.3f}+{concurrent / 1e6:.3f}+{last / 1e6:.3f} ms clock, "
             f"{cycle['heap_before'] / MB:.0f}->{cycle['heap_after'] / MB:.0f}->{cycle['live_bytes'] / MB:.0f} MB, "
             f"{goal_text}, 1 P" + (" (forced)" if cycle.get("forced") else "")
-            + _generation_note(result, mine))
+            + _generation_note(result, mine)
+            + (f" ({cycle['kind']})" if cycle.get("kind", "full") != "full" else ""))
     return lines
 
 

@@ -40,9 +40,9 @@ FORMATS = ("png", "svg", "pdf")
 
 PAUSE_KIND_MARKERS = {"stw-collect": "o", "mark-start": "^", "mark-termination": "v",
                       "full-gc": "s"}
-# CPython's cycle detector (refcount): generations and 3.14's young/increment collections
-GENERATION_KINDS = ("gen0", "gen1", "gen2", "young", "increment")
-PAUSE_KIND_MARKERS.update(zip(GENERATION_KINDS, ("o", "D", "s", "o", "P")))
+# generational plans: CPython's generations (refcount) and nursery/mature (gencopy, sticky)
+GENERATION_KINDS = ("gen0", "gen1", "gen2", "young", "increment", "minor", "major")
+PAUSE_KIND_MARKERS.update(zip(GENERATION_KINDS, ("o", "D", "s", "o", "P", "x", "*")))
 HEAP_IN_USE_COLOUR = "#333333"
 HEAP_GOAL_COLOUR = "#888888"
 PNG_DPI = 110
@@ -176,7 +176,8 @@ def _plot_pauses(group, styles):
         colour = styles.colour(label)
         # dense strips get lighter dots, so that the mass of pauses shows as shade
         alpha = float(np.clip(8 / np.sqrt(ms.size), 0.15, 0.8))
-        ax_dist.scatter(ms, y + rng.uniform(-0.28, 0.28, ms.size), s=10, color=colour,
+        jitter = y + rng.uniform(-0.28, 0.28, ms.size)
+        ax_dist.scatter(ms, jitter, s=10, color=colour,
                         alpha=alpha, edgecolors="none", rasterized=ms.size > 2000)
         pct = metrics.percentiles(ms)
         for key, style, width in marks:

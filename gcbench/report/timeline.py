@@ -73,7 +73,8 @@ def trace_events(result):
     timed.append(_counter("heap in use", 0, 0))
     for i, c in enumerate(cycle_log, start=1):
         start, end = c["start_ns"], c["end_ns"]
-        timed.append({"ph": "X", "pid": PID, "tid": TID_CYCLES, "cat": "gc,cycle", "name": "GC cycle",
+        cycle_name = "GC cycle" if c.get("kind", "full") == "full" else f"GC cycle ({c['kind']})"
+        timed.append({"ph": "X", "pid": PID, "tid": TID_CYCLES, "cat": "gc,cycle", "name": cycle_name,
                       "ts": _us(start), "dur": _us(max(end - start, 0)), "args": {"cycle": i, **c}})
         timed.append(_counter("heap in use", start, c["heap_before"]))
         timed.append(_counter("heap in use", end, c["heap_after"]))

@@ -63,6 +63,7 @@ def workload_inputs(wentry, params):
 def run_config(config, on_heap=None):
     """Run a RunConfig; returns the result dictionary (see run)."""
     from gcbench_core.heap import HeapError, ManagedHeap, PAUSE_KIND_NAMES
+    from gcbench_core.heap import CYCLE_KIND_NAMES
 
     centry = registry.get_collector(config.collector)
     wentry = registry.get_workload(config.workload)
@@ -92,7 +93,7 @@ def run_config(config, on_heap=None):
         raise cls(exc.kind, message) from None
     except ValueError as exc:
         raise UsageError(f"{config.workload}: {exc}") from None
-    result = collect_result(managed, config, extra, PAUSE_KIND_NAMES)
+    result = collect_result(managed, config, extra, PAUSE_KIND_NAMES, CYCLE_KIND_NAMES)
     result["pretouch"] = pretouch
     return result
 
@@ -142,7 +143,7 @@ def heap_exhausted_message(message, config, constraints):
             + (" (with the same --param values)" if config.params else ""))
 
 
-def collect_result(managed, config, extra, kind_names):
+def collect_result(managed, config, extra, kind_names, cycle_kind_names=("full", "minor", "major")):
     counters = managed.counters()
     pauses = managed.pauses()
     cycles = managed.cycles()
@@ -157,6 +158,7 @@ def collect_result(managed, config, extra, kind_names):
         entry["start_ns"] -= start
         entry["end_ns"] -= start
         entry["forced"] = bool(entry["forced"])
+        entry["kind"] = cycle_kind_names[entry["kind"]]
         cycle_log.append(entry)
     result = {
         **build_info(),

@@ -135,13 +135,16 @@ class Suite:
     pyperf: dict = field(default_factory=dict)
     modes: dict = field(default_factory=dict)         # "fast"/"rigorous" -> replacements
     optional_workloads: set = field(default_factory=set)  # declared optional, absent here
-    # pairs a file restricts: ("collector", name) -> workloads it runs, ("workload", name)
-    # -> collectors that run it (the `workloads` / `collectors` keys)
+    # pairs a file restricts: ("workload", name) -> collectors that run it (a [[workload]]
+    # table's `collectors` key)
     restrict: dict = field(default_factory=dict)
 
     def pair_allowed(self, cname, wname):
         return (wname in self.restrict.get(("collector", cname), {wname})
                 and cname in self.restrict.get(("workload", wname), {cname}))
+    # per collector entry (name, canonical opts): (workload names or None, heap texts or
+    # None) it is limited to (a [[collector]] table's `workloads` and `heap` keys)
+    collector_limits: dict = field(default_factory=dict)
 
     def configurations(self):
         out = []
@@ -150,11 +153,18 @@ class Suite:
                 for gogc in self.gogcs:
                     for seed in self.seeds:
                         for cname, opts, given_opts in self.collectors:
-                            if not self.pair_allowed(cname, wname):
+                            if not (self.pair_allowed(cname, wname)
+                                    and self._collector_runs(cname, opts, wname, heap)):
                                 continue
                             out.append(Configuration(cname, opts, given_opts, wname, params,
                                                      given_params, heap, gogc, seed))
         return out
+
+    def _collector_runs(self, cname, opts, wname, heap):
+        workloads, heaps = self.collector_limits.get((cname, _canonical(opts)), (None, None))
+        # heap limits that name none of this run's heap sizes (--fast's "2x") do not apply
+        heaps_apply = heaps is not None and bool(heaps & {h.text for h in self.heaps})
+        return (workloads is None or wname in workloads) and (not heaps_apply or heap.text in heaps)
 
     def for_mode(self, mode):
         """The suite as --fast or --rigorous runs it: (suite, pass pyperf's own flag).
@@ -275,14 +285,17 @@ def parse(text, source="<suite>"):
 
     if "collector" not in data:
         check.fail("collector", "missing: add at least one [[collector]] table")
-    named = {e.get("name") for e in check.array(data["collector"], "collector")
-             if isinstance(e, dict) and e.get("name") != "*"}
+    explicit = {e.get("name") for e in check.array(data["collector"], "collector") if isinstance(e, dict)}
     for i, entry in enumerate(check.array(data["collector"], "collector")):
+        entry, limits = _collector_limits(check, entry, f"collector[{i}]")
         entries = _entries(check, entry, f"collector[{i}]", "collector") or []
         if entry.get("name") == "*":
-            entries = [e for e in entries if e[0] not in named]
+            # every available collector but those the file names in tables of their own
+            entries = [e for e in entries if e[0] not in explicit]
+        for cname, opts, _ in entries:
+            if limits != (None, None):
+                suite.collector_limits[(cname, _canonical(opts))] = limits
         suite.collectors += entries
-        _restriction(check, suite, entry, "collector", "workloads", f"collector[{i}]")
     if not suite.collectors:
         check.fail("collector", "no collector is available")
 
@@ -465,6 +478,26 @@ _KINDS = {
     "collector": ("opts", "option", registry.collectors, "options"),
     "workload": ("params", "parameter", registry.workloads, "parameters"),
 }
+
+
+def _collector_limits(check, entry, path):
+    """A [[collector]] table without its `workloads` and `heap` keys, and those limits:
+    (workload names or None, heap texts or None).  The collector then runs only those
+    workloads, at those of the suite's heap sizes (a new collector joining the default
+    suite with a few configurations)."""
+    if not isinstance(entry, dict):
+        return entry, (None, None)
+    rest = {k: v for k, v in entry.items() if k not in ("workloads", "heap")}
+    workloads = heaps = None
+    if "workloads" in entry:
+        workloads = check.array(entry["workloads"], f"{path}.workloads")
+        for j, w in enumerate(workloads):
+            if not isinstance(w, str):
+                check.fail(f"{path}.workloads[{j}]", f"expected a workload name, got {w!r}")
+        workloads = set(workloads)
+    if "heap" in entry:
+        heaps = {h.text for h in _heaps(check, entry["heap"], f"{path}.heap")}
+    return rest, (workloads, heaps)
 
 
 def _entries(check, entry, path, kind):

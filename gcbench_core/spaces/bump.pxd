@@ -16,7 +16,7 @@
 # Invariants: base <= to_base <= cursor <= limit = to_base + half_bytes; every object in
 # [to_base, cursor) starts at an 8-byte boundary with a valid header; an object of
 # from-space is either not copied or forwarded to exactly one copy in to-space.
-# No plan allocates here yet: debugcheck.bump_space_check exercises it.
+# Plans: semispace (both halves), gencopy (one half as the nursery); debugcheck exercises it.
 
 from libc.stdint cimport uint32_t, uint64_t, int64_t, uintptr_t
 from gcbench_core.object cimport Object, HEADER_BYTES
@@ -31,6 +31,11 @@ ctypedef struct BumpSpace:
     int64_t half_bytes
     char* to_base                    # the half allocation bumps into
     char* from_base                  # the other half (evacuated at the last flip)
+    # Objects in to-space and their bytes as the heap charges them (size classes): the
+    # heap's allocation counters less these bases (the fast path counts nothing else;
+    # the heap moves the bases past large objects; bump_objects/bump_charged in heap.pxd)
+    int64_t count_base
+    int64_t charge_base
     int64_t flips
     int64_t copied_objects
     int64_t copied_bytes

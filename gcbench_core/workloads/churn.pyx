@@ -59,6 +59,7 @@ cdef void kernel(void* arg) noexcept nogil:
     cdef Rng rng
     cdef int64_t i, step, n = p.live_objects
     cdef Object* a
+    cdef uint32_t a_slots
     rng_seed(&rng, p.seed)
     mut_alloc(heap, R_RING, <uint32_t>n, 0)
     mut_set_global(heap, G_RING, R_RING)
@@ -79,9 +80,10 @@ cdef void kernel(void* arg) noexcept nogil:
             mut_drop(heap, R_OLD, False)
         if p.mutate_fraction > 0 and rng_double(&rng) < p.mutate_fraction:
             a = mut_load(heap, R_A, R_RING, <uint32_t>rng_below(&rng, n))
-            if a.nslots > 0:
+            a_slots = a.nslots           # `a` is valid until the next operation (mutator.pxd)
+            if a_slots > 0:
                 mut_load(heap, R_B, R_RING, <uint32_t>rng_below(&rng, n))
-                mut_store(heap, R_A, <uint32_t>rng_below(&rng, a.nslots), R_B)
+                mut_store(heap, R_A, <uint32_t>rng_below(&rng, a_slots), R_B)
                 mut_clear(heap, R_B)
             mut_clear(heap, R_A)
     mut_clear(heap, R_NEW)
