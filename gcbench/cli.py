@@ -60,6 +60,14 @@ def _add_run_config(p, workload_file=False, collector_default=None,
     p.add_argument("--gogc", default="100", metavar="N|off",
                    help="GOGC: next heap goal = live * (1 + N/100); 'off' collects only "
                         "when the heap is full (default 100)")
+    p.add_argument("--memlimit", default=None, metavar="SIZE",
+                   help="GOMEMLIMIT: a soft memory limit (bytes, or a number with K, M, G): the heap "
+                        "goal is at most what fits under it (with GOGC off, the only goal); the GC "
+                        "CPU limiter keeps collection near 50%% of CPU when it is too small")
+    p.add_argument("--procs", default=None, metavar="N",
+                   help="GOMAXPROCS: the number of Ps; sets the mark workers' utilization as Go "
+                        "computes it for N Ps and shows as `N P` in --gctrace (default: this "
+                        "machine's cores)")
 
 
 def build_parser():
@@ -223,7 +231,8 @@ def _config(args, workload, params=None, seed=None, **modes):
     from .runs.config import make_config
     return make_config(args.collector, workload, params=params,
                        opts=parse_key_values(args.opt, "--opt"), seed=seed,
-                       heap=args.heap, gogc=args.gogc, **modes)
+                       heap=args.heap, gogc=args.gogc, procs=args.procs, memlimit=args.memlimit,
+                       **modes)
 
 
 def cmd_run(args):

@@ -35,6 +35,8 @@ ctypedef struct CycleRecord:
     int64_t mark_ns                  # wall time of marking (concurrent part included)
     int64_t sweep_ns                 # sweeping inside the pause (STW collectors)
     int64_t forced                   # 1: runtime.GC() or out of memory
+    int64_t cycle_goal_bytes         # the goal this cycle aimed at (-1: none); gctrace's goal
+    int64_t gc_cpu_ns                # GC CPU in Go's sense since the run began, at the end
 
 ctypedef struct EventLog:
     PauseRecord* pauses
