@@ -28,8 +28,10 @@
 #   workers  GOMAXPROCS `procs`: Go's dedicated and fractional mark workers for that many Ps
 #            (25% of procs, rounded as Go rounds).  One mutator thread leaves procs - 1 Ps
 #            idle; Go runs idle mark workers there, whose time is not GC CPU in Go's sense.
-#   limiter  Go's GC CPU limiter: a leaky bucket of GC time minus mutator time (procs x
-#            LIMITER_BUCKET_NS per P); while full, no assists.  Switched off: never limits.
+#   limiter  Go's GC CPU limiter: a leaky bucket of GC time (assists and pauses on the
+#            mutator's P) minus mutator time, LIMITER_BUCKET_NS x procs; while full, no
+#            assists; while more than half full, no new cycle unless the arena is near full
+#            (gcbench's addition, see pacer_should_start).  Switched off: never limits.
 #   sweeping spans to sweep per poll so that sweeping ends before the next trigger.
 # Invariant: heap_marked <= trigger <= goal whenever a goal is set and a cycle has ended.
 

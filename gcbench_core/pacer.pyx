@@ -71,6 +71,11 @@ cdef inline int64_t limit_goal(Pacer* p) noexcept nogil:
         return INT64_MAX
     return <int64_t>(limit * (1.0 - LIMIT_HEADROOM) / p.overhead)
 
+cdef inline int64_t arena_goal(Pacer* p) noexcept nogil:
+    if p.arena_bytes == INT64_MAX:
+        return INT64_MAX
+    return <int64_t>(p.arena_bytes * (1.0 - LIMIT_HEADROOM) / p.overhead)
+
 cdef int64_t pacer_heap_live(Pacer* p, int64_t alloc_bytes) noexcept nogil:
     return p.last_marked_bytes + alloc_bytes - p.live_base_alloc
 
@@ -186,7 +191,15 @@ cdef void pacer_update_trigger(Pacer* p, int64_t live, int64_t scan_work, bint f
     set_trigger(p)
 
 cdef bint pacer_should_start(Pacer* p, int64_t alloc_bytes) noexcept nogil:
-    return pacer_heap_live(p, alloc_bytes) >= p.heap_trigger
+    cdef int64_t live = pacer_heap_live(p, alloc_bytes)
+    if live < p.heap_trigger:
+        return False
+    # The limiter also holds the next cycle back while its bucket is more than half full
+    # (gcbench's addition: Go's pauses are tens of microseconds, gcbench's back-to-back
+    # cycles' pauses and sweeps alone can pass 50%), unless the arena is near full.
+    if p.limiter_enabled and p.bucket_fill * 2 >= p.bucket_capacity and live < arena_goal(p):
+        return False
+    return True
 
 cdef int64_t pacer_next_poll_bytes(Pacer* p, int64_t alloc_bytes, int64_t in_use, int64_t cap) noexcept nogil:
     cdef int64_t room

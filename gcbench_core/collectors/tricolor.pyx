@@ -465,12 +465,19 @@ cdef void mutator_mark(HeapState* heap, TricolorState* st, int64_t max_objects, 
 # until the cycle ends (Go parks an assist that finds no work until credit comes).
 # Returns whether the cycle ended.
 cdef bint mark_assist(HeapState* heap, TricolorState* st) noexcept nogil:
+    cdef int64_t t0, assist0, stw0
     cdef int64_t allocated = heap.alloc_bytes - st.last_assist_alloc
     cdef int64_t done = st.mut.scanned_bytes + gcb_load_i64(&st.bg_scanned_published)
     cdef double budget = pacer_assist_work(&heap.pacer, allocated, done, heap.alloc_bytes, st.poll_bytes)
     st.last_assist_alloc = heap.alloc_bytes
     if budget < 0:
-        finish_marking(heap, st, False)                # at the goal: the mutator must not outrun
+        # at the goal: the mutator must not outrun.  Its whole stall (marking, and waiting
+        # for the worker) is assist time, the pause apart: GC time for the limiter.
+        t0 = gcb_now_ns()
+        assist0 = heap.assist_ns
+        stw0 = heap.events.stw_ns
+        finish_marking(heap, st, False)
+        heap.assist_ns = assist0 + (gcb_now_ns() - t0) - (heap.events.stw_ns - stw0)
         return True
     if budget >= 1.0:
         mutator_mark(heap, st, INT64_MAX, <int64_t>budget + 1)
@@ -629,9 +636,11 @@ cdef void schedule_poll(HeapState* heap, TricolorState* st) noexcept nogil:
     elif heap.stress_allocs > 0:
         heap.next_poll_bytes = heap.alloc_bytes
     else:
-        # at the trigger; while sweeping is pending, at least every poll_bytes
-        heap.next_poll_bytes = pacer_next_poll_bytes(&heap.pacer, heap.alloc_bytes, heap_in_use(heap),
-                                                     st.poll_bytes if st.sweep_pending else 0)
+        # at the trigger; while sweeping is pending or the limiter holds a cycle back, at
+        # least every poll_bytes
+        heap.next_poll_bytes = pacer_next_poll_bytes(
+            &heap.pacer, heap.alloc_bytes, heap_in_use(heap),
+            st.poll_bytes if st.sweep_pending or heap.pacer.bucket_fill > 0 else 0)
 
 cdef void tc_alloc_hook(HeapState* heap) noexcept nogil:
     cdef TricolorState* st = state_of(heap)
