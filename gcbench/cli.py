@@ -105,7 +105,10 @@ def build_parser():
     p.add_argument("--gctrace", action="store_true",
                    help="print one Go-style gctrace line per cycle to stderr")
     p.add_argument("--memstats", action="store_true",
-                   help="print runtime.MemStats-like totals after the run")
+                   help="print runtime.MemStats-like totals after the run, and the runtime/metrics "
+                        "values (/gc/heap/goal:bytes, /gc/heap/live:bytes, /gc/cycles/total:gc-cycles, "
+                        "/gc/gomemlimit:bytes, /cpu/classes/gc/total:cpu-seconds, "
+                        "/sched/pauses/total/gc:seconds)")
     p.add_argument("--json", metavar="PATH", help="write the full result as JSON to PATH")
     p.add_argument("--timeline", metavar="FILE.json",
                    help="write the run's events (pauses by kind, cycles, mark/sweep phases, heap "
@@ -257,6 +260,10 @@ def cmd_run(args):
         print("memstats:")
         for line in gotrace.format_memstats(gotrace.memstats(result)):
             print(line)
+        if result.get("metrics"):
+            print("runtime/metrics:")
+            for line in gotrace.format_runtime_metrics(result["metrics"]):
+                print(line)
     if args.json:
         store.dump_run(args.json, result, "--json")
     if args.timeline:

@@ -407,6 +407,11 @@ cdef class ManagedHeap:
         self.state.verifier.corrupt_at_cycle = cycle
         self.state.verifier.corrupt_kind = CORRUPT_KINDS[kind]
 
+    def pacer_workers(self):
+        """(dedicated mark workers, fractional utilization goal per P) for this heap's
+        GOMAXPROCS, as Go's gcControllerState.startCycle computes them."""
+        return self.state.pacer.dedicated_workers, self.state.pacer.fractional_goal
+
     def pauses(self):
         """Every pause as a numpy structured array (start_ns, end_ns, kind, cycle)."""
         cdef HeapState* heap = self.state

@@ -108,3 +108,20 @@ def format_memstats(stats):
         else:
             lines.append(f"{key:>14}: {value}")
     return lines
+
+
+def format_runtime_metrics(metrics):
+    """The result's runtime/metrics values (runner: metrics.runtime_metrics), one per line;
+    the pause histogram as its non-empty buckets."""
+    lines = []
+    for name, value in metrics.items():
+        if isinstance(value, dict):
+            edges, counts = value["buckets"], value["counts"]
+            shown = [f"[{edges[i] * 1e6:g}us, {edges[i + 1] * 1e6:g}us): {n}"
+                     for i, n in enumerate(counts) if n]
+            lines.append(f"  {name}: " + (", ".join(shown) if shown else "empty"))
+        elif isinstance(value, float):
+            lines.append(f"  {name}: {value:.6f}")
+        else:
+            lines.append(f"  {name}: {value}")
+    return lines

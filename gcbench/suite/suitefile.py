@@ -33,8 +33,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .. import registry
+from ..errors import UsageError
 from ..runs.config import FIRST_PROBE_HEAP, check_heap_size, check_seed, make_config, parse_memlimit
-from ..runs.config import FIRST_PROBE_HEAP, check_heap_size, check_seed, make_config
 from ..units import parse_gogc, parse_size, require_regular_file
 
 DEFAULT_SUITE = Path(__file__).with_name("default.toml")
