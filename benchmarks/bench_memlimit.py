@@ -17,7 +17,7 @@ records), the time the limiter spent limiting, the peak heap, and a text chart o
 windows.  Figures are printed, not asserted (--check exits 1 when the limiter-on runs
 exceed 55% in a window or do not complete).
 
-    PYTHONPATH=$PWD python benchmarks/bench_memlimit.py [--requests N] [--repeat N] [--json OUT]
+    PYTHONPATH=$PWD python benchmarks/bench_memlimit.py [--requests N] [--repeat N] [--json OUT] [--smallest]
 """
 import argparse
 import json
@@ -59,7 +59,10 @@ def main(argv=None):
     parser.add_argument("--procs", type=int, default=2)
     parser.add_argument("--json", metavar="OUT")
     parser.add_argument("--check", action="store_true")
+    parser.add_argument("--smallest", action="store_true", help="smoke-test size (seconds)")
     args = parser.parse_args(argv)
+    if args.smallest:
+        args.requests, args.repeat = 5000, 1
     params = {"requests": args.requests, "leak_fraction": args.leak_fraction}
     try:
         first = gcbench.run("tricolor", "leak", params=params, procs=args.procs)
