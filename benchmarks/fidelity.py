@@ -7,8 +7,9 @@ reference programs under benchmarks/reference/ are gcbench's workloads written n
 
   c/gcbench.c, c/churn.c, c/server.c   built twice with the system compiler: on libgc
                                        (GC_MALLOC, GC_MALLOC_ATOMIC) and on malloc/free
-  go/gcbench.go, churn.go, leak.go,    built with the installed Go; run with
-  go/server.go (-pool: sync.Pool)      GOMAXPROCS=2, GOGC=N and GODEBUG=gctrace=1
+  go/gcbench.go, churn.go, leak.go,    built with the installed Go, each with go/common.go
+  go/server.go (-pool: sync.Pool)      (object layout, RNG, report); run with GOMAXPROCS=2,
+                                       GOGC=N and GODEBUG=gctrace=1
 
 This script builds them (into $XDG_CACHE_HOME/gcbench/fidelity, or /tmp), then for each
 shape runs the native program and the in-lab collector alternately, in one run, each in
@@ -137,12 +138,13 @@ def build_go(source, cache):
     if go is None:
         return None, "go not found on PATH (install golang-go)"
     src = os.path.join(REFERENCE, "go", source)
+    common = os.path.join(REFERENCE, "go", "common.go")     # shared by every Go reference
     version = subprocess.run([go, "version"], capture_output=True, text=True).stdout.strip()
-    out = os.path.join(cache, f"{source[:-3]}-go-{digest(src, extra=version)}")
+    out = os.path.join(cache, f"{source[:-3]}-go-{digest(common, src, extra=version)}")
     if not os.path.exists(out):
         env = dict(os.environ, GOCACHE=os.path.join(cache, "gocache"), GOPATH=os.path.join(cache, "gopath"),
                    GO111MODULE="off", GOFLAGS="")
-        proc = subprocess.run([go, "build", "-o", out + ".tmp", src], capture_output=True, text=True, env=env)
+        proc = subprocess.run([go, "build", "-o", out + ".tmp", common, src], capture_output=True, text=True, env=env)
         if proc.returncode != 0:
             return None, f"go build failed on {source}: {proc.stderr.strip().splitlines()[-1:]}"
         os.replace(out + ".tmp", out)

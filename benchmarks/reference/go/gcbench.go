@@ -12,11 +12,8 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
-	"os"
 	"runtime"
-	"time"
 )
 
 type Node struct {
@@ -87,31 +84,4 @@ func main() {
 	report("gcbench", start, nil)
 	runtime.KeepAlive(longLivedTree)
 	runtime.KeepAlive(longLivedArray)
-}
-
-// beforeRun holds runtime.MemStats as the run starts (after the types were made).
-var beforeRun runtime.MemStats
-
-func startRun() time.Time {
-	runtime.ReadMemStats(&beforeRun)
-	return time.Now()
-}
-
-// report prints the run's runtime.MemStats figures as one JSON line: counters from the
-// start of the run (num_gc_before_run: cycles before it, to skip in the gctrace lines).
-func report(shape string, start time.Time, extra map[string]interface{}) {
-	wall := time.Since(start).Seconds()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	out := map[string]interface{}{
-		"shape": shape, "runtime": "go", "go_version": runtime.Version(), "wall_s": wall,
-		"num_gc": ms.NumGC - beforeRun.NumGC, "num_gc_before_run": beforeRun.NumGC,
-		"total_alloc_bytes": ms.TotalAlloc - beforeRun.TotalAlloc, "mallocs": ms.Mallocs - beforeRun.Mallocs,
-		"pause_total_ns": ms.PauseTotalNs, "gc_cpu_fraction": ms.GCCPUFraction,
-		"heap_sys_bytes": ms.HeapSys, "next_gc_bytes": ms.NextGC, "gomaxprocs": runtime.GOMAXPROCS(0),
-	}
-	for k, v := range extra {
-		out[k] = v
-	}
-	json.NewEncoder(os.Stdout).Encode(out)
 }
