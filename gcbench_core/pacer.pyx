@@ -58,7 +58,8 @@ cdef void pacer_use_runway(Pacer* p, double utilization, bint deterministic,
     p.utilization = utilization
     p.deterministic = deterministic
     p.arena_bytes = arena_bytes if p.gogc >= 0 else INT64_MAX
-    p.limiter_enabled = limiter
+    # the limiter reads clocks: a deterministic (incremental) run goes without it
+    p.limiter_enabled = limiter and not deterministic
     p.bucket_capacity = LIMITER_BUCKET_NS * p.procs
     pacer_set_goal(p, 0)
     set_trigger(p)

@@ -106,7 +106,8 @@ OPTIONS = {
                             "(Go's gcGoalUtilization: 0.25)"},
     "limiter": {"type": "str", "default": "on", "choices": ("on", "off"),
                 "help": "Go's GC CPU limiter: while GC work on the mutator's P passes about 50% "
-                        "(a leaky bucket), assists stop and the heap may pass its goal; off: never"},
+                        "(a leaky bucket), assists stop and the heap may pass its goal; off: never "
+                        "(mode=incremental runs without it: it reads clocks)"},
 }
 # hybrid (the default) deletes and inserts; its deletion half is the snapshot (SATB)
 CONSTRAINTS = PlanConstraints(barrier="satb", concurrent=True)
