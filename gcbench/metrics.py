@@ -223,8 +223,8 @@ def summarize(result):
         "heap_overhead": heap_overhead(result),
         # the pacer's misses (concurrent collectors): cycles over their goal, and full
         # stop-the-world collections because the arena filled first
-        "goal_overruns": int(result["counters"].get("goal_overruns", 0)),
-        "full_gc_fallbacks": int(result["counters"].get("full_gc_fallbacks", 0)),
+        "goal_overruns": int(result.get("counters", {}).get("goal_overruns", 0)),
+        "full_gc_fallbacks": int(result.get("counters", {}).get("full_gc_fallbacks", 0)),
     }
     # a run shorter than the window counts as one window: its overall utilization
     summary["mmu_10ms"] = mmu(result, MMU_HEADLINE_WINDOW_NS)[0] if wall > 0 else None

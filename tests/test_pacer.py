@@ -23,8 +23,9 @@ def over_goal(result):
                                              ("server", {"requests": 20000})])
 def test_heap_at_mark_termination_holds_the_goal(workload, params):
     # the assists' poll reaches the alloc hook while marking (the poll hook used to push it
-    # ahead for ever, and no assist ever ran: cycles ended 20-40% over their goal)
-    r = gcbench.run("tricolor", workload, params=params, heap="256M")
+    # ahead for ever, and no assist ever ran: cycles ended 20-40% over their goal).  The
+    # limiter is off: on a loaded machine it may rightly stop assists (and overrun).
+    r = gcbench.run("tricolor", workload, params=params, heap="256M", opts={"limiter": "off"})
     log = [c for c in r["cycle_log"] if c["cycle_goal_bytes"] >= 0]
     assert len(log) >= 3
     held = sum(1 for c in log if c["heap_after"] <= 1.05 * c["cycle_goal_bytes"])
