@@ -223,10 +223,12 @@ cdef int64_t pacer_next_poll_bytes(Pacer* p, int64_t alloc_bytes, int64_t in_use
 cdef double pacer_assist_work(Pacer* p, int64_t allocated, int64_t done, int64_t alloc_bytes,
                               int64_t poll_bytes) noexcept nogil:
     cdef int64_t expected = p.expected_scan + p.roots_bytes
-    cdef int64_t remaining, heap_left
-    if p.limiting:
+    cdef int64_t remaining, heap_left, live = pacer_heap_live(p, alloc_bytes)
+    # limiting: no assists, the heap may pass a soft goal (GOGC, GOMEMLIMIT), but not the
+    # arena, which is a hard one (past it comes a full stop-the-world collection)
+    if p.limiting and live < arena_goal(p):
         return 0.0
-    heap_left = p.cycle_goal - pacer_heap_live(p, alloc_bytes)
+    heap_left = p.cycle_goal - live
     if heap_left <= poll_bytes:
         return -1.0                                # at the goal: the mutator must not outrun
     if done > expected:
