@@ -144,6 +144,14 @@ def build_parser():
     p.add_argument("--resume", action="store_true",
                    help="complete an interrupted suite (the file given with -o, else the newest "
                         "unfinished one under results/), running only the configurations it lacks")
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="run each configuration as a task on a Dask cluster: a scheduler address "
+                        "(tcp://host:8786; workers started with --nthreads 1 --resources bench=1) "
+                        "or local[:N] for a LocalCluster of N workers here (default 2); "
+                        "needs pip install 'gcbench[dask]'")
+    p.add_argument("--order-seed", type=int, metavar="N",
+                   help="seed of the configurations' random order (default: drawn and recorded "
+                        "in the status file and the metadata gcbench_order_seed)")
 
     p = sub.add_parser("minheap", help="find the smallest heap in which a workload completes",
                        description="Bisect the heap size (to the page) for the smallest heap in "
@@ -163,6 +171,9 @@ def build_parser():
                    help="collector the others are compared with (default marksweep, else the first)")
     p.add_argument("--format", default="text", choices=("text", "markdown", "csv"),
                    help="table format (default text)")
+    p.add_argument("--across-machines", action="store_true",
+                   help="results from different CPU models in one row, with ratios between them "
+                        "(default: rows are split per machine and ratios stay within one CPU model)")
     _add_plot_commands(sub)
     return parser
 
@@ -362,7 +373,8 @@ def cmd_compare(args):
     from .report import compare, format
     if args.format not in compare.FORMATS:
         raise UsageError(f"unknown format {args.format!r}; known: {', '.join(compare.FORMATS)}")
-    table = compare.compare_files(args.files, baseline=args.baseline)
+    table = compare.compare_files(args.files, baseline=args.baseline,
+                                  across_machines=getattr(args, "across_machines", False))
     print(format.comparison_table(table, args.format), end="")
     return 0
 

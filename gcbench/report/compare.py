@@ -31,6 +31,8 @@ class Cell:
     applicable: bool = True
     relative: float = None        # mean / baseline mean
     significant: bool = None
+    host: str = None              # the machine that measured it (metadata machine_host)
+    cpu_model: str = None         # its CPU model (machine_cpu_model, else pyperf's cpu_model_name)
 
 
 @dataclass
@@ -39,6 +41,8 @@ class Table:
     groups: list                  # column group labels
     cells: dict                   # (row, group) -> Cell
     baseline: str
+    machines: dict = None         # row tag -> machine description, when rows are split by machine
+    across_machines: bool = False  # ratios were allowed across CPU models
 
 
 def _file_tag(path, index, paths):
@@ -65,7 +69,9 @@ def load_suite(path):
         meta = bench.get_metadata()
         row = meta.get("configuration", bench.get_name())
         group = meta.get("collector_label", meta.get("collector", "?"))
-        cell = Cell(mean_s=bench.mean(), values=list(bench.get_values()))
+        cell = Cell(mean_s=bench.mean(), values=list(bench.get_values()),
+                    host=_text(meta.get("machine_host") or meta.get("hostname")),
+                    cpu_model=_text(meta.get("machine_cpu_model") or meta.get("cpu_model_name")))
         pauses = benches.get("pause")
         run = store.read_json_or_none(store.resolve_run_file(path, run_file))
         if isinstance(run, dict) and not run.get("failed"):
@@ -84,20 +90,59 @@ def load_suite(path):
     return out
 
 
-def compare_files(paths, baseline=None):
-    """Build the comparison Table of one or more suite JSON files."""
+def _text(value):
+    return None if value is None or str(value).strip() == "" else str(value).strip()
+
+
+def machine_tags(loaded):
+    """{cpu model: "m1", ...} when the cells come from more than one CPU model, else {}.
+    A failed cell (no metadata) belongs to no machine."""
+    models = []
+    for entries in loaded:
+        for _, _, cell in entries:
+            if not cell.failed:
+                model = cell.cpu_model or "unknown CPU"
+                if model not in models:
+                    models.append(model)
+    return {m: f"m{i + 1}" for i, m in enumerate(models)} if len(models) > 1 else {}
+
+
+def _machine_legend(loaded, tags):
+    hosts = {}
+    for entries in loaded:
+        for _, _, cell in entries:
+            if not cell.failed:
+                hosts.setdefault(tags[cell.cpu_model or "unknown CPU"], set()).add(cell.host or "unknown host")
+    return {tag: f"{model} (host {', '.join(sorted(hosts.get(tag, ())))})" for model, tag in tags.items()}
+
+
+def compare_files(paths, baseline=None, across_machines=False):
+    """Build the comparison Table of one or more suite JSON files.
+
+    Results measured on more than one CPU model are grouped by machine: each row is split
+    per CPU model (its label ends in [m1], [m2], ...; Table.machines says which machine is
+    which), so a ratio never compares times from two CPU models.  across_machines=True
+    keeps the rows whole and puts such ratios in one column anyway."""
     if not paths:
         raise UsageError("give at least one suite JSON file")
     loaded = [load_suite(p) for p in paths]
-    # a collector seen in more than one file gets the file's tag
+    tags = {} if across_machines else machine_tags(loaded)
+
+    def machine_of(cell):
+        return tags.get(cell.cpu_model or "unknown CPU") if tags and not cell.failed else None
+
+    # a collector seen in more than one file (on one machine) gets the file's tag
     seen = {}
     for i, entries in enumerate(loaded):
-        for _, group, _ in entries:
-            seen.setdefault(group, set()).add(i)
+        for _, group, cell in entries:
+            seen.setdefault((group, machine_of(cell)), set()).add(i)
     rows, groups, cells = [], [], {}
     for i, entries in enumerate(loaded):
         for row, group, cell in entries:
-            label = group if len(seen[group]) == 1 else f"{group} [{_file_tag(paths[i], i, paths)}]"
+            tag = machine_of(cell)
+            label = group if len(seen[(group, tag)]) == 1 else f"{group} [{_file_tag(paths[i], i, paths)}]"
+            if tag is not None:
+                row = f"{row} [{tag}]"
             if row not in rows:
                 rows.append(row)
             if label not in groups:
@@ -105,6 +150,10 @@ def compare_files(paths, baseline=None):
             cells[(row, label)] = cell
     if not groups:
         raise UsageError(f"no gcbench benchmarks in {', '.join(paths)}")
+    if tags:
+        # grouped by machine: the rows of one machine together
+        order = {row: i for i, row in enumerate(rows)}
+        rows.sort(key=lambda r: (r.rsplit(" [m", 1)[-1] if " [m" in r else "", order[r]))
     base = _choose_baseline(groups, baseline)
     groups.remove(base)
     groups.insert(0, base)          # the baseline's group first, the others as they came
@@ -116,7 +165,8 @@ def compare_files(paths, baseline=None):
                 continue
             cell.relative = cell.mean_s / ref.mean_s
             cell.significant = metrics.t_test(cell.values, ref.values)[0] if group != base else None
-    return Table(rows, groups, cells, base)
+    return Table(rows, groups, cells, base, machines=_machine_legend(loaded, tags) if tags else None,
+                 across_machines=across_machines)
 
 
 def _choose_baseline(groups, wanted):

@@ -56,7 +56,7 @@ def table_rows(results, styles=None):
     rows = []
     for group in view.group_results(results):
         order = {label: i for i, label in enumerate(styles.labels)}
-        for r in sorted(group.results, key=lambda r: (order[styles.label(r)], r["heap_bytes"])):
+        for r in sorted(group.results, key=lambda r: (machine_label(r), order[styles.label(r)], r["heap_bytes"])):
             label = styles.label(r)
             times = view.run_times_s(r)
             mean = float(times.mean())
@@ -84,6 +84,7 @@ def table_rows(results, styles=None):
                 "GC CPU": _pct(r.get("gc_cpu_fraction")),
                 "peak heap": format_bytes(r.get("peak_heap_bytes") or 0),
                 "request p99": _ms((r.get("request_latency_ns") or {}).get("p99")),
+                "machine": machine_label(r),
             }))
     return rows
 
@@ -91,8 +92,37 @@ def table_rows(results, styles=None):
 def columns(results):
     """The table's columns: request latency only when some run recorded requests."""
     if any(isinstance(r.get("request_latency_ns"), dict) for r in results):
-        return COLUMNS + ("request p99",)
-    return COLUMNS
+        return COLUMNS + ("request p99",) + _machine_column(results)
+    return COLUMNS + _machine_column(results)
+
+
+MACHINE_FIELDS = (("machine_host", "host"), ("machine_cpu_model", "CPU"), ("machine_cores", "cores"),
+                  ("machine_kernel", "kernel"), ("machine_gcbench_version", "gcbench"))
+
+
+def machine_label(result):
+    """The machine that measured a suite result: its host and CPU model ("-" when unknown)."""
+    meta = result.get("suite_metadata") or {}
+    if not meta.get("machine_host"):
+        return "-"
+    return f"{meta['machine_host']} ({meta.get('machine_cpu_model', 'unknown CPU')})"
+
+
+def _machine_column(results):
+    """A machine column when the results come from more than one machine."""
+    return ("machine",) if len({machine_label(r) for r in results}) > 1 else ()
+
+
+def machines(results):
+    """[(name, value)]: every machine that measured the results, as the tasks recorded them."""
+    seen = {}
+    for r in results:
+        meta = r.get("suite_metadata") or {}
+        if meta.get("machine_host"):
+            key = machine_label(r)
+            seen.setdefault(key, ", ".join(f"{name} {meta[k]}" for k, name in MACHINE_FIELDS if k in meta))
+    return [(f"machine {i + 1}" if len(seen) > 1 else "measured on", text)
+            for i, text in enumerate(seen.values())]
 
 
 def cpu_model():
@@ -125,6 +155,7 @@ def environment(results):
                       ("perf_version", "pyperf"), ("date", "date")):
         if key in suite_meta:
             out.append((name, str(suite_meta[key])))
+    out += machines(results)
     return out
 
 

@@ -168,6 +168,7 @@ def comparison_table(table, fmt="text"):
         header = ["configuration"] + [f"{group_title(g)}: {c}" for g in table.groups for c in COLUMNS]
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(line) + " |" for line in body]
+        lines += _machine_lines(table, "markdown")
         return "\n".join(lines) + "\n"
 
     # plain text: a first header line with the group titles over their columns
@@ -196,7 +197,20 @@ def comparison_table(table, fmt="text"):
         return sep.join([first, *parts]).rstrip()
     lines = [sep.join(top).rstrip(), fmt_line(sub)]
     lines += [fmt_line(line) for line in body]
+    lines += _machine_lines(table, "text")
     return "\n".join(lines) + "\n"
+
+
+def _machine_lines(table, fmt):
+    """Under the table: which machine each row tag is, when rows are split by machine."""
+    machines = getattr(table, "machines", None)
+    if not machines:
+        return []
+    bullet = "- " if fmt == "markdown" else "  "
+    out = ["", "rows grouped by machine (ratios only within one CPU model; --across-machines "
+               "puts them in one column):"]
+    out += [f"{bullet}{tag}: {text}" for tag, text in machines.items()]
+    return out
 
 
 def recorded_line(result, records, path, fmt):

@@ -26,12 +26,13 @@ the pyperf worker (suite.worker) runs and times the configurations.
 """
 import ctypes
 import datetime
+import io
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -40,7 +41,8 @@ from ..errors import Interrupted, RunError, UsageError
 from ..io import store
 from ..io.atomic import write_json_atomic, write_text_atomic
 from ..units import format_bytes
-from . import suitefile
+from . import suitefile, tasks
+from .executor import LocalExecutor
 
 SUITE_FILE_NAME = "suite.json"
 RESULTS_DIR = "results"
@@ -135,25 +137,56 @@ def pause_benchmark(name, pauses_ns, metadata):
 # ---------------------------------------------------------------- progress
 
 class Progress:
-    def __init__(self, total, out=sys.stderr):
+    """The suite's progress on stderr: a tqdm bar (finished, running, failed, ETA) when
+    stderr is a terminal, else one line per finished configuration."""
+
+    def __init__(self, total, out=sys.stderr, bar=None):
         self.total = total
         self.done = 0
+        self.failed = 0
+        self.under_way = 0
         self.start = time.monotonic()
         self.config_seconds = []
         self.out = out
+        self.bar = None
+        if bar is None:
+            bar = total > 0 and hasattr(out, "isatty") and out.isatty()
+        if bar:
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, file=out, unit="config", dynamic_ncols=True,
+                            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
 
     def note(self, text):
-        print(text, file=self.out, flush=True)
+        if self.bar is not None:
+            self.bar.write(text, file=self.out)
+        else:
+            print(text, file=self.out, flush=True)
 
-    def finished(self, label, seconds, outcome):
+    def running(self, count):
+        self.under_way = count
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"running {count}, failed {self.failed}")
+
+    def finished(self, label, seconds, outcome, failed=False):
         self.done += 1
+        self.failed += bool(failed)
         self.config_seconds.append(seconds)
+        if self.bar is not None:
+            self.bar.write(f"{label}: {outcome} ({seconds:.1f} s)", file=self.out)
+            self.bar.update(1)
+            self.running(self.under_way)          # the failed count
+            return
         left = self.total - self.done
-        mean = sum(self.config_seconds) / len(self.config_seconds)
         elapsed = time.monotonic() - self.start
-        eta = f", about {_clock(mean * left)} left" if left else ""
+        # wall time per finished configuration so far: right for parallel workers too
+        eta = f", about {_clock(elapsed / self.done * left)} left" if left else ""
         self.note(f"[{self.done}/{self.total}] {label}: {outcome} ({seconds:.1f} s; "
                   f"elapsed {_clock(elapsed)}{eta})")
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def _clock(seconds):
@@ -256,29 +289,15 @@ def run_configuration(spec, work_dir, mode_flag):
 
 # ---------------------------------------------------------------- the suite
 
-def resolve_heap(config, minheaps, progress):
-    """Heap bytes for a configuration (finding and caching the minimum heap for an 'Nx'
-    size).  Returns (heap_bytes, minheap_bytes or None); raises RunError/UsageError when
-    no heap size works."""
-    from ..runs.minheap import PAGE_BYTES, find_min_heap
+def resolve_heap(config, minheaps):
+    """Heap bytes for a configuration: its own, or for an 'Nx' size that multiple of the
+    minimum heap found beforehand (`minheaps`, the status file's, filled by
+    find_minheaps).  Returns (heap_bytes, minheap_bytes or None); raises RunError or
+    NotApplicable when no heap size works."""
+    from ..runs.minheap import PAGE_BYTES
     if not config.heap.relative:
         return config.heap.bytes, None
-    key = config.minheap_key()
-    if key not in minheaps:
-        start = time.monotonic()
-        label = f"{config.workload_label} under {config.collector_label}"
-        progress.note(f"finding the minimum heap of {label} ...")
-        try:
-            found, search = find_min_heap(config.run_config())
-        except UsageError as exc:
-            minheaps[key] = {"error": str(exc), "applicable": False}
-        except RunError as exc:
-            minheaps[key] = {"error": str(exc)}
-        else:
-            minheaps[key] = {"bytes": found}
-            progress.note(f"minimum heap of {label}: {format_bytes(found)} ({found} bytes; "
-                          f"{len(search.probes)} runs, {time.monotonic() - start:.1f} s)")
-    entry = minheaps[key]
+    entry = minheaps[config.minheap_key()]
     if entry.get("applicable") is False:
         raise NotApplicable(entry["error"])
     if "error" in entry:
@@ -288,10 +307,52 @@ def resolve_heap(config, minheaps, progress):
     return max(wanted, minimum), minimum
 
 
-def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys.stdout, err=sys.stderr):
-    """Run `suite` (a suitefile.Suite) writing to output_path; returns the exit code."""
+def find_minheaps(todo, minheaps, executor, progress, save_status):
+    """Run the minimum-heap searches the configurations in `todo` need and have not got
+    yet, as tasks of `executor`; each found (or failed) search goes into `minheaps` and
+    the status file at once."""
+    searches = {}
+    for config in todo:
+        key = config.minheap_key()
+        if config.heap.relative and key not in minheaps and key not in searches:
+            searches[key] = config
+    if not searches:
+        return
+    labels = {key: f"{c.workload_label} under {c.collector_label}" for key, c in searches.items()}
+    progress.note(f"finding the minimum heap of {len(searches)} configuration"
+                  f"{'s' if len(searches) > 1 else ''} ...")
+    jobs = [(key, tasks.minheap_task, (config.run_config().to_json(),)) for key, config in searches.items()]
+    for outcome in executor.run(jobs):
+        entry = outcome.value if outcome.lost is None else {"error": f"search lost: {outcome.lost}"}
+        minheaps[outcome.key] = entry
+        save_status()
+        label = labels[outcome.key]
+        if "bytes" in entry:
+            found = entry["bytes"]
+            progress.note(f"minimum heap of {label}: {format_bytes(found)} ({found} bytes; "
+                          f"{entry.get('probes', '?')} runs, {entry.get('seconds', 0):.1f} s)")
+        else:
+            progress.note(f"no minimum heap for {label}: {entry['error']}")
+
+
+def configuration_order(configs, seed):
+    """The configurations in the seeded random order they run in (running-ng's
+    randomisation: a machine's drift over hours does not line up with one collector)."""
+    order = list(range(len(configs)))
+    random.Random(seed).shuffle(order)
+    return [configs[i] for i in order]
+
+
+def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys.stdout, err=sys.stderr,
+              executor=None, order_seed=None):
+    """Run `suite` (a suitefile.Suite) writing to output_path; returns the exit code.
+    `executor` runs the tasks (default: this process, suite.executor.LocalExecutor);
+    `order_seed` seeds the configurations' random order (default: drawn, or the one of
+    the suite being resumed)."""
+    import pyperf
     from ..runs.runner import build_info
 
+    executor = executor or LocalExecutor()
     suite, pass_mode_flag = suite.for_mode(mode)
     output = Output(output_path)
     configs = suite.configurations()
@@ -308,13 +369,16 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
             raise UsageError(f"{output.status_path} is not valid JSON")
         if old.get("suite") != suite.name:
             raise UsageError(f"{output.json_path} holds suite {old.get('suite')!r}, not {suite.name!r}")
-        status.update({k: old[k] for k in ("started", "minheap", "configurations") if k in old})
+        status.update({k: old[k] for k in ("started", "minheap", "configurations", "order_seed") if k in old})
         if output.json_path.exists():
             for bench in store.load_suite(str(output.json_path)).get_benchmarks():
                 existing[bench.get_name()] = bench
     elif output.json_path.exists() or output.status_path.exists():
         raise UsageError(f"{output.json_path} already exists: pass --resume to complete it, "
                          f"or choose another -o")
+    if order_seed is not None or status.get("order_seed") is None:
+        status["order_seed"] = int(order_seed if order_seed is not None else random.SystemRandom().randrange(1 << 32))
+    status["executor"] = executor.description
     try:
         output.runs_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -327,14 +391,17 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
         status["configurations"].setdefault(name, {"status": "done"})["status"] = "done"
     failed = {name for name, s in status["configurations"].items()
               if s.get("status") in ("failed", "skipped") and name in names}
-    todo = [c for c in configs if c.name not in done and c.name not in failed]
+    todo = [c for c in configuration_order(configs, status["order_seed"])
+            if c.name not in done and c.name not in failed]
     settings = suite.pyperf
 
     progress = Progress(len(todo), err)
     skipped = len(configs) - len(todo)
     progress.note(f"suite {suite.name}: {len(configs)} configurations"
                   + (f", {skipped} already finished" if skipped else "")
-                  + f"; writing {output.json_path}")
+                  + f" (order seed {status['order_seed']}; {executor.description}); writing {output.json_path}")
+    for note in getattr(executor, "notes", ()):
+        progress.note(note)
     build = build_info()
     bench_order = {}
     for name, bench in existing.items():
@@ -349,57 +416,98 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
             store.dump_suite(output.json_path, ordered)
         store.dump_status(output.status_path, status)
 
+    def finish(config, entry, seconds, heap_bytes=0, result=None, lost=None, retried=None):
+        """Write what one configuration left (its run file, the suite JSON, the status),
+        whichever executor ran it: the one code path for every result file."""
+        run_file = output.run_file(config)
+        identity = config.identity(heap_bytes)
+        if retried:
+            entry["retried"] = retried
+        if result is not None:
+            entry["machine"] = result["machine"]["machine_host"]
+            seconds = result.get("seconds", seconds)
+        recorded = result and result["run"]
+        if lost is not None:
+            entry.update(status="failed", error=lost)
+            store.write_failure(run_file, config.name, identity, lost, applicable=True, kind="lost")
+        elif result is None:
+            pass                      # refused or failed before running: entry says so
+        elif not result["applicable"]:
+            entry.update(status="skipped", error=result["error"])
+            store.write_failure(run_file, config.name, identity, result["error"], applicable=False)
+        elif result["bench"] is None:
+            entry.update(status="failed", error=result["error"])
+            if isinstance(recorded, dict) and not recorded.get("failed"):
+                store.dump_run(run_file, recorded, "run file")
+            else:
+                kind = recorded.get("error_kind") if isinstance(recorded, dict) else "crash"
+                store.write_failure(run_file, config.name, identity, result["error"], applicable=True, kind=kind)
+        else:
+            store.dump_run(run_file, recorded, "run file")
+            meta = result["metadata"]
+            benches = [pyperf.Benchmark.load(io.StringIO(result["bench"]))]
+            pauses = pause_benchmark(config.name + "/pauses", recorded["pauses_ns"],
+                                     {k: v for k, v in meta.items() if k != "gcbench_metric"})
+            if pauses is not None:
+                benches.append(pauses)
+            bench_order[config.name] = benches
+            entry.update(status="done", heap_bytes=heap_bytes, pauses=len(recorded["pauses_ns"]))
+        entry["seconds"] = round(seconds, 3)
+        status["configurations"][config.name] = entry
+        save()
+        if entry["status"] == "done":
+            b = bench_order[config.name][0]
+            outcome = f"{b.mean() * 1e3:.1f} ms +- {b.stdev() * 1e3 if b.get_nvalue() > 1 else 0:.1f} ms per run"
+        elif entry["status"] == "skipped":
+            outcome = f"not applicable: {entry['error']}"
+        else:
+            outcome = f"FAILED: {entry['error']}"
+        if retried:
+            outcome += f" ({retried})"
+        progress.finished(config.name, seconds, outcome, failed=entry["status"] == "failed")
+
     store.dump_status(output.status_path, status)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    tasks_start = time.monotonic()
     try:
-        with tempfile.TemporaryDirectory(prefix="gcbench-suite-") as work_dir:
-            for config in todo:
-                start = time.monotonic()
-                run_file = output.run_file(config)
-                entry = {"run_file": output.relative(run_file), "configuration": config.row_label,
-                         "collector_label": config.collector_label}
-                try:
-                    heap_bytes, minimum = resolve_heap(config, status["minheap"], progress)
-                    meta = benchmark_metadata(suite, config, heap_bytes, minimum,
-                                              output.relative(run_file), build)
-                    config_settings, flag = worker_settings(settings, mode, pass_mode_flag, config.collector)
-                    spec = {"name": config.name, "config": config.run_config(heap_bytes).to_json(),
-                            "metadata": {**meta, "gcbench_metric": "throughput"},
-                            "settings": config_settings, "run_file": str(run_file)}
-                    bench, error = run_configuration(spec, work_dir, flag)
-                except (NotApplicable, UsageError) as exc:
-                    entry.update(status="skipped", error=str(exc))
-                    store.write_failure(run_file, config.name, config.identity(), exc, applicable=False)
-                except RunError as exc:
-                    entry.update(status="failed", error=str(exc))
-                    store.write_failure(run_file, config.name, config.identity(), exc, applicable=True,
-                                        kind=exc.kind)
-                else:
-                    if bench is None:
-                        entry.update(status="failed", error=error)
-                    else:
-                        recorded = store.read_json(run_file)
-                        benches = [bench]
-                        pauses = pause_benchmark(config.name + "/pauses", recorded["pauses_ns"], meta)
-                        if pauses is not None:
-                            benches.append(pauses)
-                        bench_order[config.name] = benches
-                        entry.update(status="done", heap_bytes=heap_bytes, pauses=len(recorded["pauses_ns"]))
-                        if minimum:
-                            entry["minheap_bytes"] = minimum
-                seconds = time.monotonic() - start
-                entry["seconds"] = round(seconds, 3)
-                status["configurations"][config.name] = entry
-                save()
-                if entry["status"] == "done":
-                    b = bench_order[config.name][0]
-                    outcome = f"{b.mean() * 1e3:.1f} ms +- {b.stdev() * 1e3 if b.get_nvalue() > 1 else 0:.1f} ms per run"
-                elif entry["status"] == "skipped":
-                    outcome = f"not applicable: {entry['error']}"
-                else:
-                    outcome = f"FAILED: {entry['error']}"
-                progress.finished(config.name, seconds, outcome)
+        find_minheaps(todo, status["minheap"], executor, progress,
+                      lambda: store.dump_status(output.status_path, status))
+        jobs, prepared = [], {}
+        for config in todo:
+            run_file = output.run_file(config)
+            entry = {"run_file": output.relative(run_file), "configuration": config.row_label,
+                     "collector_label": config.collector_label}
+            try:
+                heap_bytes, minimum = resolve_heap(config, status["minheap"])
+            except NotApplicable as exc:
+                entry.update(status="skipped", error=str(exc))
+                store.write_failure(run_file, config.name, config.identity(), exc, applicable=False)
+                finish(config, entry, 0.0)
+                continue
+            except RunError as exc:
+                entry.update(status="failed", error=str(exc))
+                store.write_failure(run_file, config.name, config.identity(), exc, applicable=True,
+                                    kind=exc.kind)
+                finish(config, entry, 0.0)
+                continue
+            if minimum:
+                entry["minheap_bytes"] = minimum
+            meta = benchmark_metadata(suite, config, heap_bytes, minimum, output.relative(run_file), build)
+            meta["gcbench_order_seed"] = status["order_seed"]
+            config_settings, flag = worker_settings(settings, mode, pass_mode_flag, config.collector)
+            spec = {"name": config.name, "config": config.run_config(heap_bytes).to_json(),
+                    "metadata": {**meta, "gcbench_metric": "throughput"},
+                    "settings": config_settings, "run_file": str(run_file)}
+            jobs.append((config.name, tasks.configuration_task, (spec, flag)))
+            prepared[config.name] = (config, entry, heap_bytes, time.monotonic())
+        executor.on_running = progress.running
+        for outcome in executor.run(jobs):
+            config, entry, heap_bytes, submitted = prepared[outcome.key]
+            finish(config, entry, time.monotonic() - submitted, heap_bytes, result=outcome.value,
+                   lost=outcome.lost, retried=outcome.retried)
     except (KeyboardInterrupt, _Terminated):
+        executor.close(cancel=True)
+        progress.close()
         store.dump_status(output.status_path, status)
         kept = sum(1 for s in status["configurations"].values() if s.get("status") == "done")
         progress.note(f"suite {suite.name} stopped: {output.json_path} keeps the {kept} finished "
@@ -409,9 +517,12 @@ def run_suite(suite, output_path, mode=None, resume=False, command=None, out=sys
         raise Interrupted("interrupted", "interrupted") from None
     finally:
         signal.signal(signal.SIGTERM, previous)
+        progress.close()
 
     status["finished"] = True
     status["ended"] = datetime.datetime.now().isoformat(timespec="seconds")
+    # this session's wall time from the first task to the last result (searches included)
+    status["tasks_wall_s"] = round(time.monotonic() - tasks_start, 3)
     store.dump_status(output.status_path, status)
     failures = {n: s for n, s in status["configurations"].items() if s.get("status") == "failed" and n in names}
     skipped = {n: s for n, s in status["configurations"].items() if s.get("status") == "skipped" and n in names}
@@ -495,4 +606,16 @@ def main(args):
     else:
         output_path = default_output()
     command = " ".join(["gcbench", "suite", *sys.argv[2:]]) if sys.argv[1:2] == ["suite"] else "gcbench suite"
-    return run_suite(suite, output_path, mode=mode, resume=args.resume, command=command)
+    order_seed = getattr(args, "order_seed", None)
+    if order_seed is not None and not 0 <= order_seed < 1 << 63:
+        raise UsageError(f"--order-seed {order_seed}: expected 0 to 2**63-1")
+    executor = None
+    if getattr(args, "dask", None):
+        from .dask import DaskExecutor
+        executor = DaskExecutor.connect(args.dask)        # unreachable: exit 2 before anything runs
+    try:
+        return run_suite(suite, output_path, mode=mode, resume=args.resume, command=command,
+                         executor=executor, order_seed=order_seed)
+    finally:
+        if executor is not None:
+            executor.close()
