@@ -7,9 +7,16 @@
    CPU time; per wall second is printed too) of
    `churn` under `tricolor` with marking never triggered (GOGC off, a heap that holds
    every allocation), relative to `nogc`.  Target: within 5%.  Best of --repeat runs each,
-   alternating, so that a noisy neighbour on a shared machine hurts both alike.
+   alternating, so that a noisy neighbour on a shared machine hurts both alike.  With
+   marking never on, this is the cost of the barrier's fast-path test alone (the slow
+   path never runs: the two collectors run the same stores), which part 3 complements.
+3. Write-barrier cost with marking on and off (gcbench_core/microbench.pyx): ns per
+   pointer store as a plain store, through the barrier test with marking off (the fast
+   path), and with a tricolor cycle held open (every store takes the slow path, for each
+   barrier).  Ceilings: the fast path at most 1.5x a plain store (or +1 ns); the slow path
+   at most SLOW_PATH_CEILING_NS per store.  Best of --repeat measurements each.
 
-3. GC CPU at 3x minimum heap (issue 15): tricolor's GC CPU fraction against marksweep's on
+4. GC CPU at 3x minimum heap (issue 15): tricolor's GC CPU fraction against marksweep's on
    churn and binary-trees, each in 3x its own minimum heap, with tricolor's split (pauses,
    sweeping, assists, the worker's CPU, barrier slow-path calls).  Target: at most 1.5x.
 
@@ -110,6 +117,30 @@ def gc_cpu_at_3x(args):
         met = rel <= 1.5
         ok = ok and met
         print(f"  {workload}: tricolor / marksweep GC CPU = {rel:.2f}x (target <= 1.5): {'met' if met else 'MISSED'}")
+SLOW_PATH_CEILING_NS = 40.0      # measured 13 to 16 ns per store here (loaded 2-core machine)
+
+
+def barrier_stores(args):
+    from gcbench_core import microbench as mb
+    from gcbench_core.collectors import nogc
+    from gcbench_core.heap import ManagedHeap
+    n = args.stores
+    heap = ManagedHeap(64 << 20, 100)
+    nogc.attach(heap, {})
+    print(f"[barrier stores] {n} pointer stores per measurement, best of {args.repeat}")
+    plain = min(mb.store_ns(heap, n, False) for _ in range(args.repeat))
+    fast = min(mb.store_ns(heap, n, True) for _ in range(args.repeat))
+    fast_ok = fast <= max(1.5 * plain, plain + 1.0)
+    print(f"  plain store               {plain:6.2f} ns")
+    print(f"  barrier, marking off      {fast:6.2f} ns  ({fast / plain:.2f}x plain; ceiling 1.5x or +1 ns): "
+          f"{'met' if fast_ok else 'MISSED'}")
+    ok = fast_ok
+    for barrier in ("dijkstra", "yuasa", "hybrid"):
+        slow = min(mb.store_ns_marking(barrier, n) for _ in range(args.repeat))
+        slow_ok = slow <= SLOW_PATH_CEILING_NS
+        ok = ok and slow_ok
+        print(f"  {barrier:9s} marking on    {slow:6.2f} ns  ({slow / fast:.1f}x marking off; ceiling "
+              f"{SLOW_PATH_CEILING_NS:.0f} ns): {'met' if slow_ok else 'MISSED'}")
     return ok
 
 
@@ -122,6 +153,7 @@ def main(argv=None):
     ap.add_argument("--big-heap", default=None, help="heap for the barrier-cost runs (default 1G; --full 2G)")
     ap.add_argument("--barrier", default="hybrid", choices=("dijkstra", "yuasa", "hybrid"))
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--stores", type=int, default=20_000_000, help="pointer stores per store measurement")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-check", action="store_true", help="print only; exit 0 even if a target is missed")
     ap.add_argument("--smallest", action="store_true",
@@ -129,6 +161,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.smallest:
         args.live, args.heap, args.big_heap, args.repeat, args.no_check = 20_000, "128M", "256M", 1, True
+        args.stores = 200_000
     args.live = args.live or (1_000_000 if args.full else 200_000)
     args.ops = args.ops or 3 * args.live
     args.heap = args.heap or ("1G" if args.full else "512M")
@@ -136,6 +169,7 @@ def main(argv=None):
     ok = pauses(args)
     ok = barrier_cost(args) and ok
     ok = gc_cpu_at_3x(args) and ok
+    ok = barrier_stores(args) and ok
     return 0 if ok or args.no_check else 1
 
 

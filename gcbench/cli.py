@@ -171,6 +171,9 @@ def build_parser():
                    help="collector the others are compared with (default marksweep, else the first)")
     p.add_argument("--format", default="text", choices=("text", "markdown", "csv"),
                    help="table format (default text)")
+    p.add_argument("--lbo", action="store_true",
+                   help="instead: lower-bound overhead (LBO) per collector and heap size, for wall "
+                        "and CPU time, against the minimum distilled cost over all collectors")
     p.add_argument("--across-machines", action="store_true",
                    help="results from different CPU models in one row, with ratios between them "
                         "(default: rows are split per machine and ratios stay within one CPU model)")
@@ -373,6 +376,13 @@ def cmd_compare(args):
     from .report import compare, format
     if args.format not in compare.FORMATS:
         raise UsageError(f"unknown format {args.format!r}; known: {', '.join(compare.FORMATS)}")
+    if args.lbo:
+        try:
+            groups = compare.lbo_files(args.files)
+        except _DAMAGED_RESULT_ERRORS as exc:
+            raise _damaged_result(", ".join(args.files), exc) from None
+        print(format.lbo_table(groups, args.format), end="")
+        return 0
     table = compare.compare_files(args.files, baseline=args.baseline,
                                   across_machines=getattr(args, "across_machines", False))
     print(format.comparison_table(table, args.format), end="")

@@ -229,3 +229,42 @@ def summarize(result):
     # a run shorter than the window counts as one window: its overall utilization
     summary["mmu_10ms"] = mmu(result, MMU_HEADLINE_WINDOW_NS)[0] if wall > 0 else None
     return summary
+
+
+# ---------------------------------------------------------------------------
+# Lower-bound overhead (LBO; Cai, Blackburn, Bond and Maas, "Distilling the Real Cost of
+# Production Garbage Collectors", ISPASS 2022)
+
+def lbo_costs(result, time_s=None):
+    """(wall, cpu, distilled) cost of one configuration in seconds, for LBO.
+
+    wall: the time per run (`time_s`, e.g. pyperf's mean; else the run's wall_s).
+    cpu: processor time as gc_cpu_fraction counts it: the mutator thread's wall time plus
+    the background mark worker's CPU time.
+    distilled: the cost with the explicitly attributable GC cost taken out: the pauses,
+    sweeping and assists on the mutator thread and the background worker's CPU time (all
+    measured in the recorded run, scaled to `time_s`).  Taken out of either cost it leaves
+    the same figure: the background worker's time is in the CPU cost only, and taken out
+    of it only.  Costs no collector reports (libgc's lazy sweeping in allocation, malloc's
+    free) stay in: they are what LBO's lower bound cannot see, so LBO never undercounts."""
+    c = result["counters"]
+    run_wall = result["wall_s"]
+    wall = run_wall if time_s is None else float(time_s)
+    scale = wall / run_wall if run_wall > 0 else 1.0
+    on_mutator = (c["stw_ns"] + c["sweep_ns"] + c["assist_ns"]) / 1e9 * scale
+    background = c["background_cpu_ns"] / 1e9 * scale
+    return wall, wall + background, max(wall - on_mutator, 0.0)
+
+
+def lower_bound_overheads(costs):
+    """LBO of each configuration of one workload: `costs` is {key: (wall, cpu, distilled)}
+    over every collector and heap size (nogc included).  The minimum distilled cost (MDC)
+    approximates the workload's cost under an ideal collector that costs nothing; each
+    configuration's LBO is its cost / MDC - 1, for wall and for CPU time.  Returns
+    (mdc_s, mdc_key, {key: (lbo_wall, lbo_cpu)}); mdc_s is None when there is no cost."""
+    positive = {k: v for k, v in costs.items() if v[2] > 0}
+    if not positive:
+        return None, None, {}
+    mdc_key = min(positive, key=lambda k: positive[k][2])
+    mdc = positive[mdc_key][2]
+    return mdc, mdc_key, {k: (wall / mdc - 1, cpu / mdc - 1) for k, (wall, cpu, _) in costs.items()}

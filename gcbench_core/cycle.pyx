@@ -1,6 +1,11 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """cycle: the heap-owned collection cycle and the one stop-the-world collection
-(contract in cycle.pxd)."""
+(contract in cycle.pxd).
+
+Event times are on the run's clock, which leaves out verification (--verify): every
+recorded start and end is the monotonic time minus the verification time so far, as the
+run's wall time leaves it out, so pauses stay inside the run and MMU does not change
+with --verify.  (Verification runs after a cycle's last pause, never inside one.)"""
 from libc.stdint cimport int64_t, INT64_MAX
 from gcbench_core.heap cimport (HeapState, CycleRecord, gcb_now_ns, gcb_thread_cpu_ns, heap_fail,
                                 heap_in_use, heap_mark_roots, heap_drain, heap_flip, heap_sweep_all,
@@ -18,7 +23,7 @@ cdef int64_t cycle_begin(HeapState* heap, bint forced) noexcept nogil:
         heap_fail(heap, ERR_INTERNAL, "out of memory for the cycle log")
         return gcb_now_ns()
     t0 = gcb_now_ns()
-    cycle.start_ns = t0
+    cycle.start_ns = t0 - heap.verifier.verify_ns
     cycle.heap_before = heap_before
     cycle.forced = forced
     if heap.cycle_start_hook != NULL:
@@ -26,7 +31,8 @@ cdef int64_t cycle_begin(HeapState* heap, bint forced) noexcept nogil:
     return t0
 
 cdef void cycle_pause(HeapState* heap, int kind, int64_t t0, int64_t t1) noexcept nogil:
-    events_add_pause(&heap.events, kind, t0, t1, heap.events.ncycles)
+    events_add_pause(&heap.events, kind, t0 - heap.verifier.verify_ns, t1 - heap.verifier.verify_ns,
+                     heap.events.ncycles)
 
 # Scannable roots in bytes (Go's stack and globals scan work in the goal).
 cdef inline int64_t roots_bytes(HeapState* heap) noexcept nogil:
@@ -60,7 +66,7 @@ cdef int64_t cycle_end(HeapState* heap, int kind, int64_t t0, CycleResult* r) no
         return t1
     cycle = &heap.events.cycles[heap.events.open_cycle]
     heap.events.open_cycle = -1
-    cycle.end_ns = t1
+    cycle.end_ns = t1 - heap.verifier.verify_ns
     cycle.heap_after = r.heap_after
     cycle.live_bytes = r.live_bytes
     cycle.live_objects = r.live_objects

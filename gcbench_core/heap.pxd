@@ -46,7 +46,8 @@ from gcbench_core.events cimport (EventLog, PauseRecord, CycleRecord, PAUSE_STW_
                                   PAUSE_MARK_START, PAUSE_MARK_TERMINATION, PAUSE_FULL_GC)
 from gcbench_core.pacer cimport Pacer
 from gcbench_core.record cimport (TraceRecord, TraceBuffer, TRACE_ALLOC, TRACE_STORE, TRACE_LOAD,
-                                  TRACE_CLEAR, TRACE_GC, TRACE_GSET, TRACE_GGET, TRACE_TICK, TRACE_NULL)
+                                  TRACE_CLEAR, TRACE_GC, TRACE_GSET, TRACE_GGET, TRACE_TICK, TRACE_NULL,
+                                  TRACE_DROP, TRACE_RECURSIVE)
 from gcbench_core.spaces.bump cimport BumpSpace
 
 cdef extern from "gcb_util.h" nogil:

@@ -30,6 +30,7 @@ from gcbench_core.spaces.large cimport large_alloc, large_sweep_one, large_sweep
 from gcbench_core.verify cimport (heap_verify, verifier_free, CORRUPT_FREE_REACHABLE,
                                   CORRUPT_ACCOUNTING, CORRUPT_HEADER)
 
+from cpython.exc cimport PyErr_CheckSignals
 import numpy as np
 
 PAUSE_KIND_NAMES = ("stw-collect", "mark-start", "mark-termination", "full-gc")
@@ -292,6 +293,21 @@ cdef int heap_run(HeapState* heap, gcb_fn kernel, void* arg) noexcept nogil:
     return heap.error_code
 
 
+PRETOUCH_CHUNK_PAGES = 8192         # 64 MiB of arena between Ctrl-C checks
+
+
+# Write one zero byte into every 4 KiB page of [p, p + n): each page faults in now, so the
+# run does not pay its first touch.  The memory is mapped zeroed, so nothing changes.
+cdef int64_t touch_pages(char* p, int64_t n) noexcept nogil:
+    cdef int64_t i = 0
+    if p == NULL:
+        return 0
+    while i < n:
+        p[i] = 0
+        i += 4096
+    return n
+
+
 class HeapError(RuntimeError):
     """A run failed inside the kernel: heap exhausted, heap corruption, interrupted."""
     def __init__(self, kind, message):
@@ -310,7 +326,8 @@ TRACE_DTYPE = np.dtype([("op", np.uint8), ("a", np.uint8), ("b", np.uint8), ("fl
                         ("x", np.uint32), ("y", np.uint32)])
 assert TRACE_DTYPE.itemsize == sizeof(TraceRecord)
 TRACE_OPS = {"alloc": TRACE_ALLOC, "store": TRACE_STORE, "load": TRACE_LOAD, "clear": TRACE_CLEAR,
-             "gc": TRACE_GC, "gset": TRACE_GSET, "gget": TRACE_GGET, "tick": TRACE_TICK}
+             "gc": TRACE_GC, "gset": TRACE_GSET, "gget": TRACE_GGET, "tick": TRACE_TICK,
+             "drop": TRACE_DROP}
 
 
 cdef class ManagedHeap:
@@ -377,6 +394,34 @@ cdef class ManagedHeap:
     @property
     def heap_bytes(self):
         return self.state.pages.arena_bytes
+
+    def pretouch(self, int64_t limit_bytes):
+        """Fault in the first `limit_bytes` of the arena (all of it when smaller) and the
+        side tables of those pages (span records, page map, bitmaps) before the run,
+        outside its timed region, so that no collector's times include first-touch page
+        faults (nogc's would be all of them).  Fresh pages are handed out from the low end
+        of the arena (a bump pointer), so a run that stays below the limit never touches
+        an untouched page.  Returns (arena bytes touched, seconds)."""
+        cdef HeapState* heap = self.state
+        cdef int64_t npages = heap.pages.npages, t0, t1, first, count
+        if limit_bytes < heap.pages.arena_bytes:
+            npages = limit_bytes // PAGE_SIZE
+        t0 = gcb_now_ns()
+        # in chunks of PRETOUCH_CHUNK_PAGES, checking for signals between them, so that
+        # Ctrl-C stops a long pretouch at once (KeyboardInterrupt, before the run)
+        for first in range(0, npages, PRETOUCH_CHUNK_PAGES):
+            count = min(PRETOUCH_CHUNK_PAGES, npages - first)
+            with nogil:
+                touch_pages(heap.pages.arena + first * PAGE_SIZE, count * PAGE_SIZE)
+                touch_pages(<char*>(heap.pages.spans + first), count * sizeof(Span))
+                touch_pages(<char*>(heap.pages.page_map + first), count * sizeof(uint32_t))
+                touch_pages(<char*>(heap.pages.alloc_bits_area + first * BITMAP_WORDS_PER_PAGE),
+                            count * BITMAP_WORDS_PER_PAGE * 8)
+                touch_pages(<char*>(heap.pages.mark_bits_area + first * BITMAP_WORDS_PER_PAGE),
+                            count * BITMAP_WORDS_PER_PAGE * 8)
+            PyErr_CheckSignals()         # raises KeyboardInterrupt on Ctrl-C
+        t1 = gcb_now_ns()
+        return npages * PAGE_SIZE, (t1 - t0) / 1e9
 
     @property
     def collector_name(self):

@@ -20,7 +20,8 @@ from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
 from gcbench_core.heap cimport (HeapState, Object, obj_slots, heap_alloc, heap_poll_slow,
                                 heap_trace_append, gcb_unlikely, gcb_load_ptr, gcb_store_ptr,
                                 TRACE_ALLOC, TRACE_STORE, TRACE_LOAD, TRACE_CLEAR, TRACE_GC,
-                                TRACE_GSET, TRACE_GGET, TRACE_TICK, TRACE_NULL,
+                                TRACE_GSET, TRACE_GGET, TRACE_TICK, TRACE_NULL, TRACE_DROP,
+                                TRACE_RECURSIVE,
                                 GCB_DEBUG, obj_is_poisoned, heap_fail_poisoned)
 
 # Debug builds only (GCB_DEBUG is a C constant: release builds compile this to nothing):
@@ -116,8 +117,8 @@ cdef inline char* mut_payload(HeapState* heap, int r) noexcept nogil:
 # The workload knows that stack[r] is dead (and, when `recursive`, everything reachable
 # from it, which it owned alone): collectors ignore this; `malloc` frees them now.
 cdef inline void mut_drop(HeapState* heap, int r, bint recursive) noexcept nogil:
-    # recorded as a clear: a trace replays the same heap, without malloc's free hints
-    mut_record(heap, TRACE_CLEAR, r, 0, 0, 0, 0)
+    # recorded as a drop: a replay clears the root, and under malloc frees the object
+    mut_record(heap, TRACE_DROP, r, 0, TRACE_RECURSIVE if recursive else 0, 0, 0)
     if heap.collector.drop != NULL and heap.roots.stack[r] != NULL:
         heap.collector.drop(heap, heap.roots.stack[r], recursive)
     heap.roots.stack[r] = NULL

@@ -20,7 +20,11 @@ cdef enum:
     TRACE_GSET = 6                   # global a := root b (through the barrier)
     TRACE_GGET = 7                   # root a := global b
     TRACE_TICK = 8                   # x mutator operations without a heap effect (safepoints)
+    TRACE_DROP = 9                   # root a := null, and the workload knows its object died
+                                     # (flags & TRACE_RECURSIVE: with all it owned alone);
+                                     # malloc frees it, every other collector clears the root
     TRACE_NULL = 1                   # flags bit of TRACE_STORE
+    TRACE_RECURSIVE = 1              # flags bit of TRACE_DROP
 
 ctypedef struct TraceRecord:
     uint8_t op

@@ -14,6 +14,8 @@ Grammar (one operation per line; `#` starts a comment; blank lines are ignored):
     gset G R                 global G := root R, through the write barrier
     gget R G                 root R := global G
     tick N                   N mutator operations with no heap effect
+    drop R [all]             root R := null, and its object is dead (with `all`: and everything
+                             it owned alone): malloc frees it, other collectors clear the root
 
 Lines end at \\n, \\r\\n, \\r, \\v, \\f and \\x1c-\\x1e (as Python's splitlines() ends them);
 fields are separated by spaces and tabs; a number is written as Python's int() reads an
@@ -28,7 +30,8 @@ checked by trace_replay.check_trace, not here.  It never imports the harness (gc
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
 from libc.string cimport memcmp
 from gcbench_core.heap cimport (TraceRecord, TRACE_ALLOC, TRACE_STORE, TRACE_LOAD, TRACE_CLEAR,
-                                TRACE_GC, TRACE_GSET, TRACE_GGET, TRACE_TICK, TRACE_NULL)
+                                TRACE_GC, TRACE_GSET, TRACE_GGET, TRACE_TICK, TRACE_NULL,
+                                TRACE_DROP, TRACE_RECURSIVE)
 
 import re
 import numpy as np
@@ -59,9 +62,11 @@ SHAPES = {
     "gset": (("a", *_GLOBAL), ("b", *_ROOT)),
     "gget": (("a", *_ROOT), ("b", *_GLOBAL)),
     "tick": (("x", "tick count", _U32),),
+    "drop": (("a", *_ROOT),),
 }
 USAGE = {"alloc": "alloc R NPTR SIZE", "store": "store R SLOT S|-", "load": "load R S SLOT",
-         "clear": "clear R", "gc": "gc", "gset": "gset G R", "gget": "gget R G", "tick": "tick N"}
+         "clear": "clear R", "gc": "gc", "gset": "gset G R", "gget": "gget R G", "tick": "tick N",
+         "drop": "drop R [all]"}
 _HEADER_LIMITS = {"roots": 257, "globals": 65}
 
 ctypedef struct Token:
@@ -231,6 +236,8 @@ cdef bint parse_lines(Parser* p) noexcept nogil:
             rec.op = TRACE_GGET
         elif token_is(&tok[0], b"tick", 4):
             rec.op = TRACE_TICK
+        elif token_is(&tok[0], b"drop", 4):
+            rec.op = TRACE_DROP
         else:
             return fail(p, E_UNKNOWN_OP, line, pos, content_end, 0)
         if p.roots < 0:
@@ -243,6 +250,11 @@ cdef bint parse_lines(Parser* p) noexcept nogil:
                 return fail(p, E_ARITY, line, pos, content_end, 0)
         elif rec.op == TRACE_GSET or rec.op == TRACE_GGET:
             if ntok != 3:
+                return fail(p, E_ARITY, line, pos, content_end, 0)
+        elif rec.op == TRACE_DROP:
+            if ntok == 3 and token_is(&tok[2], b"all", 3):
+                rec.flags = TRACE_RECURSIVE
+            elif ntok != 2:
                 return fail(p, E_ARITY, line, pos, content_end, 0)
         elif ntok != 2:
             return fail(p, E_ARITY, line, pos, content_end, 0)
@@ -289,7 +301,7 @@ cdef bint parse_lines(Parser* p) noexcept nogil:
             rec.a = <uint8_t>v[0]
             rec.b = <uint8_t>v[1]
             rec.x = <uint32_t>v[2]
-        elif rec.op == TRACE_CLEAR:
+        elif rec.op == TRACE_CLEAR or rec.op == TRACE_DROP:
             v[0] = number(&tok[1], 256)
             if v[0] < 0:
                 return fail(p, E_NUMBER, line, pos, content_end, 1)
@@ -421,6 +433,11 @@ cdef int64_t format_records(const TraceRecord* recs, int64_t n, char* out) noexc
             pos += snprintf(out + pos, 48, "gget %u %u\n", <unsigned>r.a, <unsigned>r.b)
         elif r.op == TRACE_TICK:
             pos += snprintf(out + pos, 48, "tick %u\n", r.x)
+        elif r.op == TRACE_DROP:
+            if r.flags & TRACE_RECURSIVE:
+                pos += snprintf(out + pos, 48, "drop %u all\n", <unsigned>r.a)
+            else:
+                pos += snprintf(out + pos, 48, "drop %u\n", <unsigned>r.a)
         else:
             pos += snprintf(out + pos, 48, "# unknown operation %u\n", <unsigned>r.op)
     return pos

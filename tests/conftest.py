@@ -1,8 +1,13 @@
+import os
 import subprocess
 import tempfile
 import sys
 
 import pytest
+
+# Runs in the tests do not fault their arena in ahead (gcbench.runs.runner.pretouch_arena):
+# hundreds of small runs would each touch up to 4 GiB; tests/test_pretouch.py turns it on.
+os.environ.setdefault("GCBENCH_PRETOUCH", "0")
 
 # Small workload settings so the suite stays quick on a 2-core machine.
 SMALL_TREES = {"long_lived_depth": 10, "array_len": 10000, "min_depth": 4, "max_depth": 10}

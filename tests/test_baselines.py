@@ -69,3 +69,38 @@ def test_boehm_cycle_log_counts_what_libgc_marked():
     # (libgc is conservative: it may keep more, never less)
     assert log[-1]["live_objects"] >= tree_nodes(params["long_lived_depth"]) + 1
     assert r["peak_live_bytes"] == max(c["live_bytes"] for c in log)
+
+
+# Small settings of every workload malloc accepts (the defaults take minutes under --verify).
+MALLOC_WORKLOADS = {
+    "binary-trees": {"long_lived_depth": 10, "array_len": 10000, "min_depth": 4, "max_depth": 12},
+    "churn": {"live_objects": 5000, "ops": 100000, "mutate_fraction": 0},
+    "server": {"requests": 20000},
+    "queue": {"lifetime": 2000, "ops": 100000},
+    "lru-cache": {"capacity": 2000, "keys": 20000, "requests": 100000},
+    "growing-slices": {"slices": 2000, "live_slices": 50},
+    "leak": {"requests": 50000, "leak_fraction": 0.01},
+    "escape": {"calls": 50000, "retained": 1000},
+}
+
+
+@pytest.mark.parametrize("workload", sorted(MALLOC_WORKLOADS))
+def test_malloc_holds_no_more_than_the_live_set(workload):
+    """Every workload says when its objects die, so malloc's peak heap is the live set's
+    (marksweep's peak live bytes, measured at its cycle ends), not every allocation."""
+    params = MALLOC_WORKLOADS[workload]
+    r = gcbench.run("malloc", workload, params=params, heap="256M")
+    ms = gcbench.run("marksweep", workload, params=params, heap="256M", gogc=25)
+    assert r["alloc_count"] == ms["alloc_count"]
+    assert ms["cycles"] > 0
+    assert r["free_count"] > 0
+    assert r["peak_heap_bytes"] <= 1.5 * ms["peak_live_bytes"], (r["peak_heap_bytes"], ms["peak_live_bytes"])
+
+
+@pytest.mark.parametrize("workload, reason", [
+    ("graph-mutate", "rewrites pointers at random"),
+    ("python-heap", "cycles and shared objects"),
+])
+def test_malloc_refuses_what_cannot_say_when_objects_die(cli, workload, reason):
+    proc = cli("run", "-c", "malloc", "-w", workload, check=2)
+    assert reason in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr

@@ -364,3 +364,36 @@ def test_cli_unwritable_output_is_one_line_exit_2(tmp_path):
     for args in (("plot", path, "-o", path / "charts"), ("report", path, "-o", path)):
         proc = run_cli(*args, check=2)
         assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+# --- charts of real runs: a server's latencies, a --verify run's timeline ---------------
+
+def test_latency_chart_of_real_server_runs(tmp_path):
+    """The latency chart on `server` results (not made-up latencies): one line per
+    collector through exactly the percentiles each result reports."""
+    params = {"requests": 20000, "cache_objects": 5000}
+    results = [gcbench.run(c, "server", params=params, heap="16M", gogc=50) for c in ("marksweep", "tricolor")]
+    for r in results:
+        assert r["request_latency_ns"]["p99"] > r["request_latency_ns"]["p50"] > 0
+    styles = view.SeriesStyles(results)
+    (group,) = view.group_results(results)
+    fig = plots._plot_latency(group, styles)
+    lines = [line for line in fig.axes[0].get_lines() if len(line.get_ydata())]
+    assert len(lines) == 2
+    for line, r in zip(lines, results):
+        want = [r["request_latency_ns"][k] / 1e6 for k in plots.LATENCY_KEYS if r["request_latency_ns"].get(k)]
+        assert np.allclose(line.get_ydata(), want)
+    (path,) = plots.render(results, tmp_path, kinds=["latency"])
+    assert Image.open(path).size[0] > 500
+
+
+def test_timeline_of_a_verify_run_shows_every_pause(tmp_path):
+    r = gcbench.run("marksweep", "churn", params=SMALL_CHURN, heap="8M", gogc=50, verify=True)
+    assert r["verify_s"] > 0 and len(r["pauses_ns"]) > 5
+    styles = view.SeriesStyles([r])
+    (group,) = view.group_results([r])
+    fig = plots._plot_timeline(group, styles)
+    ax = [a for a in fig.axes if a.get_title(loc="left")][0]
+    lo, hi = ax.get_xlim()
+    starts = np.asarray(r["pause_starts_ns"]) / 1e9
+    assert lo <= starts.min() and (starts + np.asarray(r["pauses_ns"]) / 1e9).max() <= hi

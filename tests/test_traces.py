@@ -244,6 +244,11 @@ HEAD = "# gcbench trace 1\nroots 4\n"
     ("tick 0\n", ":3: tick count must be at least 1"),
     ("alloc 0 1 8\nroots 8\n", ":4: `roots` must come before the first operation"),
     ("alloc 0 600000000 0\n", ":3: object too large"),
+    ("alloc 0 1 8\nalloc 1 0 8\nstore 0 0 1\ndrop 1\n", ":6: drop of root 1: its object is still referenced 1 more time"),
+    ("alloc 0 1 8\nalloc 1 0 8\nstore 0 0 1\nclear 1\nload 2 0 0\ndrop 0 all\n",
+     ":8: drop 0 all: an object it owns is referenced 1 more time"),
+    ("alloc 0 0 8\ndrop 0 every\n", ":4: expected `drop R [all]`"),
+    ("drop 7\n", ":3: root 7 out of range"),
 ])
 def test_bad_trace_one_line_with_line_number(tmp_path, body, needle):
     f = tmp_path / "bad.trace"
@@ -352,3 +357,44 @@ def test_text_parser_errors_name_line_and_problem(text, line, message):
     exc = _parse(text)
     assert isinstance(exc, TraceSyntaxError)
     assert (exc.line, exc.message) == (line, message)
+
+
+# ---------------------------------------------------------------------------
+# drops: a workload's knowledge that an object died, recorded and replayed
+
+DROPPING = ("binary-trees", "queue", "lru-cache", "growing-slices", "leak", "escape")
+
+
+@pytest.mark.parametrize("workload", DROPPING + ("server", "churn"))
+def test_recorded_drops_replay_as_frees_under_malloc(tmp_path, workload):
+    params = dict(RECORD_SMALL.get(workload, {"requests": 3000}))
+    if workload == "churn":
+        params["mutate_fraction"] = 0
+    path = tmp_path / "t.bin"
+    record(make_config("marksweep", workload, params=params, gogc=20, heap="64M"), str(path))
+    assert (traces.load_trace(str(path)).records["op"] == traces_ops()["drop"]).any()
+    direct = run("malloc", workload, params=params, heap="64M")
+    replay = _replay(path, "malloc")
+    # the trace carries every drop: malloc frees exactly what it frees running the workload
+    for key in ("alloc_count", "free_count", "alloc_bytes", "free_bytes", "peak_heap_bytes"):
+        assert replay[key] == direct[key], key
+    assert direct["free_count"] > 0
+    # and every other collector replays a drop as a clear: the same live sets as recorded
+    assert _replay(path, "marksweep", verify=True)["alloc_count"] == direct["alloc_count"]
+
+
+def traces_ops():
+    from gcbench_core.heap import TRACE_OPS
+    return TRACE_OPS
+
+
+def test_drop_text_form_round_trips(tmp_path):
+    f = tmp_path / "d.trace"
+    f.write_text(HEAD + "alloc 0 2 8\nalloc 1 0 8\nstore 0 0 1\nalloc 1 0 8\nstore 0 1 1\n"
+                 "clear 1\nalloc 2 0 16\ndrop 2\ndrop 0 all\n")
+    trace = traces.load_trace(str(f))
+    out = tmp_path / "d2.trace"
+    traces.write_trace(str(out), trace.records, "text")
+    assert out.read_text().splitlines()[-2:] == ["drop 2", "drop 0 all"]
+    r = _replay(f, "malloc")
+    assert r["alloc_count"] == r["free_count"] == 4

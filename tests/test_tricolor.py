@@ -57,18 +57,43 @@ def test_without_a_barrier_the_verifier_catches_a_freed_reachable_object(tmp_pat
         assert r["verified"] and r["cycles"] >= 3 and r["opts"]["barrier"] == barrier
 
 
+def _parallelism(seconds=0.3):
+    """CPUs two busy processes get now: (CPU seconds of both) / wall seconds, near 2 on an
+    idle 2-core machine, near 1 or below when other work holds the cores."""
+    import subprocess
+    import sys
+    import time
+    spin = ("import time\nt=time.process_time(); e=time.monotonic()+%r\n"
+            "while time.monotonic()<e: pass\nprint(time.process_time()-t)" % seconds)
+    t0 = time.monotonic()
+    procs = [subprocess.Popen([sys.executable, "-c", spin], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    cpu = sum(float(p.communicate()[0]) for p in procs)
+    return cpu / max(time.monotonic() - t0 - 0.05, seconds)
+
+
 def test_concurrent_marking_overlaps_the_mutator():
-    # Mutator time is the run's `mutator_s` (wall time minus the GC work done on the
-    # mutator's thread: pauses, sweeping, assists); marking time is the background worker's
-    # busy time plus the assists.  Had marking run on the mutator's thread, the wall time
-    # would be their sum; running beside it, it is clearly less.
+    """Overlap measured with thread CPU clocks: the mutator thread's CPU time plus the
+    background worker's CPU time can exceed the run's wall time only if the two threads
+    ran at the same time.  (Wall-clock busy times cannot show it: they include time a
+    descheduled thread spent waiting.)  Skipped, with the measured reason, when the
+    machine cannot give two threads a core each now."""
+    import os
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one CPU available: two threads cannot run at once")
+    before = _parallelism()
+    if before < 1.4:
+        pytest.skip(f"machine too loaded to show overlap: two busy processes got {before:.2f} CPUs")
     r = gcbench.run("tricolor", "churn", params={"live_objects": 600000, "ops": 2000000},
                     opts={"mode": "concurrent"}, heap="512M", gogc=50)
     c = r["counters"]
-    assert c["background_mark_ns"] >= 100_000_000, c["background_mark_ns"]
-    assert c["background_cpu_ns"] > 0
-    marking_s = (c["background_mark_ns"] + c["assist_ns"]) / 1e9
-    assert r["wall_s"] < 0.9 * (r["mutator_s"] + marking_s), (r["wall_s"], r["mutator_s"], marking_s)
+    wall_ns = c["run_end_ns"] - c["run_start_ns"]
+    both_ns = c["mutator_cpu_ns"] + c["background_cpu_ns"]
+    assert c["background_cpu_ns"] >= 50_000_000, c["background_cpu_ns"]
+    if both_ns <= 1.05 * wall_ns:
+        after = _parallelism()
+        if after < 1.4:
+            pytest.skip(f"machine became too loaded during the run: two busy processes got {after:.2f} CPUs")
+    assert both_ns > 1.05 * wall_ns, (c["mutator_cpu_ns"], c["background_cpu_ns"], wall_ns)
 
 
 def test_incremental_mode_is_deterministic():

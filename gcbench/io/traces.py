@@ -8,7 +8,8 @@ text parser (and whose writer formats every line).  Binary format (long traces):
 then fixed-size records of gcbench_core.heap.TRACE_DTYPE: uint8 op, uint8 a, uint8 b,
 uint8 flags, uint32 x, uint32 y, with op codes TRACE_OPS and
     alloc: a=R x=NPTR y=SIZE   store: a=R x=SLOT b=S (flags=1: null)   load: a=R b=S x=SLOT
-    clear: a=R   gc   gset: a=G b=R   gget: a=R b=G   tick: x=N.
+    clear: a=R   gc   gset: a=G b=R   gget: a=R b=G   tick: x=N
+    drop: a=R (flags=1: with everything it owned alone).
 
 `load_trace(path)` reads and validates a trace (the kernel's check_trace: unknown
 operation, root, global or slot out of range, store or load through a null root); an
@@ -118,7 +119,7 @@ def extent(records):
     """(roots, globals) a recorded operation stream needs."""
     from gcbench_core.heap import TRACE_OPS as ops
     op = records["op"]
-    root_fields = [records["a"][np.isin(op, [ops[o] for o in ("alloc", "store", "load", "clear", "gget")])],
+    root_fields = [records["a"][np.isin(op, [ops[o] for o in ("alloc", "store", "load", "clear", "gget", "drop")])],
                    records["b"][(op == ops["load"]) | (op == ops["gset"])
                                 | ((op == ops["store"]) & (records["flags"] == 0))]]
     global_fields = [records["a"][op == ops["gset"]], records["b"][op == ops["gget"]]]

@@ -191,3 +191,23 @@ def min_heap_bytes(results):
         return min(measured), True
     done = [r["heap_bytes"] for r in results if completed(r)]
     return (min(done), False) if done else (None, False)
+
+
+def heap_label(result):
+    """The heap size as the suite named it ("1.5x": relative to that collector's minimum
+    heap), else its size."""
+    label = (result.get("suite_metadata") or {}).get("heap")
+    return str(label) if label else format_bytes(result["heap_bytes"])
+
+
+def heap_factor(result):
+    """The heap size as a multiple of the collector's minimum heap, when known; else None."""
+    label = heap_label(result)
+    if label.endswith("x"):
+        try:
+            return float(label[:-1])
+        except ValueError:
+            pass
+    if result.get("min_heap_bytes"):
+        return result["heap_bytes"] / result["min_heap_bytes"]
+    return None

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from .. import metrics, registry
 from ..errors import UsageError
-from ..io import store
+from ..io import store, view
 
 DEFAULT_BASELINE = "marksweep"
 FORMATS = ("text", "markdown", "csv")
@@ -209,3 +209,65 @@ def pacer_fallbacks(path):
                     meta.get("collector_label", meta.get("collector", "?")), int(run["cycles"]),
                     int(counters["full_gc_fallbacks"]), int(counters.get("goal_overruns", 0))))
     return out
+# ---------------------------------------------------------------------------
+# Lower-bound overhead (gcbench compare --lbo; the report's LBO table and chart)
+
+@dataclass
+class LboEntry:
+    collector: str                # series label (io.view)
+    heap: str                     # as the suite named it ("1.5x"), else the size
+    heap_factor: float            # multiple of the collector's minimum heap, or None
+    heap_bytes: int
+    wall_s: float                 # cost: time per run (pyperf's mean in a suite)
+    cpu_s: float
+    distilled_s: float
+    lbo_wall: float
+    lbo_cpu: float
+
+
+@dataclass
+class LboGroup:
+    title: str                    # workload (parameters)
+    slug: str
+    mdc_s: float                  # minimum distilled cost over every collector and heap
+    mdc_from: str                 # which configuration it is
+    entries: list
+
+
+def lbo_groups(results):
+    """LBO for every configuration of `results` (single-run results, e.g. a suite's
+    through io.store.load_results), one LboGroup per workload with its parameters; the
+    cost of a configuration is its mean time per run (view.run_times_s).  Configurations
+    that failed or do not apply have no cost and are left out."""
+    styles = view.SeriesStyles(results)
+    out = []
+    for group in view.group_results(results):
+        done = [r for r in group.results if view.completed(r) and r.get("counters")]
+        costs = {}
+        for i, r in enumerate(done):
+            costs[i] = metrics.lbo_costs(r, float(view.run_times_s(r).mean()))
+        mdc, mdc_key, lbos = metrics.lower_bound_overheads(costs)
+        if mdc is None:
+            continue
+        entries = [LboEntry(styles.label(r), view.heap_label(r), view.heap_factor(r), r["heap_bytes"],
+                            *costs[i], *lbos[i]) for i, r in enumerate(done)]
+        order = {label: n for n, label in enumerate(styles.labels)}
+        entries.sort(key=lambda e: (order[e.collector], e.heap_bytes))
+        best = done[mdc_key]
+        title = f"{group.workload} ({', '.join(f'{k}={v}' for k, v in group.params.items())})"
+        out.append(LboGroup(title, group.slug, mdc, f"{styles.label(best)} at heap {view.heap_label(best)}",
+                            entries))
+    return out
+
+
+def lbo_files(paths):
+    """lbo_groups of the results in suite (or result) JSON files."""
+    if not paths:
+        raise UsageError("give at least one suite JSON file")
+    results = []
+    for path in paths:
+        results += store.load_results(path)
+    groups = lbo_groups(results)
+    if not groups:
+        raise UsageError(f"no completed runs with counters in {', '.join(paths)}")
+    return groups

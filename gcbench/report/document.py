@@ -18,7 +18,7 @@ from .. import metrics
 from ..io import view
 from ..io.atomic import write_text_atomic
 from ..units import format_bytes
-from . import plots
+from . import compare, plots
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
@@ -218,12 +218,15 @@ def write_report(results, out_dir, command=None, charts=None):
     title = _title(results)
     html_path = os.path.join(out_dir, "report.html")
     md_path = os.path.join(out_dir, "report.md")
-    write_text_atomic(html_path, _html(title, cols, rows, styles, charts, env, commands, pause_note, skipped))
-    write_text_atomic(md_path, _markdown(title, cols, rows, charts, env, commands, pause_note, skipped, out_dir))
+    lbo = compare.lbo_groups(results)
+    write_text_atomic(html_path, _html(title, cols, rows, styles, charts, env, commands, pause_note, skipped,
+                                       lbo=lbo))
+    write_text_atomic(md_path, _markdown(title, cols, rows, charts, env, commands, pause_note, skipped, out_dir,
+                                         lbo=lbo))
     return html_path, md_path
 
 
-def _html(title, cols, rows, styles, charts, env, commands, pause_note, skipped):
+def _html(title, cols, rows, styles, charts, env, commands, pause_note, skipped, lbo=()):
     e = html.escape
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            f"<title>{e(title)}</title>", f"<style>{CSS}</style></head><body>", f"<h1>{e(title)}</h1>"]
@@ -246,6 +249,7 @@ def _html(title, cols, rows, styles, charts, env, commands, pause_note, skipped)
     out.append(f'<p class="note">{e(pause_note)} Run time: mean time per run (± one standard '
                f"deviation when several runs were measured); throughput: mutator operations per second "
                f"of that time; MMU 10 ms: the smallest fraction of any 10 ms window left to the mutator.</p>")
+    out += _lbo_html(lbo, styles)
     out.append("<h2>Charts</h2>")
     for path in charts:
         name = os.path.basename(path)
@@ -265,14 +269,16 @@ def _html(title, cols, rows, styles, charts, env, commands, pause_note, skipped)
     return "\n".join(out) + "\n"
 
 
-def _markdown(title, cols, rows, charts, env, commands, pause_note, skipped, out_dir):
+def _markdown(title, cols, rows, charts, env, commands, pause_note, skipped, out_dir, lbo=()):
     def cell(text):
         return str(text).replace("|", "\\|")
     out = [f"# {title}", "", "## Comparison", "",
            "| " + " | ".join(cols) + " |",
            "| " + " | ".join("---" if c in ("workload", "collector") else "---:" for c in cols) + " |"]
     out += ["| " + " | ".join(cell(row[c]) for c in cols) + " |" for _, row in rows]
-    out += ["", pause_note, "", "## Charts", ""]
+    out += ["", pause_note, ""]
+    out += _lbo_markdown(lbo)
+    out += ["## Charts", ""]
     for path in charts:
         rel = os.path.relpath(path, out_dir)
         out += [f"![{os.path.basename(path)}]({rel})", ""]
@@ -281,3 +287,48 @@ def _markdown(title, cols, rows, charts, env, commands, pause_note, skipped, out
     out += ["## Reproduce", "", "```sh", *commands, "```", "", "## Machine and software", ""]
     out += [f"- {k}: `{v}`" for k, v in env]
     return "\n".join(out) + "\n"
+
+
+LBO_NOTE = ("Lower-bound overhead (LBO; Cai, Blackburn, Bond and Maas, ISPASS 2022): a configuration's "
+            "cost over the workload's minimum distilled cost (MDC), less one.  The distilled cost is the "
+            "cost less what is explicitly attributable to GC (pauses, sweeping and assists on the mutator "
+            "thread, background marking CPU); the MDC is its minimum over every collector and heap size, "
+            "nogc included.  Wall: time per run; CPU: plus the background mark worker's CPU time.")
+
+
+def _lbo_rows(g):
+    return [(e.collector, e.heap, f"{e.wall_s * 1e3:.1f} ms", f"{e.distilled_s * 1e3:.1f} ms",
+             f"{e.lbo_wall * 100:+.1f}%", f"{e.lbo_cpu * 100:+.1f}%") for e in g.entries]
+
+
+LBO_HEADER = ("collector", "heap", "run time", "distilled", "LBO wall", "LBO CPU")
+
+
+def _lbo_html(groups, styles):
+    if not groups:
+        return []
+    e = html.escape
+    out = ["<h2>Lower-bound overhead</h2>", f'<p class="note">{e(LBO_NOTE)}</p>']
+    for g in groups:
+        out.append(f"<p>{e(g.title)}: MDC {g.mdc_s * 1e3:.1f} ms ({e(g.mdc_from)})</p>")
+        out.append('<table class="lbo"><thead><tr class="lbo">' + "".join(
+            f'<th class="name">{e(c)}</th>' if i < 2 else f"<th>{e(c)}</th>" for i, c in enumerate(LBO_HEADER))
+            + "</tr></thead><tbody>")
+        for row in _lbo_rows(g):
+            swatch = f'<span class="swatch" style="background:{styles.colour(row[0])}"></span>'
+            out.append(f'<tr class="lbo"><td class="name">{swatch}{e(row[0])}</td><td class="name">{e(row[1])}</td>'
+                       + "".join(f"<td>{e(c)}</td>" for c in row[2:]) + "</tr>")
+        out.append("</tbody></table>")
+    return out
+
+
+def _lbo_markdown(groups):
+    if not groups:
+        return []
+    out = ["## Lower-bound overhead", "", LBO_NOTE, ""]
+    for g in groups:
+        out += [f"{g.title}: MDC {g.mdc_s * 1e3:.1f} ms ({g.mdc_from})", "",
+                "| " + " | ".join(LBO_HEADER) + " |", "| --- | --- | ---: | ---: | ---: | ---: |"]
+        out += ["| " + " | ".join(row) + " |" for row in _lbo_rows(g)]
+        out.append("")
+    return out

@@ -90,6 +90,12 @@ def print_summary(result, result_keys=(), out=sys.stdout):
               + (f", GOMEMLIMIT {format_bytes(result['memlimit'])}" if result.get("memlimit") else ""), file=out)
     if result["verified"]:
         print(f"  verified     yes ({result['counters']['verified_cycles']} cycles and the final heap)", file=out)
+    touch = result.get("pretouch")
+    if touch and touch["bytes"]:
+        whole = "the whole arena" if touch["whole_arena"] else f"the first {format_bytes(touch['bytes'])} of the arena"
+        print(f"  pretouch     {whole} faulted in before the timed run ({touch['s']:.2f} s, not in the wall time)", file=out)
+    elif touch:
+        print(f"  pretouch     none: {touch['note']}", file=out)
 
 
 def _fmt_extra(value):
@@ -232,3 +238,50 @@ def minheap_line(config, found, search):
     fails = f"; {failing} bytes runs out" if failing else ""
     return (f"minimum heap of {config.workload} under {config.collector}: {format_bytes(found)} "
             f"({len(search.probes)} runs{fails}), bytes: {found}")
+
+
+# ---------------------------------------------------------------------------
+# gcbench compare --lbo
+
+LBO_COLUMNS = ("collector", "heap", "time", "CPU", "distilled", "LBO wall", "LBO CPU")
+
+
+def _lbo_row(e):
+    return (e.collector, e.heap, f"{e.wall_s * 1e3:.1f} ms", f"{e.cpu_s * 1e3:.1f} ms",
+            f"{e.distilled_s * 1e3:.1f} ms", f"{e.lbo_wall * 100:+.1f}%", f"{e.lbo_cpu * 100:+.1f}%")
+
+
+def lbo_table(groups, fmt="text"):
+    """The LBO of every configuration, per workload (report.compare.lbo_groups)."""
+    out = []
+    if fmt == "csv":
+        import csv
+        import io
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(("workload", "mdc_s", "mdc_from", "collector", "heap", "time_s", "cpu_s",
+                         "distilled_s", "lbo_wall", "lbo_cpu"))
+        for g in groups:
+            for e in g.entries:
+                writer.writerow((g.title, f"{g.mdc_s:.6f}", g.mdc_from, e.collector, e.heap, f"{e.wall_s:.6f}",
+                                 f"{e.cpu_s:.6f}", f"{e.distilled_s:.6f}", f"{e.lbo_wall:.4f}", f"{e.lbo_cpu:.4f}"))
+        return buf.getvalue()
+    out.append("Lower-bound overhead (LBO; Cai et al., ISPASS 2022): cost / MDC - 1, where MDC is the "
+               "minimum distilled cost (cost less pauses, sweeping, assists and background marking) "
+               "over every collector and heap size of the workload")
+    for g in groups:
+        out.append("")
+        out.append(f"{g.title}: MDC {g.mdc_s * 1e3:.1f} ms ({g.mdc_from})")
+        rows = [_lbo_row(e) for e in g.entries]
+        if fmt == "markdown":
+            out.append("")
+            out.append("| " + " | ".join(LBO_COLUMNS) + " |")
+            out.append("| --- | --- | " + " | ".join("---:" for _ in LBO_COLUMNS[2:]) + " |")
+            out += ["| " + " | ".join(r) + " |" for r in rows]
+        else:
+            widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(LBO_COLUMNS)]
+            line = lambda cells: "  " + "  ".join(
+                c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+            out.append(line(LBO_COLUMNS).rstrip())
+            out += [line(r).rstrip() for r in rows]
+    return "\n".join(out) + "\n"

@@ -1,4 +1,4 @@
-"""Charts of pause times, MMU, throughput, time-space trade-off and request latency.
+"""Charts of pause times, MMU, throughput, time-space trade-off, request latency and LBO.
 
 `render(results, out_dir, kinds=None, fmt="png")` draws each kind for each workload (with
 its parameters) found in `results` (a list of single-run result dictionaries, as
@@ -468,6 +468,47 @@ def _plot_latency(group, styles):
 
 _DRAW = {"pauses": _plot_pauses, "timeline": _plot_timeline, "mmu": _plot_mmu,
          "throughput": _plot_throughput, "time-space": _plot_time_space, "latency": _plot_latency}
+
+
+def _plot_lbo(group, styles):
+    """LBO against heap size: one line per series, wall time solid and CPU time dashed;
+    the heap as a multiple of each collector's minimum heap (its size when unknown)."""
+    from .compare import lbo_groups
+    found = lbo_groups(group.results)
+    if not found or len(found[0].entries) < 2:
+        raise Skip("LBO needs at least two completed configurations")
+    g = found[0]
+    factors = all(e.heap_factor is not None for e in g.entries)
+    fig = _figure(10, 6)
+    ax = fig.subplots()
+    labels = []
+    for label in styles.labels:
+        mine = [e for e in g.entries if e.collector == label]
+        if not mine:
+            continue
+        labels.append(label)
+        mine.sort(key=lambda e: e.heap_factor if factors else e.heap_bytes)
+        x = [e.heap_factor if factors else e.heap_bytes / 2**20 for e in mine]
+        ax.plot(x, [e.lbo_wall * 100 for e in mine], color=styles.colour(label), marker=styles.marker(label),
+                linewidth=1.8, markersize=6)
+        ax.plot(x, [e.lbo_cpu * 100 for e in mine], color=styles.colour(label), marker=styles.marker(label),
+                linewidth=1.2, markersize=4, linestyle="--", fillstyle="none")
+    ax.set_xlabel("heap size (× the collector's minimum heap)" if factors else "heap size (MiB)")
+    ax.set_ylabel("lower-bound overhead (%): cost / MDC - 1")
+    ax.set_ylim(bottom=min(0, ax.get_ylim()[0]))
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.grid(True, alpha=0.3)
+    from matplotlib.lines import Line2D
+    extra = [Line2D([], [], color="black", linewidth=1.8, label="wall time"),
+             Line2D([], [], color="black", linewidth=1.2, linestyle="--", label="CPU time"),
+             Line2D([], [], linestyle="none", label=f"MDC {g.mdc_s * 1e3:.1f} ms: {g.mdc_from}")]
+    _series_legend(fig, styles, labels, extra)
+    _suptitle(fig, group.title("Lower-bound overhead against heap size"))
+    return fig
+
+
+KINDS += ("lbo",)
+_DRAW["lbo"] = _plot_lbo
 
 
 def render(results, out_dir, kinds=None, fmt="png", baseline=None, on_skip=None):

@@ -8,12 +8,14 @@ Workload parameters of type "trace" are file names in the configuration; the wor
 gets the loaded trace (io.traces) in their place, so the kernel never reads a file.
 This module prints nothing and writes no file.
 """
+import os
 import platform
 import sys
 import sysconfig
 
 from .. import __version__, metrics, registry
 from ..errors import Interrupted, RunError, UsageError
+from ..units import parse_size
 from .config import DEFAULT_HEAP, make_config
 
 
@@ -77,6 +79,7 @@ def run_config(config, on_heap=None):
                          "refused the mapping (address-space limit or overcommit policy); "
                          "choose a smaller --heap") from None
     centry.module.attach(managed, dict(config.opts))
+    pretouch = pretouch_arena(managed, centry)
     if on_heap is not None:
         on_heap(managed)
     try:
@@ -88,7 +91,40 @@ def run_config(config, on_heap=None):
         raise cls(exc.kind, str(exc)) from None
     except ValueError as exc:
         raise UsageError(f"{config.workload}: {exc}") from None
-    return collect_result(managed, config, extra, PAUSE_KIND_NAMES)
+    result = collect_result(managed, config, extra, PAUSE_KIND_NAMES)
+    result["pretouch"] = pretouch
+    return result
+
+
+# Pretouching more than this (or than a quarter of the memory available) would cost more
+# memory than a run needs; runs that use more of the arena pay page faults beyond it.
+# GCBENCH_PRETOUCH=SIZE sets the limit (0: no pretouch, as the test suite runs).
+PRETOUCH_LIMIT = 4 << 30
+
+
+def pretouch_limit():
+    text = os.environ.get("GCBENCH_PRETOUCH")
+    if not text:
+        return PRETOUCH_LIMIT
+    return parse_size(text, "GCBENCH_PRETOUCH") if text != "0" else 0
+
+
+def pretouch_arena(managed, centry):
+    """Fault in the arena before the timed run (every arena collector, so that all are
+    timed on equal memory terms); what the result says about it."""
+    if not centry.constraints.uses_arena:
+        return {"bytes": 0, "s": 0.0, "whole_arena": False,
+                "note": "objects live outside the arena (the C library's or libgc's memory)"}
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        available = PRETOUCH_LIMIT * 4
+    limit = min(pretouch_limit(), available // 4)
+    if limit <= 0:
+        return {"bytes": 0, "s": 0.0, "whole_arena": False, "note": "not pretouched (GCBENCH_PRETOUCH=0)"}
+    touched, seconds = managed.pretouch(limit)
+    return {"bytes": int(touched), "s": seconds, "whole_arena": touched >= managed.heap_bytes,
+            "note": "arena pages faulted in before the timed run"}
 
 
 def collect_result(managed, config, extra, kind_names):

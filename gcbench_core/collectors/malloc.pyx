@@ -53,23 +53,32 @@ cdef inline void free_one(HeapState* heap, Object* obj) noexcept nogil:
     heap.freed_bytes += charged_bytes(heap, obj.nbytes)
     free(obj)
 
+# A recursive drop frees everything the object reaches (the workload owns all of it: a
+# tree, or a DAG such as leak's chained children), each object once: an object is
+# marked (DROP_SEEN, a bit nslots never uses: objects are below 4 GiB) when pushed.
+cdef enum:
+    DROP_SEEN = 0x80000000
+
 cdef void malloc_drop(HeapState* heap, Object* obj, bint recursive) noexcept nogil:
     cdef MallocState* state = <MallocState*>heap.collector.state
     cdef MarkStack* pending = &state.free_stack
     cdef Object* child
-    cdef uint32_t i
+    cdef uint32_t i, nslots
     if not recursive:
         free_one(heap, obj)
         return
     # free the owned graph with an explicit stack (a tree of depth 20 is fine recursively,
     # but a drop must not depend on the shape it is given)
+    obj.nslots |= DROP_SEEN
     mark_stack_push(pending, obj)
     while pending.length > 0:
         pending.length -= 1
         obj = pending.items[pending.length]
-        for i in range(obj.nslots):
+        nslots = obj.nslots & ~(<uint32_t>DROP_SEEN)
+        for i in range(nslots):
             child = obj_slots(obj)[i]
-            if child != NULL:
+            if child != NULL and not (child.nslots & DROP_SEEN):
+                child.nslots |= DROP_SEEN
                 mark_stack_push(pending, child)
         free_one(heap, obj)
 

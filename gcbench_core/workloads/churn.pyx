@@ -71,8 +71,12 @@ cdef void kernel(void* arg) noexcept nogil:
         mut_load(heap, R_OLD, R_RING, <uint32_t>i)
         mut_store(heap, R_RING, <uint32_t>i, R_NEW)
         # the replaced member is garbage unless a rewritten slot still points to it
-        # (mutate_fraction > 0), which only the collectors can tell; malloc refuses that
-        mut_drop(heap, R_OLD, False)
+        # (mutate_fraction > 0), which only the collectors can tell; malloc refuses that,
+        # and a recorded trace then says only that the root is cleared
+        if p.mutate_fraction > 0:
+            mut_clear(heap, R_OLD)
+        else:
+            mut_drop(heap, R_OLD, False)
         if p.mutate_fraction > 0 and rng_double(&rng) < p.mutate_fraction:
             a = mut_load(heap, R_A, R_RING, <uint32_t>rng_below(&rng, n))
             if a.nslots > 0:

@@ -15,12 +15,17 @@ The sizes, slot counts and escape decisions come from the same draws whatever th
 fraction, so `escape_fraction=1` (nothing stays on the stack: every object is a heap
 allocation, as with interface conversions or closures that capture) and `0.1` do the
 same work on the same objects, and differ only in where the objects live.
+
+Death is known: an escaped object that leaves the ring is dead unless the next escaping
+object of its call points to it (a flag per ring entry, C memory); when it is not, it
+dies with the chain behind it, which has already left the ring (mut_drop, recursive),
+so malloc frees it.
 """
-from libc.stdint cimport uint32_t, uint64_t, int64_t
-from libc.stdlib cimport malloc, free
+from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
+from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memset
 from gcbench_core.heap cimport HeapState, ManagedHeap, Object, run_kernel, obj_slots, HEADER_BYTES
-from gcbench_core.mutator cimport (mut_alloc, mut_store, mut_clear, mut_set_global, mut_payload,
+from gcbench_core.mutator cimport (mut_alloc, mut_store, mut_load, mut_clear, mut_drop, mut_set_global, mut_payload,
                                    mut_tick)
 from gcbench_core.rng cimport Rng, rng_seed, rng_double, rng_below
 from gcbench_core.dist cimport Dist, dist_set, dist_sample
@@ -46,6 +51,7 @@ cdef enum:
     R_RING = 0
     R_A = 1              # the newest escaped object of the call alternates between these
     R_B = 2
+    R_OLD = 3            # the escaped object leaving the ring
     G_RING = 0
 
 ctypedef struct Params:
@@ -58,6 +64,7 @@ ctypedef struct Params:
     Dist payload
     uint64_t seed
     char* frame                      # the call's stack frame (C memory, never collected)
+    uint8_t* ring_pointed            # per ring entry: a later object of its call points to it
     int64_t frame_bytes
     int64_t escaped
     int64_t on_stack
@@ -73,6 +80,7 @@ cdef void kernel(void* arg) noexcept nogil:
     cdef uint32_t nslots, payload, k, nbytes
     cdef int cur = R_A, other = R_B
     cdef bint have_prev
+    cdef int64_t pos, cur_pos = 0
     cdef Object* obj
     cdef Object** frame_objs = <Object**>(p.frame + p.frame_bytes)   # index of this frame's objects
     rng_seed(&rng, p.seed)
@@ -91,9 +99,21 @@ cdef void kernel(void* arg) noexcept nogil:
                 mut_alloc(heap, other, nslots, payload)
                 if nslots > 0 and have_prev:
                     mut_store(heap, other, 0, cur)
+                    p.ring_pointed[cur_pos] = 1
                 if payload >= 8:
                     (<int64_t*>mut_payload(heap, other))[0] = i
-                mut_store(heap, R_RING, <uint32_t>(p.escaped % p.retained), other)
+                pos = p.escaped % p.retained
+                if p.escaped > p.retained:
+                    mut_load(heap, R_OLD, R_RING, <uint32_t>pos)
+                mut_store(heap, R_RING, <uint32_t>pos, other)
+                if p.escaped > p.retained:
+                    # out of the ring: dead with its chain, unless its successor holds it
+                    if p.ring_pointed[pos]:
+                        mut_clear(heap, R_OLD)
+                    else:
+                        mut_drop(heap, R_OLD, True)
+                p.ring_pointed[pos] = 0
+                cur_pos = pos
                 cur, other = other, cur
                 mut_clear(heap, other)
                 have_prev = True
@@ -130,10 +150,14 @@ def run(ManagedHeap heap, dict params, uint64_t seed):
     # the largest frame: every object at its largest size, plus the frame's object index
     p.frame_bytes = p.objects_per_call * ((HEADER_BYTES + 8 * params["max_slots"] + params["max_payload"] + 7) // 8 * 8)
     p.frame = <char*>malloc(p.frame_bytes + p.objects_per_call * sizeof(Object*))
-    if p.frame == NULL:
+    p.ring_pointed = <uint8_t*>calloc(p.retained, 1)
+    if p.frame == NULL or p.ring_pointed == NULL:
+        free(p.frame)
+        free(p.ring_pointed)
         raise MemoryError("escape: cannot allocate the stack frame")
     try:
         run_kernel(heap, kernel, &p)
     finally:
         free(p.frame)
+        free(p.ring_pointed)
     return {"escaped_objects": p.escaped, "stack_objects": p.on_stack}

@@ -157,4 +157,7 @@ def run(ManagedHeap heap, dict params, uint64_t seed):
     p.walk_depth = params["walk_depth"]
     p.gc_every = params["gc_every"]
     p.seed = seed
+    if heap.state.collector.drop != NULL:
+        raise ValueError("graph-mutate rewrites pointers at random, so only a tracing collector can tell "
+                         "when a node dies; a collector that frees on drop (malloc) cannot run it")
     run_kernel(heap, kernel, &p)

@@ -10,7 +10,9 @@ array becomes garbage.  With `prealloc=true` the slice is made once with its fin
 capacity (`make([]T, 0, n)`), so the only allocations are the array and the elements.
 Elements are pointers to small element objects (`element=pointer`, a []*T) or 8-byte
 integers in the array's payload (`element=int`, a []int64).  The last `live_slices`
-slices stay reachable from a ring behind a global, the rest die.
+slices stay reachable from a ring behind a global, the rest die.  Death is known (so
+malloc frees): an outgrown backing array dies alone (mut_drop; its elements moved on),
+a slice leaving the ring dies with its elements (mut_drop, recursive).
 
 It stresses the allocation rate of large, short-lived, growing arrays (about as many
 bytes of dead backing arrays as live ones): the JSON decoder building a []interface{},
@@ -20,7 +22,7 @@ from libc.stdint cimport uint32_t, uint64_t, int64_t
 from libc.string cimport memcpy
 from gcbench_core.heap cimport (HeapState, ManagedHeap, Object, run_kernel, size_class_of,
                                 HEADER_BYTES, MAX_SMALL_SIZE, PAGE_SIZE)
-from gcbench_core.mutator cimport (mut_alloc, mut_store, mut_load, mut_clear, mut_set_global,
+from gcbench_core.mutator cimport (mut_alloc, mut_store, mut_load, mut_clear, mut_drop, mut_set_global,
                                    mut_payload, mut_tick)
 from gcbench_core.rng cimport Rng, rng_seed
 from gcbench_core.dist cimport Dist, dist_set, dist_sample
@@ -47,6 +49,7 @@ cdef enum:
     R_ARRAY_A = 1        # the backing array alternates between these two registers
     R_ARRAY_B = 2
     R_ELEM = 3
+    R_OLD = 4            # the slice leaving the ring
     G_RING = 0
     GROW_THRESHOLD = 256
 
@@ -117,7 +120,7 @@ cdef void kernel(void* arg) noexcept nogil:
                     else:
                         memcpy(mut_payload(heap, other), mut_payload(heap, cur), cap * 8)
                         mut_tick(heap)
-                    mut_clear(heap, cur)
+                    mut_drop(heap, cur, False)
                 cur, other = other, cur
                 cap = new_cap
             if p.pointers:
@@ -129,8 +132,12 @@ cdef void kernel(void* arg) noexcept nogil:
         if p.pointers:
             mut_clear(heap, R_ELEM)
         # keep it for a while (an empty slice stores nil)
+        if i >= p.live_slices:
+            mut_load(heap, R_OLD, R_RING, <uint32_t>(i % p.live_slices))
         mut_store(heap, R_RING, <uint32_t>(i % p.live_slices), cur)
         mut_clear(heap, cur)
+        if i >= p.live_slices:
+            mut_drop(heap, R_OLD, True)
 
 def run(ManagedHeap heap, dict params, uint64_t seed):
     cdef Params p

@@ -14,10 +14,15 @@ Live heap grows by about leak_fraction * graph size per request, every cycle mar
 than the last, and the pacer's goal climbs with it, until the run ends or the heap is
 exhausted: the result's cycle_log live_bytes shows the growth, and `leaked_requests` /
 `leaked_bytes_estimate` say how much was leaked.
+
+Death is known: a request that leaves the ring and was not leaked dies with its whole
+graph (mut_drop, recursive), so malloc frees it; a flag per ring entry (C memory)
+remembers which ones were leaked.
 """
-from libc.stdint cimport uint32_t, uint64_t, int64_t
+from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
+from libc.stdlib cimport calloc, free
 from gcbench_core.heap cimport HeapState, ManagedHeap, Object, run_kernel
-from gcbench_core.mutator cimport (mut_alloc, mut_store, mut_load, mut_clear, mut_set_global,
+from gcbench_core.mutator cimport (mut_alloc, mut_store, mut_load, mut_clear, mut_drop, mut_set_global,
                                    mut_get_global, mut_payload)
 from gcbench_core.rng cimport Rng, rng_seed, rng_double
 from gcbench_core.dist cimport Dist, dist_set, dist_sample
@@ -44,6 +49,7 @@ cdef enum:
     R_PREV = 3
     R_NODE = 4
     R_HEAD = 5
+    R_OLD = 6                        # the request leaving the ring
     G_RING = 0
     G_LEAKS = 1
 
@@ -56,6 +62,7 @@ ctypedef struct Params:
     Dist payload
     uint64_t seed
     int64_t leaked
+    uint8_t* ring_leaked             # per ring entry: its request was leaked (do not drop)
 
 cdef void kernel(void* arg) noexcept nogil:
     cdef Params* p = <Params*>arg
@@ -82,10 +89,19 @@ cdef void kernel(void* arg) noexcept nogil:
         mut_clear(heap, R_PREV)
         mut_clear(heap, R_CHILD)
         # in flight until `in_flight` later requests replace it
+        if req >= p.in_flight:
+            mut_load(heap, R_OLD, R_RING, <uint32_t>(req % p.in_flight))
         mut_store(heap, R_RING, <uint32_t>(req % p.in_flight), R_REQ)
+        if req >= p.in_flight:
+            if p.ring_leaked[req % p.in_flight]:
+                mut_clear(heap, R_OLD)
+            else:
+                mut_drop(heap, R_OLD, True)
+        p.ring_leaked[req % p.in_flight] = 0
         if rng_double(&rng) < p.leak_fraction:
             # the leak: registered on a global list and never removed
             p.leaked += 1
+            p.ring_leaked[req % p.in_flight] = 1
             mut_alloc(heap, R_NODE, 2, 0)
             mut_store(heap, R_NODE, 0, R_REQ)
             mut_get_global(heap, R_HEAD, G_LEAKS)
@@ -105,7 +121,13 @@ def run(ManagedHeap heap, dict params, uint64_t seed):
     dist_set(&p.payload, dist_args(params, "payload"))
     p.seed = seed
     p.leaked = 0
-    run_kernel(heap, kernel, &p)
+    p.ring_leaked = <uint8_t*>calloc(p.in_flight, 1)
+    if p.ring_leaked == NULL:
+        raise MemoryError()
+    try:
+        run_kernel(heap, kernel, &p)
+    finally:
+        free(p.ring_leaked)
     cycles = heap.cycles()
     growth = int(cycles["live_bytes"][-1] - cycles["live_bytes"][0]) if len(cycles) >= 2 else 0
     return {"leaked_requests": p.leaked, "live_bytes_growth": growth}

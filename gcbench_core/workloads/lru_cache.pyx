@@ -14,13 +14,14 @@ string key), then: on a hit, loads the entry and reads it and moves it to the fr
 on a miss, evicts the least recently used entry (its whole graph becomes garbage) and
 allocates a new entry with its chunks in that slot.  The live set is constant and
 large, old entries die unpredictably, and the hit rate sets the allocation rate:
-memcached, groupcache, an HTTP response cache.
+memcached, groupcache, an HTTP response cache.  Death is known (so malloc frees): the
+key dies after its lookup, an evicted entry dies with its chunks (mut_drop).
 """
 from libc.stdint cimport uint32_t, uint64_t, int64_t, int32_t
 from libc.stdlib cimport malloc, free
 from libc.math cimport pow
 from gcbench_core.heap cimport HeapState, ManagedHeap, Object, run_kernel
-from gcbench_core.mutator cimport (mut_alloc, mut_store, mut_load, mut_clear, mut_set_global,
+from gcbench_core.mutator cimport (mut_alloc, mut_store, mut_load, mut_clear, mut_drop, mut_set_global,
                                    mut_payload, mut_tick)
 from gcbench_core.rng cimport Rng, rng_seed, rng_double
 from gcbench_core.dist cimport Dist, dist_set, dist_sample
@@ -47,6 +48,7 @@ cdef enum:
     R_KEY = 1
     R_ENTRY = 2
     R_CHUNK = 3
+    R_OLD = 4            # the evicted entry
     G_TABLE = 0
     NONE = -1
 
@@ -85,6 +87,7 @@ cdef void kernel(void* arg) noexcept nogil:
     cdef HeapState* heap = p.heap
     cdef Rng rng
     cdef int64_t i, req, key, slot, used = 0, head = NONE, tail = NONE
+    cdef bint evicted
     cdef uint32_t k, nslots
     cdef double acc = 0
     cdef Object* entry
@@ -122,7 +125,8 @@ cdef void kernel(void* arg) noexcept nogil:
             mut_tick(heap)
         else:
             p.misses += 1
-            if used < p.capacity:
+            evicted = used >= p.capacity
+            if not evicted:
                 slot = used
                 used += 1
             else:                                   # evict the least recently used
@@ -139,7 +143,11 @@ cdef void kernel(void* arg) noexcept nogil:
                 mut_alloc(heap, R_CHUNK, 0, dist_sample(&p.payload, &rng))
                 mut_store(heap, R_ENTRY, k, R_CHUNK)
             mut_clear(heap, R_CHUNK)
+            if evicted:
+                mut_load(heap, R_OLD, R_TABLE, <uint32_t>slot)
             mut_store(heap, R_TABLE, <uint32_t>slot, R_ENTRY)   # the old entry is garbage
+            if evicted:
+                mut_drop(heap, R_OLD, True)
             key_slot[key] = <int32_t>slot
             slot_key[slot] = key
             prev[slot] = NONE
@@ -150,7 +158,7 @@ cdef void kernel(void* arg) noexcept nogil:
             if tail == NONE:
                 tail = slot
         mut_clear(heap, R_ENTRY)
-        mut_clear(heap, R_KEY)
+        mut_drop(heap, R_KEY, False)
 
 def run(ManagedHeap heap, dict params, uint64_t seed):
     cdef Params p

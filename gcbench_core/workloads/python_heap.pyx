@@ -205,6 +205,10 @@ cdef void kernel(void* arg) noexcept nogil:
 
 def run(ManagedHeap heap, dict params, uint64_t seed):
     cdef Params p
+    if heap.state.collector.drop != NULL:
+        raise ValueError("python-heap's graph has cycles and shared objects (and its churn ring points "
+                         "between members), so a collector that frees on drop (malloc) cannot know when "
+                         "an object dies")
     graph = python_object_graph(params["modules"], params["max_object_bytes"])
     cdef const uint32_t[::1] payload = graph["payload"]
     cdef const uint32_t[::1] slots = graph["slots"]

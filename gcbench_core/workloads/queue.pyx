@@ -3,7 +3,7 @@
 
 The queue is a ring (one heap array of `lifetime` pointer slots, reached from a global).
 Each step the consumer takes the oldest message (loads it, reads its first payload word,
-drops it) and the producer puts a new one in its place: a message object with a drawn
+drops it once replaced: mut_drop, with its body chunks) and the producer puts a new one in its place: a message object with a drawn
 number of pointer slots, each pointing to a freshly allocated body chunk of drawn size
 (a request with its buffers).  So the live set is `lifetime` messages, constant, and
 every object dies at the same age: the shape a generational hypothesis does not help
@@ -12,7 +12,7 @@ queue or a channel with a fixed backlog.
 """
 from libc.stdint cimport uint32_t, uint64_t, int64_t
 from gcbench_core.heap cimport HeapState, ManagedHeap, Object, run_kernel
-from gcbench_core.mutator cimport (mut_alloc, mut_store, mut_load, mut_clear, mut_set_global,
+from gcbench_core.mutator cimport (mut_alloc, mut_store, mut_load, mut_clear, mut_drop, mut_set_global,
                                    mut_payload)
 from gcbench_core.rng cimport Rng, rng_seed
 from gcbench_core.dist cimport Dist, dist_set, dist_sample
@@ -62,7 +62,6 @@ cdef void kernel(void* arg) noexcept nogil:
         if old != NULL:
             if old.nbytes >= 16 + 8 * old.nslots:
                 p.checksum += (<uint64_t*>mut_payload(heap, R_OLD))[0]
-            mut_clear(heap, R_OLD)
         # produce a new one in its place
         nslots = dist_sample(&p.slots, &rng)
         mut_alloc(heap, R_MSG, nslots, dist_sample(&p.payload, &rng))
@@ -72,6 +71,9 @@ cdef void kernel(void* arg) noexcept nogil:
         mut_clear(heap, R_BODY)
         mut_store(heap, R_RING, <uint32_t>pos, R_MSG)
         mut_clear(heap, R_MSG)
+        # the consumed message, now out of the ring, dies with its body chunks
+        if old != NULL:
+            mut_drop(heap, R_OLD, True)
 
 def run(ManagedHeap heap, dict params, uint64_t seed):
     cdef Params p

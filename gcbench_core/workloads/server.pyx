@@ -18,6 +18,12 @@ and a pause that stops one stops all of them, as on one P with several goroutine
   cache:    a heap array of `cache_objects` slots reached from a global; each request
             overwrites `cache_keep` random entries with its objects (churn: the old
             entries become garbage), so the live set stays near the cache's size.
+            A request keeps distinct small objects (a repeated draw takes the next
+            one not yet kept), so each small object is in at most one cache entry.
+
+Death is known, so malloc frees: a buffer dies at the end of its request (without a
+pool), a request dies with its small objects once the kept ones are moved to the cache
+(their request slots nulled), and an overwritten cache entry dies alone (mut_drop).
 
 Latency.  Each request's start and end (monotonic ns) go into preallocated C arrays in
 the kernel.  Without `rate`, requests run back to back and a request's latency is
@@ -39,8 +45,8 @@ import numpy as np
 
 from gcbench_core.heap cimport (HeapState, heap_check_interrupt, ManagedHeap, Object, run_kernel, obj_slots,
                                 gcb_now_ns, gcb_cpu_relax, HEADER_BYTES, MAX_STACK_SLOTS)
-from gcbench_core.mutator cimport (mut_alloc, mut_store, mut_load, mut_clear, mut_set_global,
-                                   mut_payload)
+from gcbench_core.mutator cimport (mut_alloc, mut_store, mut_store_null, mut_load, mut_clear,
+                                   mut_drop, mut_set_global, mut_payload)
 from gcbench_core.rng cimport Rng, rng_seed, rng_below
 from gcbench_core.pool cimport Pool, pool_new, pool_destroy, pool_get, pool_put, pool_stats
 
@@ -76,6 +82,8 @@ cdef enum:
     R_CACHE = 0
     R_SMALL = 1
     R_WORKER0 = 2                    # worker w: buffer in R_WORKER0 + 2w, request in + 2w + 1
+    R_OLD = 2 + 2 * 64               # an overwritten cache entry (after every worker's slots)
+    MAX_KEEP = 1024                  # cache_keep's limit (PARAMS)
     G_CACHE = 0
     REQUEST_PAYLOAD = 16             # a request's own fields (id, checksum)
     SPIN_BELOW_NS = 200000           # wait closer than this by spinning, not sleeping
@@ -105,11 +113,16 @@ cdef inline int buf_reg(int w) noexcept nogil:
 cdef inline int req_reg(int w) noexcept nogil:
     return R_WORKER0 + 2 * w + 1
 
+# The run's clock: monotonic time without the verification time so far (--verify), so
+# that request latencies and the schedule leave verification out, as every event does.
+cdef inline int64_t run_now(HeapState* heap) noexcept nogil:
+    return gcb_now_ns() - heap.verifier.verify_ns
+
 cdef void wait_until(HeapState* heap, int64_t when_ns) noexcept nogil:
     # Sleep in slices of at most WAIT_SLICE_NS and check for Ctrl-C between them: a slow
     # schedule (a low rate) must still stop within a second when interrupted.
     cdef timespec ts
-    cdef int64_t left = when_ns - gcb_now_ns()
+    cdef int64_t left = when_ns - run_now(heap)
     while left > SPIN_BELOW_NS:
         left -= SPIN_BELOW_NS // 2
         if left > WAIT_SLICE_NS:
@@ -118,8 +131,8 @@ cdef void wait_until(HeapState* heap, int64_t when_ns) noexcept nogil:
         ts.tv_nsec = left % 1000000000
         nanosleep(&ts, NULL)
         heap_check_interrupt(heap)
-        left = when_ns - gcb_now_ns()
-    while gcb_now_ns() < when_ns:
+        left = when_ns - run_now(heap)
+    while run_now(heap) < when_ns:
         gcb_cpu_relax()
 
 cdef inline void start_request(HeapState* heap, Params* p, int w, int64_t index) noexcept nogil:
@@ -144,7 +157,8 @@ cdef inline void start_request(HeapState* heap, Params* p, int w, int64_t index)
 
 cdef inline void finish_request(HeapState* heap, Rng* rng, Params* p, int w) noexcept nogil:
     cdef uint64_t sum = 0
-    cdef uint32_t k, i
+    cdef uint32_t k, i, j, pick, entry
+    cdef uint32_t kept[MAX_KEEP]
     cdef Object* request = heap.roots.stack[req_reg(w)]
     cdef Object* small
     cdef unsigned char* data
@@ -163,13 +177,28 @@ cdef inline void finish_request(HeapState* heap, Rng* rng, Params* p, int w) noe
     p.checksum += sum
     # keep a few in the long-lived cache, replacing what was there
     for k in range(p.cache_keep):
-        mut_load(heap, R_SMALL, req_reg(w), <uint32_t>rng_below(rng, p.small_objects))
-        mut_store(heap, R_CACHE, <uint32_t>rng_below(rng, p.cache_objects), R_SMALL)
+        pick = <uint32_t>rng_below(rng, p.small_objects)
+        j = 0
+        while j < k:                             # distinct: the next one not yet kept
+            if kept[j] == pick:
+                pick = (pick + 1) % p.small_objects
+                j = 0
+            else:
+                j += 1
+        kept[k] = pick
+        entry = <uint32_t>rng_below(rng, p.cache_objects)
+        mut_load(heap, R_SMALL, req_reg(w), pick)
+        mut_store_null(heap, req_reg(w), pick)   # the cache owns it now
+        mut_load(heap, R_OLD, R_CACHE, entry)
+        mut_store(heap, R_CACHE, entry, R_SMALL)
+        mut_drop(heap, R_OLD, False)             # the entry it replaced is dead
     mut_clear(heap, R_SMALL)
-    mut_clear(heap, req_reg(w))
+    mut_drop(heap, req_reg(w), True)             # with the small objects it did not keep
     if p.pool != NULL:
         pool_put(p.pool, w, buf_reg(w))
-    mut_clear(heap, buf_reg(w))
+        mut_clear(heap, buf_reg(w))
+    else:
+        mut_drop(heap, buf_reg(w), False)
 
 cdef void kernel(void* arg) noexcept nogil:
     cdef Params* p = <Params*>arg
@@ -197,12 +226,12 @@ cdef void kernel(void* arg) noexcept nogil:
     # idle, else finish the oldest request in flight; wait for an arrival only when
     # nothing is in flight.  Back to back (no schedule) this is a pipeline of `workers`
     # requests in which request i runs on worker i % workers.
-    t0 = gcb_now_ns()
+    t0 = run_now(heap)
     while arrival < p.requests or flight_count > 0:
         if arrival < p.requests and idle_count > 0:
             if p.scheduled_ns != NULL:
                 scheduled = t0 + <int64_t>(<double>arrival * p.interval_ns)
-                if gcb_now_ns() < scheduled:
+                if run_now(heap) < scheduled:
                     if flight_count > 0:
                         finish_oldest(heap, &rng, p, flight_request, flight_worker, &flight_head,
                                       &flight_count, idle_worker, idle_head, &idle_count)
@@ -212,7 +241,7 @@ cdef void kernel(void* arg) noexcept nogil:
             w = idle_worker[idle_head]
             idle_head = (idle_head + 1) % p.workers
             idle_count -= 1
-            p.start_ns[arrival] = gcb_now_ns()
+            p.start_ns[arrival] = run_now(heap)
             start_request(heap, p, w, arrival)
             flight_request[(flight_head + flight_count) % p.workers] = arrival
             flight_worker[(flight_head + flight_count) % p.workers] = w
@@ -231,7 +260,7 @@ cdef inline void finish_oldest(HeapState* heap, Rng* rng, Params* p, int64_t* fl
     flight_head[0] = (flight_head[0] + 1) % p.workers
     flight_count[0] -= 1
     finish_request(heap, rng, p, w)
-    p.end_ns[index] = gcb_now_ns()
+    p.end_ns[index] = run_now(heap)
     idle_worker[(idle_head + idle_count[0]) % p.workers] = w
     idle_count[0] += 1
 
