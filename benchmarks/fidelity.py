@@ -18,12 +18,15 @@ a fresh process (libgc has one heap per process), and prints:
   libgc:  native C vs gcbench `boehm`: time, collections, libgc heap in use after a
           collection (max), heap size / peak;
   malloc: native C vs gcbench `malloc`: time, peak bytes held;
-  Go:     real Go (its gctrace lines) vs gcbench `tricolor` at the same GOGC: cycles,
+  Go:     real Go (its gctrace lines) vs gcbench `tricolor` (--procs 2) at the same GOGC
+          (and, for leak, the same GOMEMLIMIT): cycles,
           bytes and objects allocated, heap at cycle start / end of mark / marked, goal
           (medians), GC CPU %, stop-the-world pauses; for server, the pool's effect.
 
 Each check prints its ratio and whether it is within its target: boehm collections within
-+-25% of native libgc and time at most 1.3x; tricolor cycles within +-25% of Go.  A missed
++-25% of native libgc and time at most 1.3x; tricolor cycles within +-25% of Go; tricolor's
+heap at mark termination within 1.05x of the cycle's goal in at least 90% of cycles and its
+goal_overruns counter equal to the cycle log's count; under GOMEMLIMIT no goal above it.  A missed
 target is printed, not fatal, unless --check (exit 1).  A part whose tool is missing
 (cc, libgc, go) is skipped with a one-line reason.  Bad arguments: one line, exit 2.
 
@@ -70,6 +73,10 @@ SHAPES = {
 BOEHM_COLLECTIONS_TOLERANCE = 0.25
 BOEHM_TIME_LIMIT = 1.3
 TRICOLOR_CYCLES_TOLERANCE = 0.25
+LEAK_MEMLIMIT = 4 << 20          # the leak's GOMEMLIMIT part: its live heap passes 4 MiB midway
+GO_PROCS = 2                     # GOMAXPROCS of the Go runs, and --procs of tricolor's
+GOAL_SLACK = 1.05                # heap at mark termination at most this times the cycle's goal
+GOAL_HELD_SHARE = 0.9            # ... in at least this share of the cycles
 
 # Runs one in-lab measurement in a fresh process and prints its figures as JSON.
 INLAB_PROGRAM = r"""
@@ -78,12 +85,13 @@ import gcbench
 spec = json.loads(sys.argv[1])
 try:
     r = gcbench.run(spec["collector"], spec["workload"], params=spec["params"], seed=spec["seed"],
-                    heap=spec["heap"], gogc=spec["gogc"])
+                    heap=spec["heap"], gogc=spec["gogc"], procs=spec.get("procs"),
+                    memlimit=spec.get("memlimit"))
 except Exception as exc:
     print(json.dumps({"error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}))
     sys.exit(0)
 keys = ("wall_s", "cycles", "cycle_log", "pauses_ns", "peak_heap_bytes", "alloc_bytes", "alloc_count",
-        "gc_cpu_fraction", "params", "pool")
+        "gc_cpu_fraction", "params", "pool", "counters", "procs", "memlimit")
 print(json.dumps({k: r[k] for k in keys if k in r}, default=float))
 """
 
@@ -156,9 +164,9 @@ def run_native(binary, args, env=None):
     return result
 
 
-def run_inlab(collector, workload, params, gogc=100, heap="256M", seed=1):
+def run_inlab(collector, workload, params, gogc=100, heap="256M", seed=1, procs=None, memlimit=None):
     spec = {"collector": collector, "workload": workload, "params": params, "gogc": gogc,
-            "heap": heap, "seed": seed}
+            "heap": heap, "seed": seed, "procs": procs, "memlimit": memlimit}
     proc = subprocess.run([sys.executable, "-c", INLAB_PROGRAM, json.dumps(spec)], capture_output=True,
                           text=True, cwd=tempfile.gettempdir())
     if proc.returncode != 0 or not proc.stdout.strip():
@@ -324,12 +332,18 @@ def go_figures(native):
 def tricolor_figures(r):
     log = r["cycle_log"]
     pauses = [p / 1e6 for p in r["pauses_ns"]]
-    goals = [c["goal_bytes"] / MB for c in log if c["goal_bytes"] >= 0]
+    # the goal each cycle aimed at (Go's gctrace prints that one), and GC CPU in Go's sense
+    # at the last cycle (assists, dedicated/fractional marking, pauses x GOMAXPROCS)
+    goals = [c.get("cycle_goal_bytes", c["goal_bytes"]) / MB for c in log
+             if c.get("cycle_goal_bytes", c["goal_bytes"]) >= 0]
+    procs = r.get("procs") or 1
+    go_cpu = 100 * log[-1]["gc_cpu_ns"] / (log[-1]["end_ns"] * procs) if log and "gc_cpu_ns" in log[-1] else None
     return {"cycles": r["cycles"], "alloc_bytes": r["alloc_bytes"], "objects": r["alloc_count"],
             "heap_start": median(c["heap_before"] / MB for c in log),
             "heap_end": median(c["heap_after"] / MB for c in log),
             "marked": median(c["live_bytes"] / MB for c in log), "goal": median(goals),
-            "gc_cpu": 100 * r["gc_cpu_fraction"], "pauses": len(pauses), "pause_p50": median(pauses),
+            "gc_cpu": go_cpu if go_cpu is not None else 100 * r["gc_cpu_fraction"],
+            "pauses": len(pauses), "pause_p50": median(pauses),
             "pause_max": max(pauses, default=None), "wall": r["wall_s"]}
 
 
@@ -340,18 +354,21 @@ GO_ROWS = (("cycles", "cycles", ""), ("bytes allocated (MiB)", "alloc_bytes", "M
            ("pause p50 (ms)", "pause_p50", ""), ("pause max (ms)", "pause_max", ""), ("time (s)", "wall", ""))
 
 
-def go_part(shape, params, gogc, repeat, cache, checks, out, label=None):
+def go_part(shape, params, gogc, repeat, cache, checks, out, label=None, memlimit=None):
     label = label or shape
     binary, reason = build_go(SHAPES[shape]["go"], cache)
     if binary is None:
         print(f"\nGo {label} GOGC={gogc}: skipped: {reason}")
         out.append({"part": "go", "shape": label, "gogc": gogc, "skipped": reason})
         return None
-    env = dict(os.environ, GOMAXPROCS="2", GOGC=str(gogc), GODEBUG="gctrace=1")
+    env = dict(os.environ, GOMAXPROCS=str(GO_PROCS), GOGC=str(gogc), GODEBUG="gctrace=1")
+    if memlimit:
+        env["GOMEMLIMIT"] = str(memlimit)
     native, inlab = [], []
     for _ in range(repeat):
         native.append(run_native(binary, native_args(shape, params, "go"), env=env))
-        inlab.append(run_inlab("tricolor", SHAPES[shape]["workload"], params, gogc=gogc))
+        inlab.append(run_inlab("tricolor", SHAPES[shape]["workload"], params, gogc=gogc, procs=GO_PROCS,
+                               memlimit=memlimit))
     errors = [r["error"] for r in native + inlab if "error" in r]
     if errors:
         print(f"\nGo {label} GOGC={gogc}: failed: {errors[0]}")
@@ -369,12 +386,49 @@ def go_part(shape, params, gogc, repeat, cache, checks, out, label=None):
         rows.append((title, fmt(g), fmt(t), fmt(ratio(t, g))))
     print_table(f"Go, {label}, GOGC={gogc}, GOMAXPROCS=2 ({repeat} runs each, alternating)", rows)
     r_cycles = ratio(*reversed(figures["cycles"]))
-    checks.add(f"Go {label} GOGC={gogc}: tricolor cycles / Go", r_cycles,
-               r_cycles is not None and abs(r_cycles - 1) <= TRICOLOR_CYCLES_TOLERANCE,
-               f"1 +- {TRICOLOR_CYCLES_TOLERANCE}")
+    if memlimit:
+        # under GOMEMLIMIT the cycle count follows how each runtime counts memory against
+        # the limit (Go: every mapped byte, stacks and metadata too): printed, not checked;
+        # checked: no cycle aims above the limit while the heap marked before it fits under
+        # it (past that the goal is the marked heap, as in Go: it cannot be below the live heap)
+        worst = max((cur["cycle_goal_bytes"] / memlimit for r in inlab
+                     for prev, cur in zip(r["cycle_log"], r["cycle_log"][1:])
+                     if cur.get("cycle_goal_bytes", -1) >= 0 and prev["live_bytes"] < memlimit),
+                    default=None)
+        checks.add(f"Go {label} GOGC={gogc}: tricolor's largest goal / GOMEMLIMIT (marked heap under it)",
+                   worst, worst is not None and worst <= 1.0, "<= 1")
+    else:
+        checks.add(f"Go {label} GOGC={gogc}: tricolor cycles / Go", r_cycles,
+                   r_cycles is not None and abs(r_cycles - 1) <= TRICOLOR_CYCLES_TOLERANCE,
+                   f"1 +- {TRICOLOR_CYCLES_TOLERANCE}")
+    goal_checks(label, gogc, inlab, checks)
     out.append({"part": "go", "shape": label, "gogc": gogc, "go": go, "tricolor": tri,
                 "native": [{k: v for k, v in r.items() if k != "stderr"} for r in native]})
     return figures
+
+
+def goal_share(r):
+    """(share of cycles whose heap at mark termination is at most GOAL_SLACK x their goal,
+    cycles over their goal in the cycle log, the goal_overruns counter)."""
+    log = [c for c in r["cycle_log"] if c.get("cycle_goal_bytes", -1) >= 0]
+    held = sum(1 for c in log if c["heap_after"] <= GOAL_SLACK * c["cycle_goal_bytes"])
+    over = sum(1 for c in log if c["heap_after"] > c["cycle_goal_bytes"])
+    return (held / len(log) if log else None), over, r["counters"]["goal_overruns"]
+
+
+def goal_checks(label, gogc, inlab, checks):
+    """The pacer holds the goal: heap at mark termination <= 1.05 x goal in >= 90% of
+    cycles (the worst run), and goal_overruns equals the cycle log's count in every run."""
+    shares = [goal_share(r) for r in inlab]
+    worst = min((s[0] for s in shares if s[0] is not None), default=None)
+    print(f"  tricolor: cycles ending at most {GOAL_SLACK}x their goal: "
+          + ", ".join(f"{100 * s[0]:.0f}%" if s[0] is not None else "-" for s in shares)
+          + "; goal_overruns counter / cycle log: " + ", ".join(f"{s[2]}/{s[1]}" for s in shares))
+    checks.add(f"Go {label} GOGC={gogc}: tricolor cycles within {GOAL_SLACK}x goal (share, worst run)",
+               worst, worst is not None and worst >= GOAL_HELD_SHARE, f">= {GOAL_HELD_SHARE}")
+    agree = all(s[1] == s[2] for s in shares)
+    checks.add(f"Go {label} GOGC={gogc}: goal_overruns agrees with the cycle log", 1.0 if agree else 0.0,
+               agree, "1 (equal in every run)")
 
 
 def strip(r):
@@ -433,6 +487,9 @@ def main(argv=None):
                           f"Go {fmt(g)}x, gcbench {fmt(t)}x")
             else:
                 go_part(shape, params, gogc, repeat, cache, checks, out)
+        if shape == "leak":
+            go_part(shape, params, 100, repeat, cache, checks, out,
+                    f"leak GOMEMLIMIT={LEAK_MEMLIMIT >> 20}MiB", memlimit=LEAK_MEMLIMIT)
     checks.report()
     if args.json:
         with open(args.json, "w") as f:

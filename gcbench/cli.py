@@ -85,6 +85,14 @@ def _add_run_config(p, workload_file=False, collector_default=None,
     p.add_argument("--gogc", default="100", metavar="N|off",
                    help="GOGC: next heap goal = live * (1 + N/100); 'off' collects only "
                         "when the heap is full (default 100)")
+    p.add_argument("--memlimit", default=None, metavar="SIZE",
+                   help="GOMEMLIMIT: a soft memory limit (bytes, or a number with K, M, G): the heap "
+                        "goal is at most what fits under it (with GOGC off, the only goal); the GC "
+                        "CPU limiter keeps collection near 50%% of CPU when it is too small")
+    p.add_argument("--procs", default=None, metavar="N",
+                   help="GOMAXPROCS: the number of Ps; sets the mark workers' utilization as Go "
+                        "computes it for N Ps and shows as `N P` in --gctrace (default: this "
+                        "machine's cores)")
 
 
 def build_parser():
@@ -122,7 +130,10 @@ def build_parser():
     p.add_argument("--gctrace", action="store_true",
                    help="print one Go-style gctrace line per cycle to stderr")
     p.add_argument("--memstats", action="store_true",
-                   help="print runtime.MemStats-like totals after the run")
+                   help="print runtime.MemStats-like totals after the run, and the runtime/metrics "
+                        "values (/gc/heap/goal:bytes, /gc/heap/live:bytes, /gc/cycles/total:gc-cycles, "
+                        "/gc/gomemlimit:bytes, /cpu/classes/gc/total:cpu-seconds, "
+                        "/sched/pauses/total/gc:seconds)")
     p.add_argument("--json", "--output", dest="json", metavar="PATH",
                    help="write the full result as JSON to PATH (also -o PATH)")
     p.add_argument("--timeline", metavar="FILE.json",
@@ -299,7 +310,8 @@ def _config(args, workload, params=None, seed=None, **modes):
     from .runs.config import make_config
     return make_config(args.collector, workload, params=params,
                        opts=parse_key_values(args.opt, "--opt"), seed=seed,
-                       heap=args.heap, gogc=args.gogc, **modes)
+                       heap=args.heap, gogc=args.gogc, procs=args.procs, memlimit=args.memlimit,
+                       **modes)
 
 
 def cmd_run(args):
@@ -327,6 +339,10 @@ def cmd_run(args):
         print("memstats:")
         for line in gotrace.format_memstats(gotrace.memstats(result)):
             print(line)
+        if result.get("metrics"):
+            print("runtime/metrics:")
+            for line in gotrace.format_runtime_metrics(result["metrics"]):
+                print(line)
     # both files or neither: an interrupt between them leaves nothing half-done
     from .io.atomic import AtomicGroup
     with AtomicGroup() as group:

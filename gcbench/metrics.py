@@ -190,6 +190,39 @@ def cycle_kind_counts(result):
     return counts
 
 
+GO_MAX_INT64 = (1 << 63) - 1
+# /sched/pauses/total/gc:seconds: bucket edges in seconds, powers of two from 1 us (2**10 ns)
+# to 68.7 s (2**36 ns), below them one bucket from 0.
+PAUSE_BUCKET_EDGES_S = (0.0,) + tuple((1 << k) / 1e9 for k in range(10, 37))
+
+
+def pause_histogram(pauses_ns):
+    """Go's Float64Histogram of pause lengths: {"buckets": edges (len n + 1), "counts": n}."""
+    edges = np.asarray(PAUSE_BUCKET_EDGES_S)
+    values = np.minimum(np.asarray(pauses_ns, dtype=np.float64) / 1e9, edges[-1])
+    counts, _ = np.histogram(values, bins=edges)
+    return {"buckets": [float(e) for e in edges], "counts": [int(c) for c in counts]}
+
+
+def runtime_metrics(result):
+    """The run's figures under Go's runtime/metrics names.  /cpu/classes/gc/total counts, as
+    Go does, pauses x GOMAXPROCS, assists, and every mark worker's CPU (idle ones too);
+    /gc/heap/live is the heap marked live by the last cycle; /gc/gomemlimit is Go's
+    math.MaxInt64 when no limit is set."""
+    counters = result["counters"]
+    procs = int(result.get("procs") or counters.get("procs") or 1)
+    gc_cpu_ns = counters["stw_ns"] * procs + counters["assist_ns"] + counters["background_cpu_ns"]
+    limit = result.get("memlimit")
+    return {
+        "/gc/heap/goal:bytes": int(counters.get("heap_goal_bytes") or 0),
+        "/gc/heap/live:bytes": int(counters.get("last_marked_bytes") or 0),
+        "/gc/cycles/total:gc-cycles": int(result["cycles"]),
+        "/gc/gomemlimit:bytes": int(limit) if limit else GO_MAX_INT64,
+        "/cpu/classes/gc/total:cpu-seconds": gc_cpu_ns / 1e9,
+        "/sched/pauses/total/gc:seconds": pause_histogram(result["pauses_ns"]),
+    }
+
+
 def summarize(result):
     """The headline figures of one run."""
     pauses = np.asarray(result["pauses_ns"], dtype=np.int64)
@@ -208,6 +241,10 @@ def summarize(result):
         "peak_heap_bytes": result["peak_heap_bytes"],
         "peak_live_bytes": result["peak_live_bytes"],
         "heap_overhead": heap_overhead(result),
+        # the pacer's misses (concurrent collectors): cycles over their goal, and full
+        # stop-the-world collections because the arena filled first
+        "goal_overruns": int(result.get("counters", {}).get("goal_overruns", 0)),
+        "full_gc_fallbacks": int(result.get("counters", {}).get("full_gc_fallbacks", 0)),
     }
     # a run shorter than the window counts as one window: its overall utilization
     summary["mmu_10ms"] = mmu(result, MMU_HEADLINE_WINDOW_NS)[0] if wall > 0 else None

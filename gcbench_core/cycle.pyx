@@ -6,12 +6,12 @@ Event times are on the run's clock, which leaves out verification (--verify): ev
 recorded start and end is the monotonic time minus the verification time so far, as the
 run's wall time leaves it out, so pauses stay inside the run and MMU does not change
 with --verify.  (Verification runs after a cycle's last pause, never inside one.)"""
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, INT64_MAX
 from gcbench_core.heap cimport (HeapState, CycleRecord, gcb_now_ns, gcb_thread_cpu_ns, heap_fail,
                                 heap_in_use, heap_mark_roots, heap_drain, heap_flip, heap_sweep_all,
                                 ERR_INTERNAL)
 from gcbench_core.events cimport events_open_cycle, events_add_pause
-from gcbench_core.pacer cimport pacer_set_goal, pacer_update_trigger, TRIGGER_RUNWAY
+from gcbench_core.pacer cimport pacer_set_goal, pacer_update_trigger, pacer_gc_cpu_ns, TRIGGER_RUNWAY
 from gcbench_core.verify cimport verify_end_of_cycle
 
 
@@ -34,14 +34,28 @@ cdef void cycle_pause(HeapState* heap, int kind, int64_t t0, int64_t t1) noexcep
     events_add_pause(&heap.events, kind, t0 - heap.verifier.verify_ns, t1 - heap.verifier.verify_ns,
                      heap.events.ncycles)
 
+# Scannable roots in bytes (Go's stack and globals scan work in the goal).
+cdef inline int64_t roots_bytes(HeapState* heap) noexcept nogil:
+    cdef int64_t n = heap.roots.nstack + heap.roots.nglobals
+    cdef int i
+    for i in range(heap.roots.nextra_roots):
+        n += heap.roots.extra_roots[i].count
+    return n * 8
+
 cdef int64_t cycle_end(HeapState* heap, int kind, int64_t t0, CycleResult* r) noexcept nogil:
     cdef CycleRecord* cycle
     cdef int64_t t1
+    cdef int64_t cycle_goal = heap.pacer.cycle_goal
     if r.paced:
+        if heap.pacer.trigger_model == TRIGGER_RUNWAY:
+            heap.pacer.roots_bytes = roots_bytes(heap)
+            if cycle_goal != INT64_MAX and r.heap_after > cycle_goal:
+                heap.pacer.goal_overruns += 1
         pacer_set_goal(&heap.pacer, r.live_bytes)
         if heap.pacer.trigger_model == TRIGGER_RUNWAY:
             pacer_update_trigger(&heap.pacer, r.live_bytes, r.scan_work, r.forced, heap.alloc_bytes,
-                                 gcb_thread_cpu_ns(), heap.background_cpu_ns, heap.assist_ns)
+                                 gcb_now_ns(), gcb_thread_cpu_ns(), heap.background_cpu_ns,
+                                 heap.assist_ns)
     else:
         heap.pacer.last_marked_bytes = r.live_bytes
     if r.live_bytes > heap.peak_live_bytes:
@@ -60,6 +74,8 @@ cdef int64_t cycle_end(HeapState* heap, int kind, int64_t t0, CycleResult* r) no
     cycle.mark_ns = r.mark_ns
     cycle.sweep_ns = t1 - r.sweep_start_ns if r.sweep_start_ns > 0 else 0
     cycle.forced = r.forced
+    cycle.cycle_goal_bytes = cycle_goal if r.paced and cycle_goal != INT64_MAX else -1
+    cycle.gc_cpu_ns = pacer_gc_cpu_ns(&heap.pacer, heap.events.stw_ns, heap.assist_ns)
     verify_end_of_cycle(heap, r.marks_intact)
     return t1
 

@@ -54,6 +54,8 @@ ctypedef struct CycleRecord:
     int64_t kind                     # CYCLE_FULL, CYCLE_MINOR, CYCLE_MAJOR
     int64_t young_bytes              # generational: bytes allocated young since the last cycle
     int64_t survived_bytes           # generational: of those, bytes that survived (copied or kept)
+    int64_t cycle_goal_bytes         # the goal this cycle aimed at (-1: none); gctrace's goal
+    int64_t gc_cpu_ns                # GC CPU in Go's sense since the run began, at the end
 
 ctypedef struct EventLog:
     PauseRecord* pauses

@@ -19,7 +19,7 @@ from libc.string cimport memset, memcpy, strncpy, strlen
 from libc.stdio cimport snprintf, fprintf, stderr
 from libc.stdlib cimport abort
 from gcbench_core.events cimport events_init, events_free
-from gcbench_core.pacer cimport pacer_init
+from gcbench_core.pacer cimport pacer_init, pacer_heap_live, pacer_gc_cpu_ns
 from gcbench_core.record cimport record_append, record_free
 from gcbench_core.spaces.bump cimport bump_free
 from gcbench_core.spaces.pages cimport pages_init, pages_free
@@ -383,7 +383,8 @@ class HeapError(RuntimeError):
 PAUSE_DTYPE = np.dtype([("start_ns", np.int64), ("end_ns", np.int64), ("kind", np.int64), ("cycle", np.int64)])
 CYCLE_DTYPE = np.dtype([(name, np.int64) for name in (
     "start_ns", "end_ns", "heap_before", "heap_after", "live_bytes", "live_objects",
-    "goal_bytes", "mark_ns", "sweep_ns", "forced", "kind", "young_bytes", "survived_bytes")])
+    "goal_bytes", "mark_ns", "sweep_ns", "forced", "kind", "young_bytes", "survived_bytes",
+    "cycle_goal_bytes", "gc_cpu_ns")])
 
 
 # One TraceRecord (heap.pxd); the binary trace format stores these after its header.
@@ -404,7 +405,7 @@ cdef class ManagedHeap:
     """
 
     def __cinit__(self, int64_t heap_bytes, gogc=100, bint verify=False, int64_t stress_allocs=0,
-                  bint checkmark=False):
+                  bint checkmark=False, int64_t memlimit=0, int procs=1):
         cdef HeapState* heap
         cdef uint32_t npages
         self.state = NULL
@@ -424,7 +425,7 @@ cdef class ManagedHeap:
         sizeclass_init(heap)
         heap.roots.nstack = MAX_STACK_SLOTS
         heap.roots.nglobals = MAX_GLOBALS
-        pacer_init(&heap.pacer, -1 if gogc is None else int(gogc))
+        pacer_init(&heap.pacer, -1 if gogc is None else int(gogc), memlimit, procs)
         heap.peak_live_bytes = 0
         heap.next_poll_bytes = INT64_MAX
         heap.poll_interval_ops = 4096
@@ -520,6 +521,11 @@ cdef class ManagedHeap:
         self.state.verifier.corrupt_at_cycle = cycle
         self.state.verifier.corrupt_kind = CORRUPT_KINDS[kind]
 
+    def pacer_workers(self):
+        """(dedicated mark workers, fractional utilization goal per P) for this heap's
+        GOMAXPROCS, as Go's gcControllerState.startCycle computes them."""
+        return self.state.pacer.dedicated_workers, self.state.pacer.fractional_goal
+
     def pauses(self):
         """Every pause as a numpy structured array (start_ns, end_ns, kind, cycle)."""
         cdef HeapState* heap = self.state
@@ -572,6 +578,15 @@ cdef class ManagedHeap:
             "barrier_shades": heap.barrier_shades,
             "floating_garbage_bytes": heap.verifier.floating_garbage_bytes,
             "goal_overruns": heap.pacer.goal_overruns,
+            "full_gc_fallbacks": heap.pacer.full_gc_fallbacks,
+            "procs": heap.pacer.procs,
+            "memory_limit_bytes": heap.pacer.memory_limit if heap.pacer.memory_limit != INT64_MAX else None,
+            "heap_live_bytes": pacer_heap_live(&heap.pacer, heap.alloc_bytes),
+            "gc_cpu_go_ns": pacer_gc_cpu_ns(&heap.pacer, heap.events.stw_ns, heap.assist_ns),
+            "idle_mark_cpu_ns": heap.pacer.idle_mark_cpu_ns,
+            "limiter_enabled": heap.pacer.limiter_enabled,
+            "limiter_limited_ns": heap.pacer.limiter_limited_ns,
+            "limiter_overflow_ns": heap.pacer.limiter_overflow_ns,
             "verify_ns": heap.verifier.verify_ns,
             "verified_cycles": heap.verifier.verified_cycles,
             "marked_objects": heap.marked_objects_total,

@@ -12,7 +12,7 @@ builds the table only: it formats nothing and writes nothing.
 import os
 from dataclasses import dataclass, field
 
-from .. import metrics
+from .. import metrics, registry
 from ..errors import UsageError
 from ..io import store, view
 
@@ -195,6 +195,32 @@ def _choose_baseline(groups, wanted):
     raise UsageError(f"baseline {wanted!r} is not among the collectors compared: {', '.join(groups)}")
 
 
+def pacer_fallbacks(path):
+    """[(row, collector_label, cycles, full_gc_fallbacks, goal_overruns)] of the concurrent
+    collectors' runs in one suite JSON: the stop-the-world collections forced because the
+    arena filled before a concurrent cycle finished, and the cycles that ended over their
+    goal (the pacer's misses)."""
+    suite = store.load_suite(path)
+    out = []
+    for run_file, benches in store.suite_configurations(suite):
+        bench = benches.get("throughput")
+        if bench is None:
+            continue
+        meta = bench.get_metadata()
+        try:
+            concurrent = registry.get_collector(meta.get("collector", "")).constraints.concurrent
+        except UsageError:
+            continue
+        run = store.read_json_or_none(store.resolve_run_file(path, run_file))
+        if not concurrent or not isinstance(run, dict) or run.get("failed"):
+            continue
+        counters = run.get("counters", {})
+        if "full_gc_fallbacks" not in counters:
+            continue
+        out.append((meta.get("configuration", bench.get_name()),
+                    meta.get("collector_label", meta.get("collector", "?")), int(run["cycles"]),
+                    int(counters["full_gc_fallbacks"]), int(counters.get("goal_overruns", 0))))
+    return out
 # ---------------------------------------------------------------------------
 # Lower-bound overhead (gcbench compare --lbo; the report's LBO table and chart)
 

@@ -86,6 +86,10 @@ def print_summary(result, result_keys=(), out=sys.stdout):
     for key in (k for k in result_keys if k in result):
         print(f"  {key:<12} {_fmt_extra(result[key])}", file=out)
     _print_generations(result, out)
+    if "mark-start" in result.get("pause_kinds", ()):
+        print(f"  pacer        {s.get('goal_overruns', 0)} of {result['cycles']} cycles over their goal, "
+              f"{s.get('full_gc_fallbacks', 0)} full-gc fallbacks; GOMAXPROCS {result.get('procs')}"
+              + (f", GOMEMLIMIT {format_bytes(result['memlimit'])}" if result.get("memlimit") else ""), file=out)
     if result["verified"]:
         print(f"  verified     yes ({result['counters']['verified_cycles']} cycles and the final heap)", file=out)
     touch = result.get("pretouch")

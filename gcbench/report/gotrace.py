@@ -12,17 +12,20 @@ MB = 1 << 20
 def gctrace_lines(result):
     """One line per cycle, in the shape of Go's gctrace:
 
-        gc N @T s P%: A+B+C ms clock, H0->H1->L MB, G MB goal, 1 P
+        gc N @T s P%: A+B+C ms clock, H0->H1->L MB, G MB goal, N P
 
     A, B, C are the first pause, the concurrent phase between the pauses, and the last
     pause of the cycle (for a single stop-the-world collection, A is the pause and B and
     C are 0); H0 is the heap in use at the start, H1 at the end of marking, L the marked
-    live heap; P is the GC CPU fraction of the run so far.
+    live heap; G the goal this cycle aimed at; N P is GOMAXPROCS (--procs).  P is GC CPU
+    since the start of the run in Go's sense: assists, dedicated and fractional marking
+    and pauses x N, over wall time x N (idle marking and sweeping left out, as Go does).
     """
     pause_starts = np.asarray(result["pause_starts_ns"], dtype=np.int64)
     pause_lengths = np.asarray(result["pauses_ns"], dtype=np.int64)
     pause_cycles = np.asarray(result.get("pause_cycles", []), dtype=np.int64)
     gc_ns = 0
+    procs = int(result.get("procs") or result.get("counters", {}).get("procs") or 1)
     lines = []
     for n, cycle in enumerate(result["cycle_log"], start=1):
         mine = np.nonzero(pause_cycles == n)[0] if pause_cycles.size else np.array([], dtype=int)
@@ -33,14 +36,17 @@ def gctrace_lines(result):
             concurrent = pause_starts[mine[-1]] - (pause_starts[mine[0]] + first)
         gc_ns += int(pause_lengths[mine].sum()) if mine.size else 0
         elapsed = max(cycle["end_ns"], 1)
-        percent = 100.0 * gc_ns / elapsed
-        goal = cycle["goal_bytes"]
+        if "gc_cpu_ns" in cycle:
+            percent = 100.0 * cycle["gc_cpu_ns"] / (elapsed * procs)
+        else:                            # a result written before the kernel kept GC CPU
+            percent = 100.0 * gc_ns / elapsed
+        goal = cycle.get("cycle_goal_bytes", cycle["goal_bytes"])
         goal_text = f"{goal / MB:.0f} MB goal" if goal >= 0 else "off goal"
         lines.append(
             f"gc {n} @{cycle['start_ns'] / 1e9:.3f}s {percent:.0f}%: "
             f"{first / 1e6:.3f}+{concurrent / 1e6:.3f}+{last / 1e6:.3f} ms clock, "
             f"{cycle['heap_before'] / MB:.0f}->{cycle['heap_after'] / MB:.0f}->{cycle['live_bytes'] / MB:.0f} MB, "
-            f"{goal_text}, 1 P" + (" (forced)" if cycle.get("forced") else "")
+            f"{goal_text}, {procs} P" + (" (forced)" if cycle.get("forced") else "")
             + _generation_note(result, mine)
             + (f" ({cycle['kind']})" if cycle.get("kind", "full") != "full" else ""))
     return lines
@@ -115,4 +121,21 @@ def format_memstats(stats):
             lines.append(f"{key:>14}: {value:.6f}")
         else:
             lines.append(f"{key:>14}: {value}")
+    return lines
+
+
+def format_runtime_metrics(metrics):
+    """The result's runtime/metrics values (runner: metrics.runtime_metrics), one per line;
+    the pause histogram as its non-empty buckets."""
+    lines = []
+    for name, value in metrics.items():
+        if isinstance(value, dict):
+            edges, counts = value["buckets"], value["counts"]
+            shown = [f"[{edges[i] * 1e6:g}us, {edges[i + 1] * 1e6:g}us): {n}"
+                     for i, n in enumerate(counts) if n]
+            lines.append(f"  {name}: " + (", ".join(shown) if shown else "empty"))
+        elif isinstance(value, float):
+            lines.append(f"  {name}: {value:.6f}")
+        else:
+            lines.append(f"  {name}: {value}")
     return lines

@@ -6,10 +6,12 @@ specs (registry.resolve), the seed, the heap size (parse_size, check_heap_size),
 and the run's checking modes (verify, stress, checkmark).  The command line, the runner,
 suite files, workload files, the pyperf worker and minheap all build their
 configurations through it, and pass RunConfig values on; nothing else validates a seed,
-a heap size or a parameter.
+a heap size or a parameter.  GOMAXPROCS (`procs`, default the machine's cores) and
+GOMEMLIMIT (`memlimit`, bytes or None) are validated here too.
 
 `RunConfig.identity()` is the configuration as every result and failure record holds it
-(collector, opts, workload, params, seed, heap_bytes, gogc).  This module runs nothing.
+(collector, opts, workload, params, seed, heap_bytes, gogc, procs, memlimit).  This
+module runs nothing.
 """
 import dataclasses
 import os
@@ -27,7 +29,8 @@ STRESS_LIMIT = 1 << 62
 MAX_HEAP_FRACTION_OF_RAM = 0.9
 
 
-IDENTITY_KEYS = ("collector", "opts", "workload", "params", "seed", "heap_bytes", "gogc")
+IDENTITY_KEYS = ("collector", "opts", "workload", "params", "seed", "heap_bytes", "gogc", "procs", "memlimit")
+MAX_PROCS = 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,12 +45,14 @@ class RunConfig:
     verify: bool = False
     stress: int = 0
     checkmark: bool = False
+    procs: int = 1          # GOMAXPROCS
+    memlimit: object = None  # GOMEMLIMIT in bytes, or None for none
 
     def identity(self):
         """The configuration as results record it (docs/results.md), in that key order."""
         return {"collector": self.collector, "opts": dict(self.opts), "workload": self.workload,
                 "params": dict(self.params), "seed": self.seed, "heap_bytes": self.heap_bytes,
-                "gogc": self.gogc}
+                "gogc": self.gogc, "procs": self.procs, "memlimit": self.memlimit}
 
     def to_json(self):
         """identity() plus the checking modes (the pyperf worker's spec)."""
@@ -61,7 +66,8 @@ class RunConfig:
                            opts=data["opts"], seed=data["seed"], heap=data["heap_bytes"],
                            gogc="off" if data["gogc"] is None else data["gogc"],
                            verify=data.get("verify", False), stress=data.get("stress", 0),
-                           checkmark=data.get("checkmark", False))
+                           checkmark=data.get("checkmark", False), procs=data.get("procs"),
+                           memlimit=data.get("memlimit"))
 
     def with_heap(self, heap_bytes):
         """The same configuration in another heap (minheap's probes: page multiples
@@ -126,8 +132,40 @@ def parse_stress(value):
     return value
 
 
+def default_procs():
+    """GOMAXPROCS's default: the cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def parse_procs(value):
+    """--procs N (GOMAXPROCS): an integer in [1, 1024]; None is the machine's cores."""
+    if value is None:
+        return default_procs()
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            value = int(str(value).strip())
+        except ValueError:
+            raise UsageError(f"malformed --procs {value!r}: expected a positive integer (GOMAXPROCS)") from None
+    if not 1 <= value <= MAX_PROCS:
+        raise UsageError(f"--procs must be in [1, {MAX_PROCS}], got {value}")
+    return value
+
+
+def parse_memlimit(value):
+    """--memlimit SIZE (GOMEMLIMIT): bytes, or a number with K, M, G; None or 'off': none."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("off", "none", "")):
+        return None
+    limit = parse_size(value, "memory limit")
+    if limit < MIN_HEAP_BYTES:
+        raise UsageError(f"memory limit {limit} bytes is too small (at least 64K)")
+    return limit
+
+
 def make_config(collector, workload, params=None, opts=None, seed=1, heap=DEFAULT_HEAP, gogc=100,
-                verify=False, stress=0, checkmark=False):
+                verify=False, stress=0, checkmark=False, procs=None, memlimit=None):
     """The validated RunConfig; bad input raises UsageError (one line)."""
     centry = registry.get_collector(collector)
     wentry = registry.get_workload(workload)
@@ -142,4 +180,5 @@ def make_config(collector, workload, params=None, opts=None, seed=1, heap=DEFAUL
         raise UsageError(f"--verify checks the arena heap; collector {centry.name!r} allocates outside it")
     return RunConfig(collector=centry.name, opts=resolved_opts, workload=wentry.name,
                      params=resolved_params, seed=seed, heap_bytes=heap_bytes, gogc=gogc,
-                     verify=bool(verify), stress=stress, checkmark=bool(checkmark))
+                     verify=bool(verify), stress=stress, checkmark=bool(checkmark),
+                     procs=parse_procs(procs), memlimit=parse_memlimit(memlimit))

@@ -39,14 +39,15 @@ def _core_cflags():
 
 
 def run(collector, workload, params=None, opts=None, seed=1, heap=DEFAULT_HEAP, gogc=100,
-        verify=False, stress=0, checkmark=False, on_heap=None):
+        verify=False, stress=0, checkmark=False, on_heap=None, procs=None, memlimit=None):
     """Run `workload` under `collector` and return the result dictionary.
 
     Raises UsageError for bad input and RunError when the run fails (heap exhausted,
     heap corruption); Interrupted on Ctrl-C.
     """
     config = make_config(collector, workload, params=params, opts=opts, seed=seed, heap=heap,
-                         gogc=gogc, verify=verify, stress=stress, checkmark=checkmark)
+                         gogc=gogc, verify=verify, stress=stress, checkmark=checkmark, procs=procs,
+                         memlimit=memlimit)
     return run_config(config, on_heap=on_heap)
 
 
@@ -70,7 +71,8 @@ def run_config(config, on_heap=None):
     inputs = workload_inputs(wentry, config.params)
     try:
         managed = ManagedHeap(config.heap_bytes, config.gogc, verify=config.verify,
-                              stress_allocs=int(config.stress or 0), checkmark=config.checkmark)
+                              stress_allocs=int(config.stress or 0), checkmark=config.checkmark,
+                              memlimit=int(config.memlimit or 0), procs=int(config.procs))
     except MemoryError:
         # the heap is mapped lazily, so this is the address-space limit (ulimit -v) or a
         # strict overcommit policy refusing the reservation, before anything was touched
@@ -190,5 +192,6 @@ def collect_result(managed, config, extra, kind_names, cycle_kind_names=("full",
         for key, values in extra.pop("distributions", {}).items():
             result[key] = metrics.percentiles(values)
         result.update(extra)
+    result["metrics"] = metrics.runtime_metrics(result)
     result["summary"] = metrics.summarize(result)
     return result

@@ -683,6 +683,7 @@ def write_summary(output, suite, failures, skipped, progress):
             lines += format.comparison_table(table, "text").rstrip("\n").splitlines()
         except UsageError as exc:
             lines.append(f"(no comparison: {exc})")
+        lines += _fallback_lines(output.json_path)
     if failures:
         lines += ["", "failed configurations:"]
         lines += format.wrapped_entries((name, s.get("error")) for name, s in failures.items())
@@ -692,6 +693,23 @@ def write_summary(output, suite, failures, skipped, progress):
     text = "\n".join(lines) + "\n"
     write_text_atomic(output.summary_path, text)
     return text
+
+
+def _fallback_lines(json_path):
+    """The concurrent collectors' pacer misses: full stop-the-world fallbacks (the arena
+    filled before a concurrent cycle finished) and cycles ending over their goal."""
+    from ..report import compare
+    try:
+        rows = compare.pacer_fallbacks(str(json_path))
+    except UsageError:
+        return []
+    if not rows:
+        return []
+    lines = ["", "concurrent collectors: full-gc fallbacks and cycles over their goal"]
+    for row, collector, cycles, fallbacks, overruns in rows:
+        lines.append(f"  {row} {collector}: {fallbacks} full-gc fallbacks, "
+                     f"{overruns} of {cycles} cycles over their goal")
+    return lines
 
 
 def _report_and_charts(output, command, err):

@@ -4,6 +4,7 @@
     seeds = [1]                       # default [1]
     heap = ["64M", "2x"]              # sizes, or multiples of the minimum heap (default ["256M"])
     gogc = [100, "off"]               # default [100]
+    memlimit = ["off", "64M"]         # GOMEMLIMIT values; default ["off"] (no limit)
     [[collector]]                     # at least one; name = "*" means every available collector
     name = "tricolor"
     opts = { barrier = "hybrid" }
@@ -36,13 +37,13 @@ from pathlib import Path
 
 from .. import registry
 from ..errors import UsageError
-from ..runs.config import FIRST_PROBE_HEAP, check_heap_size, check_seed, make_config
+from ..runs.config import FIRST_PROBE_HEAP, check_heap_size, check_seed, make_config, parse_memlimit
 from ..units import MAX_DIGITS, parse_gogc, parse_size, require_regular_file, short_number
 
 DEFAULT_SUITE = Path(__file__).with_name("default.toml")
 
 MODES = ("fast", "rigorous")
-_TOP_KEYS = {"name", "description", "seeds", "heap", "gogc", "collector", "workload", "pyperf", *MODES}
+_TOP_KEYS = {"name", "description", "seeds", "heap", "gogc", "memlimit", "collector", "workload", "pyperf", *MODES}
 _PYPERF_KEYS = {"processes": int, "values": int, "warmups": int, "min_time": float, "loops": int}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _MULTIPLE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[xX]\s*$")
@@ -75,6 +76,11 @@ class Configuration:
     heap: HeapSpec
     gogc: object          # int or None (off)
     seed: int
+    memlimit: object = None   # GOMEMLIMIT in bytes, or None (no limit)
+
+    @property
+    def _memlimit_suffix(self):
+        return "" if self.memlimit is None else f" memlimit={self.memlimit}"
 
     @property
     def collector_label(self):
@@ -88,14 +94,14 @@ class Configuration:
     def row_label(self):
         """The configuration without its collector: a row of a comparison."""
         gogc = "off" if self.gogc is None else self.gogc
-        return f"{self.workload_label} heap={self.heap.text} gogc={gogc} seed={self.seed}"
+        return f"{self.workload_label} heap={self.heap.text} gogc={gogc} seed={self.seed}{self._memlimit_suffix}"
 
     @property
     def name(self):
         """The benchmark name: unique within a suite and stable across runs of it."""
         gogc = "off" if self.gogc is None else self.gogc
         return (f"{self.workload_label}/{self.collector_label}/heap={self.heap.text}"
-                f"/gogc={gogc}/seed={self.seed}")
+                f"/gogc={gogc}/seed={self.seed}" + self._memlimit_suffix.replace(" ", "/"))
 
     @property
     def slug(self):
@@ -106,20 +112,21 @@ class Configuration:
 
     def minheap_key(self):
         """Configurations sharing a minimum heap: everything but the heap size."""
-        return _canonical([self.collector, self.opts, self.workload, self.params, self.seed, self.gogc])
+        key = [self.collector, self.opts, self.workload, self.params, self.seed, self.gogc]
+        return _canonical(key if self.memlimit is None else key + [self.memlimit])
 
     def run_config(self, heap_bytes=None):
         """The RunConfig of this cell in `heap_bytes` (None: the first heap minheap tries)."""
         return make_config(self.collector, self.workload, params=self.given_params,
                            opts=self.given_opts, seed=self.seed,
                            heap=FIRST_PROBE_HEAP if heap_bytes is None else int(heap_bytes),
-                           gogc="off" if self.gogc is None else self.gogc)
+                           gogc="off" if self.gogc is None else self.gogc, memlimit=self.memlimit)
 
     def identity(self, heap_bytes=0):
         """The configuration as a failure record holds it (no heap chosen yet: 0)."""
         return {"collector": self.collector, "opts": dict(self.opts), "workload": self.workload,
                 "params": dict(self.params), "seed": self.seed, "heap_bytes": int(heap_bytes),
-                "gogc": self.gogc}
+                "gogc": self.gogc, "memlimit": self.memlimit}
 
 
 @dataclass
@@ -130,6 +137,7 @@ class Suite:
     seeds: list = field(default_factory=lambda: [1])
     heaps: list = field(default_factory=list)
     gogcs: list = field(default_factory=lambda: [100])
+    memlimits: list = field(default_factory=lambda: [None])
     collectors: list = field(default_factory=list)    # [(name, opts, given_opts)]
     workloads: list = field(default_factory=list)     # [(name, params, given_params)]
     pyperf: dict = field(default_factory=dict)
@@ -151,13 +159,14 @@ class Suite:
         for wname, params, given_params in self.workloads:
             for heap in self.heaps:
                 for gogc in self.gogcs:
-                    for seed in self.seeds:
-                        for cname, opts, given_opts in self.collectors:
-                            if not (self.pair_allowed(cname, wname)
-                                    and self._collector_runs(cname, opts, wname, heap)):
-                                continue
-                            out.append(Configuration(cname, opts, given_opts, wname, params,
-                                                     given_params, heap, gogc, seed))
+                    for memlimit in self.memlimits:
+                        for seed in self.seeds:
+                            for cname, opts, given_opts in self.collectors:
+                                if not (self.pair_allowed(cname, wname)
+                                        and self._collector_runs(cname, opts, wname, heap)):
+                                    continue
+                                out.append(Configuration(cname, opts, given_opts, wname, params,
+                                                         given_params, heap, gogc, seed, memlimit))
         return out
 
     def _collector_runs(self, cname, opts, wname, heap):
@@ -282,6 +291,7 @@ def parse(text, source="<suite>"):
     suite.seeds = _seeds(check, data.get("seeds", [1]), "seeds")
     suite.heaps = _heaps(check, data.get("heap", ["256M"]), "heap")
     suite.gogcs = _gogcs(check, data.get("gogc", [100]), "gogc")
+    suite.memlimits = _memlimits(check, data.get("memlimit", ["off"]), "memlimit")
 
     if "collector" not in data:
         check.fail("collector", "missing: add at least one [[collector]] table")
@@ -386,6 +396,20 @@ def _gogcs(check, value, path):
             check.fail(f"{path}[{i}]", str(exc))
     _no_duplicates(check, gogcs, path)
     return gogcs
+
+
+def _memlimits(check, value, path):
+    """memlimit: GOMEMLIMIT values, sizes (bytes or with K, M, G) or "off"."""
+    limits = []
+    for i, v in enumerate(check.array(value, path)):
+        if isinstance(v, bool) or not isinstance(v, (int, str)):
+            check.fail(f"{path}[{i}]", f"expected a size or \"off\", got {v!r}")
+        try:
+            limits.append(parse_memlimit(v))
+        except UsageError as exc:
+            check.fail(f"{path}[{i}]", str(exc))
+    _no_duplicates(check, limits, path)
+    return limits
 
 
 def _mode_table(check, suite, table, mode):

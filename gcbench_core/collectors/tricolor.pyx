@@ -80,7 +80,9 @@ from gcbench_core.heap cimport (HeapState, ManagedHeap, MarkStack, Object, colle
                                 ERR_NONE, ERR_INTERNAL)
 from gcbench_core.cycle cimport CycleResult, cycle_begin, cycle_pause, cycle_end, heap_collect_stw
 from gcbench_core.pacer cimport (pacer_use_runway, pacer_mark_start, pacer_next_poll_bytes,
-                                 pacer_assist_work, pacer_sweep_spans_per_poll)
+                                 pacer_assist_work, pacer_sweep_spans_per_poll, pacer_should_start,
+                                 pacer_limiter_update)
+from gcbench_core.heap cimport PAGE_SIZE
 
 NAME = "tricolor"
 DESCRIPTION = ("concurrent tri-color mark-sweep (Go-shaped): background mark worker thread, "
@@ -100,7 +102,12 @@ OPTIONS = {
     "assist_kib": {"type": "int", "default": 64, "min": 1, "max": 1 << 20,
                    "help": "KiB allocated between mark-assist (and proportional-sweep) checks"},
     "utilization": {"type": "float", "default": 0.25, "min": 0.01, "max": 1.0,
-                    "help": "pacer: background marking's target share of one core (Go: 0.25)"},
+                    "help": "pacer: background marking's goal utilization in the trigger's runway "
+                            "(Go's gcGoalUtilization: 0.25)"},
+    "limiter": {"type": "str", "default": "on", "choices": ("on", "off"),
+                "help": "Go's GC CPU limiter: while GC work on the mutator's P passes about 50% "
+                        "(a leaky bucket), assists stop and the heap may pass its goal; off: never "
+                        "(mode=incremental runs without it: it reads clocks)"},
 }
 # hybrid (the default) deletes and inserts; its deletion half is the snapshot (SATB)
 CONSTRAINTS = PlanConstraints(barrier="satb", concurrent=True)
@@ -148,6 +155,8 @@ cdef enum:
 cdef enum:
     BLOCK_OBJECTS = 254     # grey objects per hand-over block (a block is 2 KiB)
     DRAIN_CHUNK = 256       # the worker looks up from its private work this often
+    BALANCE_MIN = 16        # the worker shares half its grey objects when it holds this many
+                            # and the shared queue is empty
 
 ctypedef struct WorkBlock:
     WorkBlock* next
@@ -187,11 +196,11 @@ ctypedef struct TricolorState:
     # --- mutator side ---
     Marker mut
     int stack_grey               # hybrid: the stack is grey (not yet scanned) this cycle
-    int cycle_overran
     int sweep_pending
     int finishing
     int64_t sweep_spans_per_poll
     int64_t mark_start_ns
+    int64_t mark_start_alloc       # alloc_bytes at mark start: later objects are allocated black
     int64_t last_assist_alloc
     int64_t stress_count
 
@@ -346,9 +355,12 @@ cdef void worker_mark(HeapState* heap, TricolorState* st, Marker* m) noexcept no
             marker_drain(heap, m, DRAIN_CHUNK, INT64_MAX, &scanned)
             gcb_store_i64(&st.bg_scanned_published, m.scanned_bytes)
             # keep at most two blocks private and publish the rest (one lock per block), so
-            # that an assist can take over when this thread is descheduled
+            # that an assist can take over when this thread is descheduled; when the shared
+            # queue is empty, publish half (Go's gcWork.balance), so that assists find work
             if m.grey.length > 2 * BLOCK_OBJECTS:
                 queue_put(st, m, BLOCK_OBJECTS)
+            elif m.grey.length >= BALANCE_MIN and gcb_load_i64(&st.nfull) == 0:
+                queue_put(st, m, m.grey.length // 2)
             if gcb_unlikely(gcb_load_int(&st.worker_stop)):
                 queue_put(st, m, 0)       # hand back what is left: a later collect() finishes it
                 return
@@ -449,17 +461,28 @@ cdef void mutator_mark(HeapState* heap, TricolorState* st, int64_t max_objects, 
     heap.assist_ns += gcb_now_ns() - t0
 
 # Mark assist: scan work in proportion to the bytes allocated since the last one
-# (Go's assistWorkPerByte = scan work remaining / heap remaining before the goal).
-cdef void mark_assist(HeapState* heap, TricolorState* st) noexcept nogil:
+# (Go's assistWorkPerByte = scan work remaining / heap remaining before the goal).  At the
+# goal the mutator does not allocate on: it marks what it can and waits for the worker
+# until the cycle ends (Go parks an assist that finds no work until credit comes).
+# Returns whether the cycle ended.
+cdef bint mark_assist(HeapState* heap, TricolorState* st) noexcept nogil:
+    cdef int64_t t0, assist0, stw0
     cdef int64_t allocated = heap.alloc_bytes - st.last_assist_alloc
     cdef int64_t done = st.mut.scanned_bytes + gcb_load_i64(&st.bg_scanned_published)
-    cdef double budget = pacer_assist_work(&heap.pacer, allocated, done,
-                                           heap.pacer.heap_goal - heap_in_use(heap), st.poll_bytes)
+    cdef double budget = pacer_assist_work(&heap.pacer, allocated, done, heap.alloc_bytes, st.poll_bytes)
     st.last_assist_alloc = heap.alloc_bytes
     if budget < 0:
-        mutator_mark(heap, st, INT64_MAX, INT64_MAX)   # at the goal: the mutator must not outrun
-    elif budget >= 1.0:
+        # at the goal: the mutator must not outrun.  Its whole stall (marking, and waiting
+        # for the worker) is assist time, the pause apart: GC time for the limiter.
+        t0 = gcb_now_ns()
+        assist0 = heap.assist_ns
+        stw0 = heap.events.stw_ns
+        finish_marking(heap, st, False)
+        heap.assist_ns = assist0 + (gcb_now_ns() - t0) - (heap.events.stw_ns - stw0)
+        return True
+    if budget >= 1.0:
         mutator_mark(heap, st, INT64_MAX, <int64_t>budget + 1)
+    return False
 
 
 # ---------------------------------------------------------------------------
@@ -479,16 +502,20 @@ cdef void reset_marker(Marker* m) noexcept nogil:
     m.marked_objects = 0
 
 cdef void mark_start(HeapState* heap, TricolorState* st) noexcept nogil:
-    cdef int64_t t0, t1, alloc_bytes, bg_cpu
+    cdef int64_t t0, t1, alloc_bytes, bg_cpu, in_use
+    cdef double overhead = 0.0
     finish_sweeping(heap, st)                 # sweep termination, outside the pause
+    in_use = heap_in_use(heap)
+    if in_use > (<int64_t>1 << 20):           # pages over bytes, every span swept
+        overhead = <double>(heap.pages.pages_in_use * <int64_t>PAGE_SIZE) / in_use
     if st.mode == MODE_CONCURRENT:
         start_worker(heap, st)
     t0 = cycle_begin(heap, False)             # the pause starts (Pool cleanup runs here)
     reset_marker(&st.mut)
     heap_set_allocate_black(heap, True)       # (releases the current spans: counts exact)
     alloc_bytes = heap.alloc_bytes
+    st.mark_start_alloc = alloc_bytes
     st.last_assist_alloc = heap.alloc_bytes
-    st.cycle_overran = 0
     gcb_store_int(&heap.barrier_on, 1 if st.barrier != BARRIER_NONE else 0)
     if st.barrier == BARRIER_HYBRID:
         st.stack_grey = 1                     # scanned by the mutator at its next safepoint
@@ -512,8 +539,8 @@ cdef void mark_start(HeapState* heap, TricolorState* st) noexcept nogil:
         pthread_mutex_unlock(&st.lock)
         queue_put(st, &st.mut, 0)             # the stack's grey objects
     st.mark_start_ns = t0
-    pacer_mark_start(&heap.pacer, alloc_bytes, heap_in_use(heap), gcb_thread_cpu_ns(), bg_cpu,
-                     heap.assist_ns)
+    pacer_mark_start(&heap.pacer, alloc_bytes, t0, gcb_thread_cpu_ns(), bg_cpu, heap.assist_ns,
+                     overhead)
 
 cdef void mark_termination(HeapState* heap, TricolorState* st, bint forced) noexcept nogil:
     cdef int64_t t0, pages, drained = 0
@@ -532,12 +559,11 @@ cdef void mark_termination(HeapState* heap, TricolorState* st, bint forced) noex
             break
     gcb_store_int(&heap.barrier_on, 0)
     heap_set_allocate_black(heap, False)
-    # The goal follows Go's heapMarked: the bytes found reachable by marking.  Objects
-    # allocated black during the cycle survive it, but most are young garbage (on
-    # binary-trees, counting them doubled the goal past the heap and turned every other
-    # cycle into an out-of-memory full collection); they are counted in heap_after.
+    # The goal follows Go's heapMarked: the bytes marked, objects allocated black during
+    # the cycle included (Go's gcmarknewobject counts them; the arena, a memory limit for
+    # the pacer, keeps the goal inside the heap).
     r.scan_work = st.mut.scanned_bytes + st.bg.scanned_bytes
-    r.live_bytes = st.mut.marked_bytes + st.bg.marked_bytes
+    r.live_bytes = st.mut.marked_bytes + st.bg.marked_bytes + heap.alloc_bytes - st.mark_start_alloc
     r.live_objects = st.mut.marked_objects + st.bg.marked_objects
     r.heap_after = heap_in_use(heap)
     r.mark_ns = t0 - st.mark_start_ns
@@ -611,21 +637,21 @@ cdef void schedule_poll(HeapState* heap, TricolorState* st) noexcept nogil:
     elif heap.stress_allocs > 0:
         heap.next_poll_bytes = heap.alloc_bytes
     else:
-        # at the trigger; while sweeping is pending, at least every poll_bytes
-        heap.next_poll_bytes = pacer_next_poll_bytes(&heap.pacer, heap.alloc_bytes, heap_in_use(heap),
-                                                     st.poll_bytes if st.sweep_pending else 0)
+        # at the trigger; while sweeping is pending or the limiter holds a cycle back, at
+        # least every poll_bytes
+        heap.next_poll_bytes = pacer_next_poll_bytes(
+            &heap.pacer, heap.alloc_bytes, heap_in_use(heap),
+            st.poll_bytes if st.sweep_pending or heap.pacer.bucket_fill > 0 else 0)
 
 cdef void tc_alloc_hook(HeapState* heap) noexcept nogil:
     cdef TricolorState* st = state_of(heap)
     cdef int64_t t0, k
     cdef bint start
+    pacer_limiter_update(&heap.pacer, gcb_now_ns(), heap.assist_ns + heap.events.stw_ns)
     if st.phase == PHASE_MARK:
-        if not st.cycle_overran and heap_in_use(heap) > heap.pacer.heap_goal:
-            st.cycle_overran = 1
-            heap.pacer.goal_overruns += 1
         scan_own_stack_if_grey(heap, st)
-        mark_assist(heap, st)
-        try_terminate(heap, st)
+        if not mark_assist(heap, st):
+            try_terminate(heap, st)
         schedule_poll(heap, st)
         return
     if st.sweep_pending:
@@ -641,7 +667,7 @@ cdef void tc_alloc_hook(HeapState* heap) noexcept nogil:
         if start:
             st.stress_count = 0
     else:
-        start = heap.pacer.gogc >= 0 and heap_in_use(heap) >= heap.pacer.heap_trigger
+        start = pacer_should_start(&heap.pacer, heap.alloc_bytes)
     if start:
         mark_start(heap, st)
     schedule_poll(heap, st)
@@ -653,10 +679,18 @@ cdef void tc_poll_hook(HeapState* heap) noexcept nogil:
     scan_own_stack_if_grey(heap, st)
     if st.mode == MODE_INCREMENTAL:
         mutator_mark(heap, st, st.quantum, INT64_MAX)
-    try_terminate(heap, st)
-    schedule_poll(heap, st)
+    # only when the cycle ended: rescheduling while marking would push the alloc hook's
+    # poll (and so every assist) ahead of the allocation for ever
+    if try_terminate(heap, st):
+        schedule_poll(heap, st)
 
 cdef void tc_collect(HeapState* heap) noexcept nogil:
+    full_collection(heap)
+
+# The arena is full: the pacer did not start (or finish) a cycle in time.  The full
+# stop-the-world collection is the fallback, counted.
+cdef void tc_out_of_memory(HeapState* heap) noexcept nogil:
+    heap.pacer.full_gc_fallbacks += 1
     full_collection(heap)
 
 cdef void tc_finish(HeapState* heap) noexcept nogil:
@@ -714,7 +748,7 @@ def attach(ManagedHeap heap, dict opts):
     h.collector.state = st
     h.collector.alloc_hook = tc_alloc_hook
     h.collector.poll_hook = tc_poll_hook
-    h.collector.out_of_memory = tc_collect
+    h.collector.out_of_memory = tc_out_of_memory
     h.collector.collect = tc_collect
     h.collector.write_barrier = tc_write_barrier
     h.collector.finish = tc_finish
@@ -722,5 +756,6 @@ def attach(ManagedHeap heap, dict opts):
     if st.mode == MODE_INCREMENTAL:
         h.poll_interval_ops = st.step_ops
         h.next_poll_ops = h.mutator_ops + st.step_ops
-    pacer_use_runway(&h.pacer, opts["utilization"], st.mode == MODE_INCREMENTAL)
+    pacer_use_runway(&h.pacer, opts["utilization"], st.mode == MODE_INCREMENTAL, h.pages.arena_bytes,
+                     opts.get("limiter", "on") == "on")
     schedule_poll(h, st)
