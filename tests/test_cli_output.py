@@ -98,7 +98,7 @@ def _progress_output(stream_is_tty):
     else:
         read_end, write_end = os.pipe()
         master, stream = read_end, os.fdopen(write_end, "w")
-    with RunProgress("marksweep on churn", stream=stream, delay=0) as progress:
+    with RunProgress("marksweep on churn", stream=stream, delay=0, poll=0.01) as progress:
         run("marksweep", "churn", params={"live_objects": 20000, "ops": 400000}, stress=200,
             on_heap=progress.attach)
     stream.close()

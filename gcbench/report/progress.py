@@ -16,8 +16,9 @@ DELAY_SECONDS = 2.0
 class RunProgress:
     """Context manager; pass `attach` as run_config's on_heap.  Shown only on a tty."""
 
-    def __init__(self, label, stream=None, delay=DELAY_SECONDS, force=False):
+    def __init__(self, label, stream=None, delay=DELAY_SECONDS, force=False, poll=POLL_SECONDS):
         self.label = label
+        self.poll = poll
         self.stream = sys.stderr if stream is None else stream
         self.enabled = force or _is_terminal(self.stream)
         self.delay = delay
@@ -39,12 +40,17 @@ class RunProgress:
                    delay=self.delay, leave=False, dynamic_ncols=sized,
                    ncols=None if sized else 100, nrows=None if sized else 24)
         shown = 0
+
+        def show():
+            nonlocal shown
+            ops, cycles = self._heap.progress()
+            bar.set_postfix_str(f"{cycles} GC cycles", refresh=False)
+            bar.update(max(ops - shown, 0))
+            shown = max(ops, shown)
         try:
-            while not self._stop.wait(POLL_SECONDS):
-                ops, cycles = self._heap.progress()
-                bar.set_postfix_str(f"{cycles} GC cycles", refresh=False)
-                bar.update(max(ops - shown, 0))
-                shown = max(ops, shown)
+            while not self._stop.wait(self.poll):
+                show()
+            show()                   # the counters at the end of the run
         finally:
             bar.close()
 
