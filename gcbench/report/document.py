@@ -16,6 +16,7 @@ import shlex
 
 from .. import metrics
 from ..io import view
+from ..io.machine import cpu_model
 from ..io.atomic import write_text_atomic
 from ..units import format_bytes
 from . import compare, plots
@@ -126,17 +127,6 @@ def machines(results):
             seen.setdefault(key, ", ".join(f"{name} {meta[k]}" for k, name in MACHINE_FIELDS if k in meta))
     return [(f"machine {i + 1}" if len(seen) > 1 else "measured on", text)
             for i, text in enumerate(seen.values())]
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
 
 
 def environment(results):

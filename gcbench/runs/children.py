@@ -11,6 +11,7 @@ tree in its own process group and kills the group when interrupted).
 import ctypes
 import os
 import signal
+import subprocess
 
 PR_SET_PDEATHSIG = 1
 
@@ -28,3 +29,26 @@ def die_with_parent(expected_parent=None):
     if os.getppid() != parent:       # the parent died before the request took effect
         os._exit(1)
     return True
+
+
+def _preexec_die_with_parent():
+    # Popen's preexec_fn: between fork and exec the parent is the process that started us
+    die_with_parent()
+
+
+def run_child(cmd, **popen_kwargs):
+    """Run `cmd` in its own process group, dying with this process; on an interrupt (or
+    any exception) while waiting, kill the whole group (pyperf's main process and its
+    workers) and re-raise.  Returns (returncode, stdout, stderr) as Popen.communicate."""
+    proc = subprocess.Popen(cmd, start_new_session=True, preexec_fn=_preexec_die_with_parent,
+                            **popen_kwargs)
+    try:
+        out, err = proc.communicate()
+    except BaseException:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        raise
+    return proc.returncode, out, err

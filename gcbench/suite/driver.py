@@ -33,7 +33,6 @@ records, the workers' error files); the summary table comes from report.compare 
 report.format, the report from report.document.  This module measures nothing itself:
 the pyperf worker (suite.worker) runs and times the configurations.
 """
-import ctypes
 import datetime
 import hashlib
 import io
@@ -50,6 +49,7 @@ from .. import __version__, registry
 from ..errors import Interrupted, RunError, UsageError
 from ..io import store
 from ..io.atomic import write_json_atomic, write_text_atomic
+from ..runs.children import run_child
 from ..units import check_name_length, format_bytes
 from . import suitefile, tasks
 from .executor import LocalExecutor
@@ -257,15 +257,6 @@ def _clock(seconds):
 
 # ---------------------------------------------------------------- worker processes
 
-def _die_with_parent():
-    # the pyperf main process must not outlive a killed suite (Linux: PR_SET_PDEATHSIG)
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
 class _Terminated(Exception):
     pass
 
@@ -319,33 +310,23 @@ def run_configuration(spec, work_dir, mode_flag):
     if mode_flag:
         cmd.append(mode_flag)
     # cwd: a directory without the gcbench sources, so `-m` imports the installed package
-    proc = subprocess.Popen(cmd, cwd=str(work_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True, preexec_fn=_die_with_parent)
-    try:
-        output, _ = proc.communicate()
-    except BaseException:
-        # interrupted: stop pyperf's main process and its worker (one process group)
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
-        raise
-    if proc.returncode == 0 and bench_path.exists():
+    returncode, output, _ = run_child(cmd, cwd=str(work_dir), stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True)
+    if returncode == 0 and bench_path.exists():
         return pyperf.Benchmark.load(str(bench_path)), None
     recorded = store.read_json_or_none(spec["run_file"])
     if isinstance(recorded, dict) and recorded.get("failed"):
         if recorded.get("applicable") is False:
             raise NotApplicable(recorded.get("error", "not applicable"))
         return None, recorded.get("error", "failed")
-    if proc.returncode < 0:
-        return None, f"crashed with signal {-proc.returncode}"
+    if returncode < 0:
+        return None, f"crashed with signal {-returncode}"
     # a worker that raised wrote why to the error file
     error = store.read_worker_error(error_path)
     if error:
         return None, f"in a pyperf worker: {error}"
     lines = [line for line in (output or "").splitlines() if line.strip()]
-    return None, f"pyperf worker failed: {lines[-1].strip() if lines else f'exit code {proc.returncode}'}"
+    return None, f"pyperf worker failed: {lines[-1].strip() if lines else f'exit code {returncode}'}"
 
 
 # ---------------------------------------------------------------- the suite

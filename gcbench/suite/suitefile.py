@@ -360,7 +360,7 @@ def _restriction(check, suite, entry, kind, key, path):
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         check.fail(f"{path}.{key}", f"expected a non-empty list of names, got {names!r}")
     if entry.get("name") == "*":
-        check.fail(f"{path}.{key}", f"cannot be given with name = \"*\"")
+        check.fail(f"{path}.{key}", "cannot be given with name = \"*\"")
     suite.restrict[(kind, entry["name"])] = set(names)
 
 

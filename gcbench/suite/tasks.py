@@ -19,26 +19,17 @@ import sys
 import tempfile
 import time
 
+from ..io.machine import cpu_model
+
 MACHINE_KEYS = ("machine_host", "machine_cpu_model", "machine_cores", "machine_kernel",
                 "machine_gcbench_version")
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
 
 
 def machine():
     """The machine running this process, as pyperf metadata (non-empty values)."""
     from .. import __version__
     return {"machine_host": socket.gethostname() or "unknown",
-            "machine_cpu_model": cpu_model(),
+            "machine_cpu_model": cpu_model() or platform.processor() or platform.machine() or "unknown",
             "machine_cores": os.cpu_count() or 1,
             "machine_kernel": f"{platform.system()} {platform.release()}".strip() or "unknown",
             "machine_gcbench_version": __version__}
@@ -85,25 +76,14 @@ def minheap_task(config_json):
         in_path = os.path.join(work_dir, "config.json")
         out_path = os.path.join(work_dir, "minheap.json")
         write_json_atomic(in_path, config_json)
-        from .driver import _die_with_parent
-        proc = subprocess.Popen([sys.executable, "-m", "gcbench.suite.tasks", "minheap", in_path, out_path],
-                                cwd=work_dir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True, preexec_fn=_die_with_parent)
-        try:
-            _, stderr = proc.communicate()
-        except BaseException:
-            import signal
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
-            raise
+        from ..runs.children import run_child
+        returncode, _, stderr = run_child([sys.executable, "-m", "gcbench.suite.tasks", "minheap", in_path, out_path],
+                                 cwd=work_dir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         found = read_json_or_none(out_path)
     if not isinstance(found, dict):
         lines = [line for line in (stderr or "").splitlines() if line.strip()]
         return {"error": f"minimum-heap search failed: "
-                         f"{lines[-1].strip() if lines else f'exit code {proc.returncode}'}"}
+                         f"{lines[-1].strip() if lines else f'exit code {returncode}'}"}
     return {**found, "host": machine()["machine_host"]}
 
 
