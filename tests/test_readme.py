@@ -226,8 +226,11 @@ def scratch(tmp_path_factory):
     shim = bin_dir / "gcbench"
     shim.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m gcbench \"$@\"\n")
     shim.chmod(0o755)
+    # a script, not a symlink: a virtual environment's interpreter finds its pyvenv.cfg
+    # beside the path it was started by, so a symlink elsewhere would run the base Python
     python = bin_dir / "python"
-    python.symlink_to(sys.executable)
+    python.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} \"$@\"\n")
+    python.chmod(0o755)
     env = dict(os.environ)
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     env["COLUMNS"] = "100"
