@@ -14,7 +14,8 @@
 #                               then (outside the pause) verifies the marks if intact,
 #                               applies test-only corruption and verifies the heap.
 #   heap_collect_stw(heap, kind, forced)   the one stop-the-world collection: begin, mark
-#                               from every root and drain, flip, sweep everything, end;
+#                               from every root and drain (with heap.par_mark's markers
+#                               when the plan set one: markers=N), flip, sweep everything, end;
 #                               one pause of `kind`.  After it, the heap in use is exactly
 #                               the reachable objects.
 # Invariants: one cycle is open at a time; a plan never writes a CycleRecord field nor
@@ -43,3 +44,7 @@ cdef void heap_collect_stw(HeapState* heap, int kind, bint forced) noexcept nogi
 # its young-generation figures (bytes allocated young since the last cycle, bytes of
 # them that survived); called before cycle_end.
 cdef void cycle_note_generation(HeapState* heap, int kind, int64_t young_bytes, int64_t survived_bytes) noexcept nogil
+# The open cycle's marking figures: how many markers marked, their summed thread CPU over
+# the mark phase, the objects marked by markers other than the first; called before
+# cycle_end (heap_collect_stw calls it; tricolor for its concurrent mark).
+cdef void cycle_note_marking(HeapState* heap, int markers, int64_t cpu_ns, int64_t helper_objects) noexcept nogil

@@ -13,6 +13,7 @@ from gcbench_core.heap cimport (HeapState, CycleRecord, gcb_now_ns, gcb_thread_c
 from gcbench_core.events cimport events_open_cycle, events_add_pause
 from gcbench_core.pacer cimport pacer_set_goal, pacer_update_trigger, pacer_gc_cpu_ns, TRIGGER_RUNWAY
 from gcbench_core.verify cimport verify_end_of_cycle
+from gcbench_core.parmark cimport ParMark, parmark_mark
 
 
 cdef int64_t cycle_begin(HeapState* heap, bint forced) noexcept nogil:
@@ -82,8 +83,16 @@ cdef int64_t cycle_end(HeapState* heap, int kind, int64_t t0, CycleResult* r) no
 cdef void heap_collect_stw(HeapState* heap, int kind, bint forced) noexcept nogil:
     cdef CycleResult r
     cdef int64_t t0 = cycle_begin(heap, forced)
-    heap_mark_roots(heap, heap.mark_stack, True)
-    heap.marked_objects_total += heap_drain(heap, heap.mark_stack)
+    cdef int64_t cpu0 = gcb_thread_cpu_ns(), mark_cpu = 0, helper_objects = 0
+    cdef ParMark* pm = <ParMark*>heap.par_mark
+    if pm != NULL:
+        # markers=N: the pausing thread and N-1 parked helpers (parmark.pyx)
+        heap.marked_objects_total += parmark_mark(heap, pm, &mark_cpu, &helper_objects)
+    else:
+        heap_mark_roots(heap, heap.mark_stack, True)
+        heap.marked_objects_total += heap_drain(heap, heap.mark_stack)
+        mark_cpu = gcb_thread_cpu_ns() - cpu0
+    cycle_note_marking(heap, pm.nmarkers if pm != NULL else 1, mark_cpu, helper_objects)
     r.sweep_start_ns = gcb_now_ns()
     r.mark_ns = r.sweep_start_ns - t0
     heap_flip(heap)
@@ -105,3 +114,12 @@ cdef void cycle_note_generation(HeapState* heap, int kind, int64_t young_bytes, 
     cycle.kind = kind
     cycle.young_bytes = young_bytes
     cycle.survived_bytes = survived_bytes
+
+cdef void cycle_note_marking(HeapState* heap, int markers, int64_t cpu_ns, int64_t helper_objects) noexcept nogil:
+    cdef CycleRecord* cycle
+    if heap.events.open_cycle < 0:
+        return
+    cycle = &heap.events.cycles[heap.events.open_cycle]
+    cycle.markers = markers
+    cycle.mark_cpu_ns = cpu_ns
+    cycle.mark_helper_objects = helper_objects

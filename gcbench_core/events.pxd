@@ -56,6 +56,13 @@ ctypedef struct CycleRecord:
     int64_t survived_bytes           # generational: of those, bytes that survived (copied or kept)
     int64_t cycle_goal_bytes         # the goal this cycle aimed at (-1: none); gctrace's goal
     int64_t gc_cpu_ns                # GC CPU in Go's sense since the run began, at the end
+    # marking (cycle_note_marking; 0 when the plan does not say): the markers that marked,
+    # their summed thread CPU over the mark phase (CPU > mark_ns proves they overlapped),
+    # and the objects marked by markers other than the first (the pausing thread, or the
+    # first background worker)
+    int64_t markers
+    int64_t mark_cpu_ns
+    int64_t mark_helper_objects
 
 ctypedef struct EventLog:
     PauseRecord* pauses

@@ -293,6 +293,8 @@ ctypedef struct HeapState:
     int checkmark                    # re-mark with the world stopped after each concurrent mark
     int verify                       # verify the heap at the end of every cycle
     int64_t poll_interval_ops
+    void* par_mark                   # markers=N > 1: the plan's ParMark (parmark.pxd), which
+                                     # heap_collect_stw marks with; NULL: one marker (heap_drain)
 
     # --- time and work counters ---
     int64_t run_start_ns
@@ -368,6 +370,9 @@ cdef Object* heap_refuse_object(HeapState* heap, uint32_t nslots, uint32_t paylo
 # Ctrl-C check that never unwinds (the verifier, also called outside a run): true, with
 # the error recorded as ERR_INTERRUPTED, when SIGINT arrived.
 cdef bint heap_interrupt_requested(HeapState* heap) noexcept nogil
+# The SIGINT flag, read without failing the run (the parallel marker's marker 0 stops every
+# marker first, then fails the run with heap_check_interrupt).
+cdef bint heap_sigint_pending() noexcept nogil
 
 
 # ---------------------------------------------------------------------------

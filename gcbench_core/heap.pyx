@@ -136,6 +136,9 @@ cdef bint heap_interrupt_requested(HeapState* heap) noexcept nogil:
     heap_fail(heap, ERR_INTERRUPTED, "interrupted")
     return True
 
+cdef bint heap_sigint_pending() noexcept nogil:
+    return gcb_sigint_pending()
+
 
 cdef Object* heap_refuse_object(HeapState* heap, uint32_t nslots, uint32_t payload) noexcept nogil:
     cdef char msg[300]
@@ -384,7 +387,7 @@ PAUSE_DTYPE = np.dtype([("start_ns", np.int64), ("end_ns", np.int64), ("kind", n
 CYCLE_DTYPE = np.dtype([(name, np.int64) for name in (
     "start_ns", "end_ns", "heap_before", "heap_after", "live_bytes", "live_objects",
     "goal_bytes", "mark_ns", "sweep_ns", "forced", "kind", "young_bytes", "survived_bytes",
-    "cycle_goal_bytes", "gc_cpu_ns")])
+    "cycle_goal_bytes", "gc_cpu_ns", "markers", "mark_cpu_ns", "mark_helper_objects")])
 
 
 # One TraceRecord (heap.pxd); the binary trace format stores these after its header.

@@ -5,7 +5,9 @@ The plan: when the heap in use reaches the pacer's trigger (= its goal: Go's GOG
 the mutator stops and the heap's one stop-the-world collection (the cycle room's
 heap_collect_stw) runs in a single pause of kind stw-collect:
   1. cycle start: the heap's cycle-start hooks (the Pool drops its victim cache);
-  2. mark: grey every root, then drain an explicit mark stack (mark-on-push);
+  2. mark: grey every root, then drain an explicit mark stack (mark-on-push); with
+     markers=N > 1, N markers drain in parallel with work stealing (parmark.pyx: the
+     pausing thread and N-1 helper threads parked between collections);
   3. sweep: flip the sweep generation and sweep every span of every space;
   4. the pacer sets the next goal from the bytes that survived.
 Invariant: when the pause ends, every allocated object was reachable at its start and
@@ -17,10 +19,15 @@ from gcbench_core.plan import PlanConstraints
 from gcbench_core.heap cimport HeapState, ManagedHeap, heap_in_use, collector_init, PAUSE_STW_COLLECT
 from gcbench_core.cycle cimport heap_collect_stw
 from gcbench_core.pacer cimport pacer_next_poll_bytes
+from gcbench_core.parmark cimport ParMark, MAX_MARKERS, parmark_new, parmark_free, parmark_stop_threads
 
 NAME = "marksweep"
 DESCRIPTION = "stop-the-world mark-sweep: one pause marks from the roots and sweeps the whole heap"
-OPTIONS = {}
+OPTIONS = {
+    "markers": {"type": "int", "default": 1, "min": 1, "max": MAX_MARKERS,
+                "help": "mark threads in the pause: the pausing thread plus markers-1 helper "
+                        "threads, work stealing between them (1: the single-threaded mark)"},
+}
 CONSTRAINTS = PlanConstraints()
 
 ctypedef struct MarkSweepState:
@@ -48,7 +55,12 @@ cdef void ms_alloc_hook(HeapState* heap) noexcept nogil:
 cdef void ms_collect_forced(HeapState* heap) noexcept nogil:
     collect(heap, True)
 
+cdef void ms_finish(HeapState* heap) noexcept nogil:
+    parmark_stop_threads(<ParMark*>heap.par_mark)     # a later collect() restarts them
+
 cdef void ms_destroy(HeapState* heap) noexcept nogil:
+    parmark_free(<ParMark*>heap.par_mark)
+    heap.par_mark = NULL
     free(heap.collector.state)
     heap.collector.state = NULL
 
@@ -62,4 +74,9 @@ def attach(ManagedHeap heap, dict opts):
     h.collector.out_of_memory = ms_collect_forced
     h.collector.collect = ms_collect_forced
     h.collector.destroy = ms_destroy
+    h.collector.finish = ms_finish
+    if opts.get("markers", 1) > 1:
+        h.par_mark = parmark_new(h, opts["markers"])
+        if h.par_mark == NULL:
+            raise MemoryError()
     h.next_poll_bytes = 0 if h.stress_allocs > 0 else pacer_next_poll_bytes(&h.pacer, h.alloc_bytes, heap_in_use(h), 0)
