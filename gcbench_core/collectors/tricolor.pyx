@@ -17,6 +17,9 @@ Phases of a cycle (as Go's mgc.go):
   concurrent mark    mode=concurrent: a background worker on its own pthread drains the shared
                      grey queue; the mutator shades in its barrier into a private buffer it
                      hands over in blocks, and assists in proportion to what it allocates.
+                     markers=N: N background workers, each with a private grey stack, that
+                     publish blocks to the shared queue (more than two blocks private, or
+                     half when the queue is empty: Go's gcWork.balance) and take from it.
                      mode=incremental: no thread; the mutator scans `quantum` objects every
                      `step_ops` operations (and assists): the run is a function of the seed.
   mark termination   when the worker is idle, the shared queue empty and the mutator holds no
@@ -56,8 +59,8 @@ mutator drains everything it can reach.  The cycle's bookkeeping (record, pauses
 goal, verification) is the heap's cycle room (gcbench_core/cycle); full collections are its
 heap_collect_stw.
 goal_overruns counts cycles in which the heap passed the goal while marking.
-Counters: background_mark_ns is the worker's busy wall time, background_cpu_ns its thread
-CPU time; assist_ns is all marking on the mutator's thread outside pauses (assists,
+Counters: background_mark_ns is the workers' busy wall time, background_cpu_ns their thread
+CPU time (summed over the workers); assist_ns is all marking on the mutator's thread outside pauses (assists,
 incremental steps, finishing a cycle for runtime.GC()); floating_garbage_bytes is the bytes
 marked in a cycle that were unreachable at its termination (allocate-black objects that
 died, objects that died after being marked), measured exactly by the verifier's trace when
@@ -82,7 +85,9 @@ from gcbench_core.cycle cimport CycleResult, cycle_begin, cycle_pause, cycle_end
 from gcbench_core.pacer cimport (pacer_use_runway, pacer_mark_start, pacer_next_poll_bytes,
                                  pacer_assist_work, pacer_sweep_spans_per_poll, pacer_should_start,
                                  pacer_limiter_update)
-from gcbench_core.heap cimport PAGE_SIZE
+from gcbench_core.heap cimport PAGE_SIZE, gcb_fetch_add_i64
+from gcbench_core.cycle cimport cycle_note_marking
+from gcbench_core.parmark cimport ParMark, MAX_MARKERS, parmark_new, parmark_free, parmark_stop_threads
 
 NAME = "tricolor"
 DESCRIPTION = ("concurrent tri-color mark-sweep (Go-shaped): background mark worker thread, "
@@ -104,6 +109,11 @@ OPTIONS = {
     "utilization": {"type": "float", "default": 0.25, "min": 0.01, "max": 1.0,
                     "help": "pacer: background marking's goal utilization in the trigger's runway "
                             "(Go's gcGoalUtilization: 0.25)"},
+    "markers": {"type": "int", "default": 1, "min": 1, "max": MAX_MARKERS,
+                "help": "mode=concurrent: background mark worker threads, with work stealing "
+                        "through the shared grey queue (Go's dedicated/fractional split from "
+                        "--procs stays; the extra workers are parallel mark workers); a full "
+                        "collection (runtime.GC()) marks with this many threads in its pause"},
     "limiter": {"type": "str", "default": "on", "choices": ("on", "off"),
                 "help": "Go's GC CPU limiter: while GC work on the mutator's P passes about 50% "
                         "(a leaky bucket), assists stop and the heap may pass its goal; off: never "
@@ -169,6 +179,11 @@ ctypedef struct Marker:
     int64_t scanned_bytes    # scan work this cycle: requested bytes of objects scanned
     int64_t marked_bytes     # bytes this marker shaded (size-class bytes; not allocate-black)
     int64_t marked_objects
+    char pad[64]             # two workers' markers never share a cache line
+
+ctypedef struct WorkerArg:
+    HeapState* heap
+    int index
 
 ctypedef struct TricolorState:
     int barrier
@@ -186,12 +201,16 @@ ctypedef struct TricolorState:
     int64_t nfull                # also read without the lock, as a hint
     int roots_pending            # globals and extra roots not yet claimed by a marker
     int phase                    # also read without the lock (atomically) by the worker
-    int worker_idle              # 1: the worker holds no private grey object
+    int worker_idle              # 1: no worker holds a private grey object (workers_busy == 0)
+    int workers_busy             # workers marking (markers=N: up to nworkers)
     int worker_stop
     int worker_running
-    pthread_t worker
-    Marker bg                    # the worker's marker
-    int64_t bg_scanned_published # bg.scanned_bytes, published for the mutator's pacer
+    int nworkers                 # markers
+    pthread_t workers[MAX_MARKERS]
+    WorkerArg worker_args[MAX_MARKERS]
+    Marker bg[MAX_MARKERS]       # the workers' markers
+    int64_t bg_scanned_published # the workers' scanned bytes, published for the mutator's pacer
+    int64_t mark_start_bg_cpu    # background_cpu_ns at mark start
 
     # --- mutator side ---
     Marker mut
@@ -303,7 +322,7 @@ cdef void queue_put(TricolorState* st, Marker* m, int64_t keep) noexcept nogil:
         b.next = st.full
         st.full = b
         gcb_store_i64(&st.nfull, st.nfull + 1)
-    if st.worker_idle:
+    if st.workers_busy < st.nworkers:
         pthread_cond_signal(&st.work_cond)
     pthread_mutex_unlock(&st.lock)
 
@@ -348,12 +367,14 @@ cdef bint claim_roots(TricolorState* st) noexcept nogil:
 # on return, so that the worker holds nothing when it declares itself idle.
 cdef void worker_mark(HeapState* heap, TricolorState* st, Marker* m) noexcept nogil:
     cdef int64_t scanned = 0
+    cdef int64_t published = m.scanned_bytes
     while True:
         if claim_roots(st):
             scan_globals(heap, m)
         while m.grey.length > 0:
             marker_drain(heap, m, DRAIN_CHUNK, INT64_MAX, &scanned)
-            gcb_store_i64(&st.bg_scanned_published, m.scanned_bytes)
+            gcb_fetch_add_i64(&st.bg_scanned_published, m.scanned_bytes - published)
+            published = m.scanned_bytes
             # keep at most two blocks private and publish the rest (one lock per block), so
             # that an assist can take over when this thread is descheduled; when the shared
             # queue is empty, publish half (Go's gcWork.balance), so that assists find work
@@ -368,50 +389,71 @@ cdef void worker_mark(HeapState* heap, TricolorState* st, Marker* m) noexcept no
             return
 
 cdef void* worker_main(void* arg) noexcept nogil:
-    cdef HeapState* heap = <HeapState*>arg
+    cdef WorkerArg* a = <WorkerArg*>arg
+    cdef HeapState* heap = a.heap
     cdef TricolorState* st = state_of(heap)
+    cdef Marker* m = &st.bg[a.index]
     cdef int64_t t0, c0
+    cdef bint busy = False
     pthread_mutex_lock(&st.lock)
     while True:
         while not st.worker_stop and not (st.phase == PHASE_MARK and (st.full != NULL or st.roots_pending)):
-            st.worker_idle = 1
+            if busy:
+                busy = False
+                st.workers_busy -= 1
+            st.worker_idle = st.workers_busy == 0
             pthread_cond_broadcast(&st.idle_cond)
             pthread_cond_wait(&st.work_cond, &st.lock)
         if st.worker_stop:
             break
+        if not busy:
+            busy = True
+            st.workers_busy += 1
         st.worker_idle = 0
         pthread_mutex_unlock(&st.lock)
         t0 = gcb_now_ns()
         c0 = gcb_thread_cpu_ns()
-        worker_mark(heap, st, &st.bg)
-        # only this thread writes these; the mutator reads them after seeing the worker
-        # idle under the lock
-        heap.background_cpu_ns += gcb_thread_cpu_ns() - c0
-        heap.background_mark_ns += gcb_now_ns() - t0
+        worker_mark(heap, st, m)
+        # the workers add these (atomically: there may be several); the mutator reads them
+        # after seeing every worker idle under the lock
+        gcb_fetch_add_i64(&heap.background_cpu_ns, gcb_thread_cpu_ns() - c0)
+        gcb_fetch_add_i64(&heap.background_mark_ns, gcb_now_ns() - t0)
         pthread_mutex_lock(&st.lock)
-    st.worker_idle = 1
+    if busy:
+        st.workers_busy -= 1
+    st.worker_idle = st.workers_busy == 0
     pthread_cond_broadcast(&st.idle_cond)
     pthread_mutex_unlock(&st.lock)
     return NULL
 
 cdef void start_worker(HeapState* heap, TricolorState* st) noexcept nogil:
+    cdef int i
     if st.worker_running:
         return
     st.worker_stop = 0
     st.worker_idle = 1
-    if pthread_create(&st.worker, NULL, worker_main, heap) != 0:
-        heap_fail(heap, ERR_INTERNAL, "tricolor: cannot start the background mark worker thread")
-        return
+    st.workers_busy = 0
+    for i in range(st.nworkers):
+        st.worker_args[i].heap = heap
+        st.worker_args[i].index = i
+        if pthread_create(&st.workers[i], NULL, worker_main, &st.worker_args[i]) != 0:
+            st.nworkers = i              # join the ones that started
+            st.worker_running = i > 0
+            stop_worker(st)
+            heap_fail(heap, ERR_INTERNAL, "tricolor: cannot start a background mark worker thread")
+            return
     st.worker_running = 1
 
 cdef void stop_worker(TricolorState* st) noexcept nogil:
+    cdef int i
     if not st.worker_running:
         return
     pthread_mutex_lock(&st.lock)
     gcb_store_int(&st.worker_stop, 1)         # also read without the lock by the worker
     pthread_cond_broadcast(&st.work_cond)
     pthread_mutex_unlock(&st.lock)
-    pthread_join(st.worker, NULL)
+    for i in range(st.nworkers):
+        pthread_join(st.workers[i], NULL)
     st.worker_running = 0
     gcb_store_int(&st.worker_stop, 0)
     st.worker_idle = 1
@@ -503,6 +545,7 @@ cdef void reset_marker(Marker* m) noexcept nogil:
 
 cdef void mark_start(HeapState* heap, TricolorState* st) noexcept nogil:
     cdef int64_t t0, t1, alloc_bytes, bg_cpu, in_use
+    cdef int i
     cdef double overhead = 0.0
     finish_sweeping(heap, st)                 # sweep termination, outside the pause
     in_use = heap_in_use(heap)
@@ -522,8 +565,10 @@ cdef void mark_start(HeapState* heap, TricolorState* st) noexcept nogil:
     else:
         scan_stack(heap, &st.mut)
     pthread_mutex_lock(&st.lock)
-    reset_marker(&st.bg)
-    bg_cpu = heap.background_cpu_ns           # the worker is idle: stable
+    for i in range(st.nworkers):
+        reset_marker(&st.bg[i])
+    bg_cpu = heap.background_cpu_ns           # the workers are idle: stable
+    st.mark_start_bg_cpu = bg_cpu
     st.bg_scanned_published = 0
     st.roots_pending = 1
     gcb_store_int(&st.phase, PHASE_MARK)
@@ -535,7 +580,7 @@ cdef void mark_start(HeapState* heap, TricolorState* st) noexcept nogil:
     # would stretch it by a time slice.
     if st.mode == MODE_CONCURRENT:
         pthread_mutex_lock(&st.lock)
-        pthread_cond_signal(&st.work_cond)    # the roots are work
+        pthread_cond_broadcast(&st.work_cond) # the roots are work
         pthread_mutex_unlock(&st.lock)
         queue_put(st, &st.mut, 0)             # the stack's grey objects
     st.mark_start_ns = t0
@@ -543,7 +588,8 @@ cdef void mark_start(HeapState* heap, TricolorState* st) noexcept nogil:
                      overhead)
 
 cdef void mark_termination(HeapState* heap, TricolorState* st, bint forced) noexcept nogil:
-    cdef int64_t t0, pages, drained = 0
+    cdef int64_t t0, pages, drained = 0, helper_objects
+    cdef int i
     cdef CycleResult r
     cdef Marker* m = &st.mut
     t0 = gcb_now_ns()
@@ -562,9 +608,19 @@ cdef void mark_termination(HeapState* heap, TricolorState* st, bint forced) noex
     # The goal follows Go's heapMarked: the bytes marked, objects allocated black during
     # the cycle included (Go's gcmarknewobject counts them; the arena, a memory limit for
     # the pacer, keeps the goal inside the heap).
-    r.scan_work = st.mut.scanned_bytes + st.bg.scanned_bytes
-    r.live_bytes = st.mut.marked_bytes + st.bg.marked_bytes + heap.alloc_bytes - st.mark_start_alloc
-    r.live_objects = st.mut.marked_objects + st.bg.marked_objects
+    r.scan_work = st.mut.scanned_bytes
+    r.live_bytes = st.mut.marked_bytes + heap.alloc_bytes - st.mark_start_alloc
+    r.live_objects = st.mut.marked_objects
+    helper_objects = 0
+    for i in range(st.nworkers):
+        r.scan_work += st.bg[i].scanned_bytes
+        r.live_bytes += st.bg[i].marked_bytes
+        r.live_objects += st.bg[i].marked_objects
+        if i > 0:
+            helper_objects += st.bg[i].marked_objects
+    if st.mode == MODE_CONCURRENT:
+        cycle_note_marking(heap, st.nworkers, heap.background_cpu_ns - st.mark_start_bg_cpu,
+                           helper_objects)
     r.heap_after = heap_in_use(heap)
     r.mark_ns = t0 - st.mark_start_ns
     r.sweep_start_ns = 0                      # sweeping is lazy, after the restart
@@ -702,11 +758,13 @@ cdef void tc_finish(HeapState* heap) noexcept nogil:
         st.finishing = 1
         finish_marking(heap, st, False)
     stop_worker(st)
+    parmark_stop_threads(<ParMark*>heap.par_mark)     # a later collect() restarts them
     st.finishing = 0
 
 cdef void tc_destroy(HeapState* heap) noexcept nogil:
     cdef TricolorState* st = state_of(heap)
     cdef WorkBlock* b
+    cdef int i
     if st == NULL:
         return
     stop_worker(st)
@@ -719,7 +777,10 @@ cdef void tc_destroy(HeapState* heap) noexcept nogil:
         st.free_blocks = b.next
         free(b)
     mark_stack_free(&st.mut.grey)
-    mark_stack_free(&st.bg.grey)
+    for i in range(MAX_MARKERS):
+        mark_stack_free(&st.bg[i].grey)
+    parmark_free(<ParMark*>heap.par_mark)
+    heap.par_mark = NULL
     pthread_mutex_destroy(&st.lock)
     pthread_cond_destroy(&st.work_cond)
     pthread_cond_destroy(&st.idle_cond)
@@ -741,6 +802,7 @@ def attach(ManagedHeap heap, dict opts):
     st.step_ops = opts["step_ops"]
     st.poll_bytes = <int64_t>opts["assist_kib"] * 1024
     st.worker_idle = 1
+    st.nworkers = opts.get("markers", 1)
     st.phase = PHASE_IDLE
     pthread_mutex_init(&st.lock, NULL)
     pthread_cond_init(&st.work_cond, NULL)
@@ -753,6 +815,10 @@ def attach(ManagedHeap heap, dict opts):
     h.collector.write_barrier = tc_write_barrier
     h.collector.finish = tc_finish
     h.collector.destroy = tc_destroy
+    if st.nworkers > 1:
+        h.par_mark = parmark_new(h, st.nworkers)   # a full collection's pause marks in parallel
+        if h.par_mark == NULL:
+            raise MemoryError()
     if st.mode == MODE_INCREMENTAL:
         h.poll_interval_ops = st.step_ops
         h.next_poll_ops = h.mutator_ops + st.step_ops
