@@ -11,8 +11,9 @@
 # two blocks, or half of it when another marker waits and the list is empty (Go's
 # gcWork.balance: a single deep root spreads this way); an idle marker takes a block.
 # Termination: under the pool's mutex, a marker whose stack is empty and that finds no
-# block leaves the busy count; the last one to leave with the list empty declares the mark
-# done and wakes the others.  No work is lost: grey objects are only in busy markers'
+# block leaves the busy count (marker 0 starts in it; a helper enters it when it takes a
+# block); the last one to leave with the list empty declares the mark done and wakes the
+# others.  No work is lost: grey objects are only in busy markers'
 # stacks or in the list, and `done` is decided under the lock that guards both the list
 # and the busy count.
 #
@@ -73,7 +74,8 @@ ctypedef struct ParMark:
     int done                         # the mark is complete (or aborted)
     int abort                        # Ctrl-C: stop marking (read atomically)
     int64_t epoch                    # collections started
-    int nfinished                    # helpers done with this epoch
+    int njoined                      # helpers that joined this mark (it was not done yet)
+    int nleft                        # of those, helpers that left it
     int stop                         # helpers exit
     int nthreads                     # helper threads running
     pm_pthread_t threads[MAX_MARKERS]

@@ -8,7 +8,9 @@ One collection (parmark_mark, called by heap_collect_stw inside its pause):
   2. every marker runs pm_run: drain its stack (prefetch FIFO, atomic mark bits, sharing
      work as it goes), then take a block from the shared list, or wait for one, or leave;
   3. the last marker to find itself idle with the list empty declares the mark done;
-  4. marker 0 waits until every helper has recorded its figures and parked again.
+  4. marker 0 waits until every helper that joined the mark has recorded its figures and
+     left it (a helper not yet running when the mark ended skips it: the pause never
+     waits for the scheduler to run an idle helper).
 Invariant at return: every object reachable from the roots is marked, no grey object is
 left anywhere, and the helpers are parked (they touch nothing until the next epoch).
 """
@@ -183,7 +185,7 @@ cdef void drain(HeapState* heap, ParMark* pm, PMMarker* m, bint first) noexcept 
 # A marker's whole part of one collection: drain, take a block or wait for one, until done.
 cdef void pm_run(HeapState* heap, ParMark* pm, PMMarker* m, bint first) noexcept nogil:
     cdef int64_t c0 = gcb_thread_cpu_ns()
-    cdef bint busy = True
+    cdef bint busy = first               # a helper is busy once it holds a block
     while True:
         if not gcb_load_int(&pm.abort):
             drain(heap, pm, m, first)
@@ -226,11 +228,14 @@ cdef void* helper_main(void* arg) noexcept nogil:
         if pm.stop:
             break
         seen = pm.epoch
+        if pm.done:
+            continue                     # woken late: this mark finished without us
+        pm.njoined += 1
         pthread_mutex_unlock(&pm.lock)
         pm_run(pm.heap, pm, m, False)
         pthread_mutex_lock(&pm.lock)
-        pm.nfinished += 1
-        if pm.nfinished == pm.nmarkers - 1:
+        pm.nleft += 1
+        if pm.nleft == pm.njoined:
             pthread_cond_signal(&pm.done_cond)
     pthread_mutex_unlock(&pm.lock)
     return NULL
@@ -300,10 +305,11 @@ cdef int64_t parmark_mark(HeapState* heap, ParMark* pm, int64_t* cpu_ns, int64_t
         pm.free_blocks = b
     pm.nfull = 0
     pm.nwaiting = 0
-    pm.nbusy = pm.nmarkers
-    pm.done = 0
+    pm.nbusy = 1                         # marker 0; a helper counts once it takes a block
+    pm.done = 1                          # no mark under way until the epoch advances
     gcb_store_int(&pm.abort, 0)
-    pm.nfinished = 0
+    pm.njoined = 0
+    pm.nleft = 0
     pthread_mutex_unlock(&pm.lock)
     # roots: the stack slots, the globals, the extra root ranges (world stopped)
     for i in range(heap.roots.nstack):
@@ -314,12 +320,15 @@ cdef int64_t parmark_mark(HeapState* heap, ParMark* pm, int64_t* cpu_ns, int64_t
         for j in range(heap.roots.extra_roots[i].count):
             grey_root(heap, m0, heap.roots.extra_roots[i].slots[j])
     pthread_mutex_lock(&pm.lock)
+    pm.done = 0
     pm.epoch += 1
     pthread_cond_broadcast(&pm.start_cond)
     pthread_mutex_unlock(&pm.lock)
     pm_run(heap, pm, m0, True)
+    # wait for the helpers that joined this mark to leave it (one not yet woken when the
+    # mark ended never joins it: the pause does not wait for the scheduler to run it)
     pthread_mutex_lock(&pm.lock)
-    while pm.nfinished < pm.nmarkers - 1:
+    while pm.nleft < pm.njoined:
         pthread_cond_wait(&pm.done_cond, &pm.lock)
     pthread_mutex_unlock(&pm.lock)
     cpu_ns[0] = 0

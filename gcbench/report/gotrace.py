@@ -48,8 +48,22 @@ def gctrace_lines(result):
             f"{cycle['heap_before'] / MB:.0f}->{cycle['heap_after'] / MB:.0f}->{cycle['live_bytes'] / MB:.0f} MB, "
             f"{goal_text}, {procs} P" + (" (forced)" if cycle.get("forced") else "")
             + _generation_note(result, mine)
-            + (f" ({cycle['kind']})" if cycle.get("kind", "full") != "full" else ""))
+            + (f" ({cycle['kind']})" if cycle.get("kind", "full") != "full" else "")
+            + _markers_note(cycle))
     return lines
+
+
+def _markers_note(cycle):
+    """" (markers 2: 1.234 ms cpu / 0.700 ms mark, 48% by the others)" for a cycle marked by
+    more than one marker (--opt markers=N): the markers' summed thread CPU over the mark
+    phase's wall time (CPU above wall: they overlapped) and the share of the marked objects
+    that markers other than the first marked; "" for one marker, so that the line is Go's."""
+    markers = cycle.get("markers", 0)
+    if markers <= 1:
+        return ""
+    share = 100.0 * cycle.get("mark_helper_objects", 0) / max(cycle.get("live_objects", 0), 1)
+    return (f" (markers {markers}: {cycle.get('mark_cpu_ns', 0) / 1e6:.3f} ms cpu / "
+            f"{cycle.get('mark_ns', 0) / 1e6:.3f} ms mark, {share:.0f}% by the others)")
 
 
 GENERATION_KINDS = ("gen0", "gen1", "gen2", "young", "increment")
