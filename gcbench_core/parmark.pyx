@@ -207,9 +207,9 @@ cdef void pm_run(HeapState* heap, ParMark* pm, PMMarker* m, bint first) noexcept
                 pm.done = 1              # nobody holds grey work and the list is empty
                 pthread_cond_broadcast(&pm.work_cond)
                 break
-            pm.nwaiting += 1
+            gcb_store_int(&pm.nwaiting, pm.nwaiting + 1)     # (read without the lock by share)
             pthread_cond_wait(&pm.work_cond, &pm.lock)
-            pm.nwaiting -= 1
+            gcb_store_int(&pm.nwaiting, pm.nwaiting - 1)
         if pm.done:
             pthread_mutex_unlock(&pm.lock)
             break
@@ -303,8 +303,8 @@ cdef int64_t parmark_mark(HeapState* heap, ParMark* pm, int64_t* cpu_ns, int64_t
         pm.full = b.next
         b.next = pm.free_blocks
         pm.free_blocks = b
-    pm.nfull = 0
-    pm.nwaiting = 0
+    gcb_store_i64(&pm.nfull, 0)
+    gcb_store_int(&pm.nwaiting, 0)
     pm.nbusy = 1                         # marker 0; a helper counts once it takes a block
     pm.done = 1                          # no mark under way until the epoch advances
     gcb_store_int(&pm.abort, 0)
