@@ -151,3 +151,11 @@ def test_markers_option_is_checked():
     assert proc.stderr.count("\n") == 1 and "markers" in proc.stderr
     proc = run_cli("run", "-c", "tricolor", "-w", "binary-trees", "--opt", "markers=many", check=2)
     assert proc.stderr.count("\n") == 1 and "markers" in proc.stderr
+
+
+def test_sigint_stops_a_run_with_two_markers(tmp_path):
+    # Ctrl-C reaches a run whose pauses mark with two threads: exit 130 within a second,
+    # one line, no result file (marker 0 stops every marker before the run unwinds)
+    from test_interrupt import LONG_RUNS, interrupt_and_check, start
+    proc = start(["-c", "marksweep", "--opt", "markers=2", *LONG_RUNS["binary-trees"]], tmp_path)
+    interrupt_and_check(proc, tmp_path, warmup_s=1.5)
