@@ -5,7 +5,7 @@ import io
 
 import gcbench
 from gcbench import metrics
-from conftest import SMALL_TREES, run_cli
+from conftest import FAST_SUITE, SMALL_TREES, run_cli
 
 SUITE = """
 name = "lbo"
@@ -19,9 +19,7 @@ name = "nogc"
 [[workload]]
 name = "binary-trees"
 params = { long_lived_depth = 10, array_len = 10000, max_depth = 12 }
-[fast]
-pyperf = { processes = 1, values = 2, warmups = 0, loops = 1 }
-"""
+""" + FAST_SUITE
 
 
 def test_distilled_cost_takes_out_what_gc_costs():
