@@ -1,7 +1,9 @@
 import os
+import signal
 import subprocess
 import tempfile
 import sys
+import time
 
 import pytest
 
@@ -44,6 +46,21 @@ def run_cli(*args, check=None, timeout=300, cwd=None):
     if check is not None:
         assert proc.returncode == check, (proc.returncode, proc.stdout, proc.stderr)
     return proc
+
+
+def interrupt(proc, wait_s):
+    """Send SIGINT to a running process: (seconds until it ended, stdout, stderr).  Fails
+    the test (killing it) if it still runs after wait_s."""
+    assert proc.poll() is None, proc.communicate()
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=wait_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail(f"SIGINT did not stop it within {wait_s} s")
+    return time.monotonic() - t0, out, err
 
 
 @pytest.fixture
