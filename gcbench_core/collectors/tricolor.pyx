@@ -60,10 +60,11 @@ goal, verification) is the heap's cycle room (gcbench_core/cycle); full collecti
 heap_collect_stw.
 goal_overruns counts cycles in which the heap passed the goal while marking.
 Counters: background_mark_ns is the workers' busy wall time, background_cpu_ns their thread
-CPU time (summed over the workers); assist_ns is all marking on the mutator's thread outside pauses (assists,
-incremental steps, finishing a cycle for runtime.GC()); floating_garbage_bytes is the bytes
-marked in a cycle that were unreachable at its termination (allocate-black objects that
-died, objects that died after being marked), measured exactly by the verifier's trace when
+CPU time (both summed over the workers); assist_ns is all marking on the mutator's thread
+outside pauses (assists, incremental steps, finishing a cycle for runtime.GC());
+floating_garbage_bytes is the bytes marked in a cycle that were unreachable at its
+termination (allocate-black objects that died, objects that died after being marked),
+measured exactly by the verifier's trace when
 verifying (--verify or checkmark, which run heap_verify with marks after each termination);
 without verification it is not measured and stays 0.
 """
