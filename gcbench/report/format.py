@@ -33,7 +33,9 @@ def print_list(collectors, workloads, out=sys.stdout):
         state = "" if entry.available else f"  [unavailable: {entry.reason}]"
         print(f"  {entry.name:<12} {entry.description}{state}", file=out)
         if opts:
-            print(f"  {'':<12}   options: {opts}", file=out)
+            # within TERMINAL_COLUMNS: a long option list wraps under itself
+            for line in wrap_words(f"options: {opts}", TERMINAL_COLUMNS - 17, indent="         "):
+                print(f"  {'':<12}   {line}", file=out)
     print("workloads:", file=out)
     for entry in workloads:
         print(f"  {entry.name:<15} {entry.description}", file=out)
