@@ -541,11 +541,15 @@ cdef inline Object* heap_alloc(HeapState* heap, uint32_t nslots, uint32_t payloa
             return obj
     if gcb_unlikely(wide > MAX_OBJECT_BYTES):
         return heap_refuse_object(heap, nslots, payload)
-    obj = heap_alloc_slow(heap, nbytes, nslots)
+    if heap.collector.external_alloc != NULL:
+        # a baseline outside the arena (malloc, boehm): straight to its allocator, one
+        # call as a C program makes (heap_alloc_slow would make the same call, one deeper)
+        obj = heap.collector.external_alloc(heap, nbytes, nslots)
+    else:
+        obj = heap_alloc_slow(heap, nbytes, nslots)
     if obj == NULL:                  # only outside a run (inside, heap_fail unwinds)
         return NULL
-    obj.nslots = nslots
-    obj.nbytes = nbytes
+    (<uint64_t*>obj)[0] = <uint64_t>nslots | (<uint64_t>nbytes << 32)   # the header
     return obj
 
 
