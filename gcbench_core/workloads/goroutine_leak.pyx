@@ -14,8 +14,10 @@ stack now lives only in the heap) and parks again, waiting for the write; one ro
 it is resumed and returns: its objects die.  (Those moves are what a collector that scans
 a resumed goroutine's stack late, or a parked one's never again, gets wrong: the tests
 remove such a scan and the verifier names the freed object.)  A fraction `leak` of the
-goroutines wait on a channel nobody writes: they stay parked forever, and their stacks
-keep their request state alive.  At the end the in-flight goroutines finish, so the
+goroutines leak as Go's do most often: the caller gave up (a timeout), so the send of the
+response blocks forever on a channel nobody receives from.  They stay parked, and their
+stacks keep the response, the request state, the channel and the reply alive
+(`objects` + 3 objects each).  At the end the in-flight goroutines finish, so the
 goroutines left are exactly the leaked ones.
 
 What it shows (as a Go user sees it in runtime.NumGoroutine and the heap profile): the
@@ -43,7 +45,7 @@ PARAMS = (
     {"name": "requests", "type": "int", "default": 100000, "min": 0, "max": 10_000_000,
      "help": "requests served, one goroutine each"},
     {"name": "leak", "type": "float", "default": 0.05, "min": 0.0, "max": 1.0,
-     "help": "fraction of goroutines that block forever on a channel nobody writes"},
+     "help": "fraction of goroutines that block forever sending on a channel nobody receives from"},
     {"name": "in_flight", "type": "int", "default": 64, "min": 1, "max": 1_000_000,
      "help": "goroutines waiting for their reply at once (concurrent requests)"},
     {"name": "objects", "type": "int", "default": 4, "min": 1, "max": 1024,
@@ -67,6 +69,10 @@ cdef enum:
     F_RESP = WINDOW + 3              # the response (carries the request)
     F_KEEP = WINDOW + 4              # the child the handler took out of the request
     LEAK_STREAM = 0x9E3779B97F4A7C15 # the leak decisions' own random stream (seed ^ this)
+
+# (The leak decisions are drawn in the order goroutines get their replies; every request
+# gets one, the last ones after the loop, so there are `requests` draws: count_leaks
+# counts them ahead, to size the goroutine stacks room.)
 
 # One sample: what runtime.NumGoroutine, the heap profile and runtime/metrics would show.
 ctypedef struct Sample:
@@ -92,6 +98,7 @@ ctypedef struct Params:
     int64_t* ring                    # per in-flight place: the goroutine waiting there for its reply, -1: none
     int64_t* writing                 # per in-flight place: the goroutine waiting for its write, -1: none
     int64_t leaked
+    Rng leak_rng                     # the leak decisions' own stream (seed ^ LEAK_STREAM)
     int nsamples
     Sample* samples
     int taken
@@ -138,8 +145,11 @@ cdef void reply(Params* p, int64_t place) noexcept nogil:
     mut_alloc(heap, F_RESP, 1, p.payload)        # the response carries the request:
     mut_store(heap, F_RESP, 0, F_REQ)
     mut_clear(heap, F_REQ)                       # only the (new) response holds it now
-    go_park(heap)                                # waits for the write to the client
-    p.writing[place] = p.ring[place]
+    go_park(heap)                                # sends the response (waits for the write)
+    if rng_double(&p.leak_rng) < p.leak:
+        p.leaked += 1                            # nobody will ever receive it
+    else:
+        p.writing[place] = p.ring[place]
     p.ring[place] = -1
 
 # The goroutine waiting in `place` for its write returns: its objects die.
@@ -156,11 +166,10 @@ cdef void finish(Params* p, int64_t place) noexcept nogil:
 cdef void kernel(void* arg) noexcept nogil:
     cdef Params* p = <Params*>arg
     cdef HeapState* heap = p.heap
-    cdef Rng leak_rng
     cdef int64_t r, place, g, next_sample
     cdef uint32_t c
     cdef int k
-    rng_seed(&leak_rng, p.seed ^ LEAK_STREAM)
+    rng_seed(&p.leak_rng, p.seed ^ LEAK_STREAM)
     k = 1
     next_sample = p.requests * k // p.nsamples
     for r in range(p.requests):
@@ -180,10 +189,7 @@ cdef void kernel(void* arg) noexcept nogil:
         mut_clear(heap, F_TMP)
         mut_alloc(heap, F_CHAN, 1, 0)
         go_park(heap)                            # <-ch: waits for its reply
-        if rng_double(&leak_rng) < p.leak:
-            p.leaked += 1                        # nobody will ever write its channel
-        else:
-            p.ring[place] = g
+        p.ring[place] = g
         while r + 1 >= next_sample and k <= p.nsamples:
             take_sample(p, r + 1)
             k += 1
@@ -193,7 +199,8 @@ cdef void kernel(void* arg) noexcept nogil:
             finish(p, place)
         if p.ring[place] >= 0:
             reply(p, place)
-            finish(p, place)
+            if p.writing[place] >= 0:
+                finish(p, place)
     take_sample(p, p.requests)                   # after the in-flight ones finished
 
 
