@@ -14,6 +14,7 @@ import time
 import pytest
 
 from gcbench import registry
+from conftest import interrupt
 
 STOP_WITHIN_S = 1.0
 
@@ -41,16 +42,7 @@ def start(args, tmp_path):
 
 def interrupt_and_check(proc, tmp_path, warmup_s):
     time.sleep(warmup_s)
-    assert proc.poll() is None, proc.communicate()
-    t0 = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    try:
-        _, stderr = proc.communicate(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        pytest.fail("SIGINT did not stop the run within 10 s")
-    elapsed = time.monotonic() - t0
+    elapsed, _, stderr = interrupt(proc, 10)
     assert proc.returncode == 130, (proc.returncode, stderr)
     assert stderr == "gcbench: interrupted\n", stderr
     assert elapsed < STOP_WITHIN_S, elapsed

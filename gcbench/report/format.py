@@ -366,12 +366,15 @@ def lbo_table(groups, fmt="text"):
                 writer.writerow((g.title, f"{g.mdc_s:.6f}", g.mdc_from, e.collector, e.heap, f"{e.wall_s:.6f}",
                                  f"{e.cpu_s:.6f}", f"{e.distilled_s:.6f}", f"{e.lbo_wall:.4f}", f"{e.lbo_cpu:.4f}"))
         return buf.getvalue()
-    out.append("Lower-bound overhead (LBO; Cai et al., ISPASS 2022): cost / MDC - 1, where MDC is the "
-               "minimum distilled cost (cost less pauses, sweeping, assists and background marking) "
-               "over every collector and heap size of the workload")
+    # text wraps at TERMINAL_COLUMNS; markdown leaves the wrapping to its reader
+    wrap = ((lambda text, indent="": [text]) if fmt == "markdown"
+            else (lambda text, indent="": _wrap_words(text, TERMINAL_COLUMNS, indent)))
+    out += wrap("Lower-bound overhead (LBO; Cai et al., ISPASS 2022): cost / MDC - 1, where MDC is "
+                "the minimum distilled cost (cost less pauses, sweeping, assists and background "
+                "marking) over every collector and heap size of the workload")
     for g in groups:
         out.append("")
-        out.append(f"{g.title}: MDC {g.mdc_s * 1e3:.1f} ms ({g.mdc_from})")
+        out += wrap(f"{g.title}: MDC {g.mdc_s * 1e3:.1f} ms ({g.mdc_from})", "    ")
         rows = [_lbo_row(e) for e in g.entries]
         if fmt == "markdown":
             out.append("")
