@@ -48,18 +48,18 @@ def run_cli(*args, check=None, timeout=300, cwd=None):
     return proc
 
 
-def interrupt(proc, wait_s):
-    """Send SIGINT to a running process: (seconds until it ended, stdout, stderr).  Fails
-    the test (killing it) if it still runs after wait_s."""
+def interrupt(proc, wait_s, signum=signal.SIGINT):
+    """Send SIGINT (or `signum`) to a running process: (seconds until it ended, stdout,
+    stderr).  Fails the test (killing it) if it still runs after wait_s."""
     assert proc.poll() is None, proc.communicate()
     t0 = time.monotonic()
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     try:
         out, err = proc.communicate(timeout=wait_s)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.communicate()
-        pytest.fail(f"SIGINT did not stop it within {wait_s} s")
+        pytest.fail(f"{signal.Signals(signum).name} did not stop it within {wait_s} s")
     return time.monotonic() - t0, out, err
 
 

@@ -53,6 +53,7 @@ def test_small_suite_writes_one_pyperf_file(tmp_path):
     out = tmp_path / "out" / "small.json"
     proc = run_cli("suite", suite_file, "-o", out, "--fast", check=0)
     assert "[4/4]" in proc.stderr and "left" in proc.stderr      # progress with an estimate
+    assert max(map(len, (proc.stdout + proc.stderr).splitlines())) <= 100   # a 100-column terminal
 
     benches = load_benchmarks(out)
     throughput = {n: b for n, b in benches.items() if b.get_metadata()["gcbench_metric"] == "throughput"}
