@@ -76,7 +76,7 @@ from libc.stdio cimport fprintf, stderr
 from gcbench_core.heap cimport (HeapState, ManagedHeap, MarkStack, Object, collector_init,
                                 gcb_now_ns, gcb_thread_cpu_ns,
                                 gcb_load_ptr, gcb_load_int,
-                                gcb_store_int, gcb_load_i64, gcb_store_i64, gcb_unlikely,
+                                gcb_store_int, gcb_load_i64, gcb_store_i64, gcb_unlikely, gcb_fetch_add_i64,
                                 heap_in_use, heap_flip, heap_sweep_all, heap_sweep_one,
                                 heap_fail, heap_set_allocate_black,
                                 mark_stack_push, mark_stack_free, obj_slots, mark_object_atomic,
@@ -86,9 +86,10 @@ from gcbench_core.cycle cimport CycleResult, cycle_begin, cycle_pause, cycle_end
 from gcbench_core.pacer cimport (pacer_use_runway, pacer_mark_start, pacer_next_poll_bytes,
                                  pacer_assist_work, pacer_sweep_spans_per_poll, pacer_should_start,
                                  pacer_limiter_update)
-from gcbench_core.heap cimport PAGE_SIZE, gcb_fetch_add_i64
 from gcbench_core.cycle cimport cycle_note_marking
 from gcbench_core.parmark cimport ParMark, MAX_MARKERS, parmark_new, parmark_free, parmark_stop_threads
+from gcbench_core.heap cimport PAGE_SIZE, GoroutineStacks, goroutine_count_scan, gcb_fetch_add_i64
+from gcbench_core.goroutines cimport goroutine_claim, goroutine_release, goroutines_pending
 
 NAME = "tricolor"
 DESCRIPTION = ("concurrent tri-color mark-sweep (Go-shaped): background mark worker thread, "
@@ -269,11 +270,15 @@ cdef inline int64_t marker_drain(HeapState* heap, Marker* m, int64_t max_objects
     nbytes[0] += scanned
     return objects
 
-cdef void scan_stack(HeapState* heap, Marker* m) noexcept nogil:
+cdef void scan_stack(HeapState* heap, Marker* m, bint in_pause) noexcept nogil:
     cdef int i
     for i in range(heap.roots.nstack):
         if heap.roots.stack[i] != NULL:
             marker_shade(heap, m, heap.roots.stack[i])
+    if heap.goroutines.running >= 0:          # the running goroutine's frame is in there
+        gcb_fetch_add_i64(&heap.goroutines.scan_slots, heap.goroutines.k)
+        if in_pause:
+            gcb_fetch_add_i64(&heap.goroutines.scan_pause_slots, heap.goroutines.k)
 
 cdef void scan_globals(HeapState* heap, Marker* m) noexcept nogil:
     cdef int i
@@ -284,10 +289,39 @@ cdef void scan_globals(HeapState* heap, Marker* m) noexcept nogil:
         if v != NULL:
             marker_shade(heap, m, v)
     for i in range(heap.roots.nextra_roots):
+        if heap.roots.extra_roots[i].slots == heap.goroutines.slots:
+            continue                          # parked goroutine stacks: scan_parked_goroutines
         for j in range(heap.roots.extra_roots[i].count):
             v = <Object*>gcb_load_ptr(<void**>&heap.roots.extra_roots[i].slots[j])
             if v != NULL:
                 marker_shade(heap, m, v)
+
+# Parked goroutine stacks (goroutines.pyx, whose invariant this keeps): claim the next
+# unclaimed goroutine below cursor_end, shade its K slots, release it; until none is left.
+# Any marker may run this, concurrently with the mutator's park and resume.
+cdef bint scan_parked_goroutines(HeapState* heap, Marker* m, int64_t max_goroutines) noexcept nogil:
+    cdef GoroutineStacks* gs = &heap.goroutines
+    cdef int64_t g
+    cdef Object** slots
+    cdef Object* v
+    cdef int i
+    cdef bint any = False
+    cdef int64_t taken = 0
+    while goroutines_pending(gs) and taken < max_goroutines:
+        taken += 1
+        g = gcb_fetch_add_i64(&gs.cursor, 1)
+        if g >= gs.cursor_end:
+            break
+        any = True
+        if goroutine_claim(gs, g):
+            slots = gs.slots + g * gs.k
+            for i in range(gs.k):
+                v = slots[i]
+                if v != NULL:
+                    marker_shade(heap, m, v)
+            m.scanned_bytes += 8 * gs.k
+            goroutine_release(gs, g, False)
+    return any
 
 
 # ---------------------------------------------------------------------------
@@ -372,6 +406,7 @@ cdef void worker_mark(HeapState* heap, TricolorState* st, Marker* m) noexcept no
     while True:
         if claim_roots(st):
             scan_globals(heap, m)
+        scan_parked_goroutines(heap, m, INT64_MAX)
         while m.grey.length > 0:
             marker_drain(heap, m, DRAIN_CHUNK, INT64_MAX, &scanned)
             gcb_fetch_add_i64(&st.bg_scanned_published, m.scanned_bytes - published)
@@ -398,7 +433,8 @@ cdef void* worker_main(void* arg) noexcept nogil:
     cdef bint busy = False
     pthread_mutex_lock(&st.lock)
     while True:
-        while not st.worker_stop and not (st.phase == PHASE_MARK and (st.full != NULL or st.roots_pending)):
+        while not st.worker_stop and not (st.phase == PHASE_MARK and (st.full != NULL or st.roots_pending
+                                                                     or goroutines_pending(&heap.goroutines))):
             if busy:
                 busy = False
                 st.workers_busy -= 1
@@ -485,7 +521,7 @@ cdef void tc_write_barrier(HeapState* heap, Object** slot, Object* new_value) no
 # Hybrid: the mutator scans its own stack at its first safepoint after mark start.
 cdef inline void scan_own_stack_if_grey(HeapState* heap, TricolorState* st) noexcept nogil:
     if st.stack_grey:
-        scan_stack(heap, &st.mut)
+        scan_stack(heap, &st.mut, st.phase == PHASE_TERMINATE)
         st.stack_grey = 0
 
 # Marking on the mutator's thread (assists, incremental steps): up to the budgets.
@@ -495,6 +531,10 @@ cdef void mutator_mark(HeapState* heap, TricolorState* st, int64_t max_objects, 
     cdef Marker* m = &st.mut
     if claim_roots(st):
         scan_globals(heap, m)
+    if st.mode == MODE_INCREMENTAL:
+        scan_parked_goroutines(heap, m, max_objects)
+    elif not st.worker_running or max_bytes == INT64_MAX:
+        scan_parked_goroutines(heap, m, INT64_MAX)    # else the worker's (assists mark objects)
     while objects < max_objects and nbytes < max_bytes:
         if m.grey.length == 0 and not queue_take(st, m):
             break
@@ -564,7 +604,14 @@ cdef void mark_start(HeapState* heap, TricolorState* st) noexcept nogil:
     if st.barrier == BARRIER_HYBRID:
         st.stack_grey = 1                     # scanned by the mutator at its next safepoint
     else:
-        scan_stack(heap, &st.mut)
+        scan_stack(heap, &st.mut, True)
+    # parked goroutines: scanned concurrently from the restart on (goroutines.pyx); in the
+    # pause only a new generation, O(1)
+    heap.goroutines.gen += 1
+    heap.goroutines.rescan_on_park = st.barrier == BARRIER_DIJKSTRA
+    heap.goroutines.cursor = 0
+    heap.goroutines.cursor_end = heap.goroutines.high
+    heap.goroutines.marking = 1
     pthread_mutex_lock(&st.lock)
     for i in range(st.nworkers):
         reset_marker(&st.bg[i])
@@ -596,16 +643,18 @@ cdef void mark_termination(HeapState* heap, TricolorState* st, bint forced) noex
     t0 = gcb_now_ns()
     # The world is stopped (we are the mutator, the worker is idle and will not take work).
     if st.barrier == BARRIER_DIJKSTRA:
-        scan_stack(heap, m)                   # stack slots had no barrier: rescan
+        scan_stack(heap, m, True)             # stack slots had no barrier: rescan
     scan_own_stack_if_grey(heap, st)
     if claim_roots(st):
         scan_globals(heap, m)
+    scan_parked_goroutines(heap, m, INT64_MAX)   # none left: termination waits for them
     while True:
         marker_drain(heap, m, INT64_MAX, INT64_MAX, &drained)
         if not queue_take(st, m):
             break
     gcb_store_int(&heap.barrier_on, 0)
     heap_set_allocate_black(heap, False)
+    heap.goroutines.marking = 0
     # The goal follows Go's heapMarked: the bytes marked, objects allocated black during
     # the cycle included (Go's gcmarknewobject counts them; the arena, a memory limit for
     # the pacer, keeps the goal inside the heap).
@@ -647,7 +696,8 @@ cdef void finish_marking(HeapState* heap, TricolorState* st, bint forced) noexce
     while not done:
         mutator_mark(heap, st, INT64_MAX, INT64_MAX)
         pthread_mutex_lock(&st.lock)
-        if st.full == NULL and not st.roots_pending and st.worker_idle and st.mut.grey.length == 0:
+        if (st.full == NULL and not st.roots_pending and st.worker_idle and st.mut.grey.length == 0
+                and not goroutines_pending(&heap.goroutines)):
             st.phase = PHASE_TERMINATE
             done = True
         elif st.full == NULL and not st.worker_idle:
@@ -666,7 +716,8 @@ cdef bint try_terminate(HeapState* heap, TricolorState* st) noexcept nogil:
     if st.mode == MODE_CONCURRENT and not st.worker_running:
         mutator_mark(heap, st, INT64_MAX, INT64_MAX)   # no worker (it was stopped): finish alone
     pthread_mutex_lock(&st.lock)
-    done = st.full == NULL and not st.roots_pending and st.worker_idle
+    done = (st.full == NULL and not st.roots_pending and st.worker_idle
+            and not goroutines_pending(&heap.goroutines))
     if done:
         gcb_store_int(&st.phase, PHASE_TERMINATE)
     pthread_mutex_unlock(&st.lock)
@@ -740,6 +791,17 @@ cdef void tc_poll_hook(HeapState* heap) noexcept nogil:
     # poll (and so every assist) ahead of the allocation for ever
     if try_terminate(heap, st):
         schedule_poll(heap, st)
+
+# A goroutine's stack scanned at its own safepoint (resume, park: goroutines.pyx).
+cdef void tc_scan_goroutine(HeapState* heap, Object** slots, int n) noexcept nogil:
+    cdef TricolorState* st = state_of(heap)
+    cdef int i
+    for i in range(n):
+        if slots[i] != NULL:
+            marker_shade(heap, &st.mut, slots[i])
+    st.mut.scanned_bytes += 8 * n
+    if st.mode == MODE_CONCURRENT and st.worker_running and st.mut.grey.length >= BLOCK_OBJECTS:
+        queue_put(st, &st.mut, 0)
 
 cdef void tc_collect(HeapState* heap) noexcept nogil:
     full_collection(heap)
@@ -820,6 +882,7 @@ def attach(ManagedHeap heap, dict opts):
         h.par_mark = parmark_new(h, st.nworkers)   # a full collection's pause marks in parallel
         if h.par_mark == NULL:
             raise MemoryError()
+    h.goroutines.scan_on_mutator = tc_scan_goroutine
     if st.mode == MODE_INCREMENTAL:
         h.poll_interval_ops = st.step_ops
         h.next_poll_ops = h.mutator_ops + st.step_ops
