@@ -42,10 +42,29 @@ if ! python -c "import Cython, setuptools, wheel, numpy" 2>/dev/null; then
         echo "sanitize.sh: could not install Cython, setuptools and wheel with pip" >&2; exit 1; }
 fi
 
-# copy the sources (tracked and new files, not build outputs), keeping mtimes so that
-# an unchanged .pyx is not rebuilt
+# copy the sources (tracked and new files, not build outputs): only a file whose content
+# differs from the copy is written, so it is newer than anything built from it (even when
+# a merge gave it an older mtime than an earlier build's output) and an unchanged .pyx or
+# .pxd is not rebuilt
 (cd "$here" && git ls-files -co --exclude-standard -z 2>/dev/null || find . -name '*.py*' -print0) \
-    | (cd "$here" && tar --null -T - -cf -) | (cd "$dir" && tar -xpf -)
+    | python -c '
+import os, shutil, sys
+here, dest = sys.argv[1], sys.argv[2]
+for name in sys.stdin.buffer.read().decode().split("\0"):
+    src, dst = os.path.join(here, name), os.path.join(dest, name)
+    if not name or not os.path.isfile(src):
+        continue
+    with open(src, "rb") as f:
+        data = f.read()
+    if os.path.isfile(dst):
+        with open(dst, "rb") as f:
+            if f.read() == data:
+                continue
+    os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
+    with open(dst, "wb") as f:
+        f.write(data)
+    shutil.copymode(src, dst)
+' "$here" "$dir"
 
 cd "$dir"
 echo "sanitize.sh: building ($mode) in $dir" >&2
