@@ -17,13 +17,17 @@ def gctrace_lines(result):
     A, B, C are the first pause, the concurrent phase between the pauses, and the last
     pause of the cycle (for a single stop-the-world collection, A is the pause and B and
     C are 0); H0 is the heap in use at the start, H1 at the end of marking, L the marked
-    live heap; G the goal this cycle aimed at; N P is GOMAXPROCS (--procs).  P is GC CPU
+    live heap; G the goal this cycle aimed at; N P is GOMAXPROCS (--procs).  With several
+    mutator threads the line ends with "stopping A+C ms": the time to safepoint of the
+    first and last pause (request until the last thread stopped; inside A and C).  P is GC CPU
     since the start of the run in Go's sense: assists, dedicated and fractional marking
     and pauses x N, over wall time x N (idle marking and sweeping left out, as Go does).
     """
     pause_starts = np.asarray(result["pause_starts_ns"], dtype=np.int64)
     pause_lengths = np.asarray(result["pauses_ns"], dtype=np.int64)
     pause_cycles = np.asarray(result.get("pause_cycles", []), dtype=np.int64)
+    stopping = np.asarray(result.get("pause_stopping_ns") or [0] * len(pause_lengths), dtype=np.int64)
+    threaded = bool(stopping.size and stopping.max() > 0)
     gc_ns = 0
     procs = int(result.get("procs") or result.get("counters", {}).get("procs") or 1)
     lines = []
@@ -48,8 +52,16 @@ def gctrace_lines(result):
             f"{cycle['heap_before'] / MB:.0f}->{cycle['heap_after'] / MB:.0f}->{cycle['live_bytes'] / MB:.0f} MB, "
             f"{goal_text}, {procs} P" + (" (forced)" if cycle.get("forced") else "")
             + _generation_note(result, mine)
-            + (f" ({cycle['kind']})" if cycle.get("kind", "full") != "full" else ""))
+            + (f" ({cycle['kind']})" if cycle.get("kind", "full") != "full" else "")
+            + (_stopping_note(stopping, mine) if threaded else ""))
     return lines
+
+
+def _stopping_note(stopping, mine):
+    """", stopping A+C ms": the time to safepoint of the cycle's first and last pause."""
+    first = stopping[mine[0]] if mine.size else 0
+    last = stopping[mine[-1]] if mine.size > 1 else 0
+    return f", stopping {first / 1e6:.3f}+{last / 1e6:.3f} ms"
 
 
 GENERATION_KINDS = ("gen0", "gen1", "gen2", "young", "increment")

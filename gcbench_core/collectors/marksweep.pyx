@@ -21,7 +21,7 @@ from gcbench_core.pacer cimport pacer_next_poll_bytes
 NAME = "marksweep"
 DESCRIPTION = "stop-the-world mark-sweep: one pause marks from the roots and sweeps the whole heap"
 OPTIONS = {}
-CONSTRAINTS = PlanConstraints()
+CONSTRAINTS = PlanConstraints(multi_mutator=True)
 
 ctypedef struct MarkSweepState:
     int64_t stress_count
