@@ -5,7 +5,8 @@
 #                                                  poisoning of freed objects), whole suite
 #                                                  but the pyperf benchmark-script smoke tests
 #   scripts/sanitize.sh thread  [PYTEST ARGS...]   ThreadSanitizer, the concurrent tests
-#                                                  (names matching tricolor or concurrent)
+#                                                  (names matching tricolor, concurrent or
+#                                                  test_threads: the mutator threads)
 #                                                  and the core tests as a smoke test
 #   scripts/sanitize.sh debug   [PYTEST ARGS...]   debug build only (assertions, poison)
 #
@@ -70,7 +71,7 @@ fi
 
 if [ $# -eq 0 ]; then
     case "$mode" in
-        thread) set -- tests -k "tricolor or concurrent or test_core" ;;
+        thread) set -- tests -k "tricolor or concurrent or test_core or test_threads" ;;
         # the benchmark-script smoke tests run pyperf, whose worker processes get a
         # cleaned environment (no LD_PRELOAD), so the sanitizer runtime cannot load first
         *)      set -- tests --ignore=tests/test_benchmark_scripts.py ;;
