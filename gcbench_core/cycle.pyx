@@ -9,7 +9,7 @@ with --verify.  (Verification runs after a cycle's last pause, never inside one.
 from libc.stdint cimport int64_t, INT64_MAX
 from gcbench_core.heap cimport (HeapState, CycleRecord, gcb_now_ns, gcb_thread_cpu_ns, heap_fail,
                                 heap_in_use, heap_mark_roots, heap_drain, heap_flip, heap_sweep_all,
-                                ERR_INTERNAL, MAX_STACK_SLOTS)
+                                ERR_INTERNAL, MAX_STACK_SLOTS, heap_stop_world, heap_start_world)
 from gcbench_core.events cimport events_open_cycle, events_add_pause
 from gcbench_core.pacer cimport pacer_set_goal, pacer_update_trigger, pacer_gc_cpu_ns, TRIGGER_RUNWAY
 from gcbench_core.verify cimport verify_end_of_cycle
@@ -87,7 +87,9 @@ cdef int64_t cycle_end(HeapState* heap, int kind, int64_t t0, CycleResult* r) no
 
 cdef void heap_collect_stw(HeapState* heap, int kind, bint forced) noexcept nogil:
     cdef CycleResult r
-    cdef int64_t t0 = cycle_begin(heap, forced)
+    cdef int64_t t0
+    heap_stop_world(heap)                # mutator threads: the handshake (else nothing)
+    t0 = cycle_begin(heap, forced)
     heap_mark_roots(heap, heap.mark_stack, True)
     heap.marked_objects_total += heap_drain(heap, heap.mark_stack)
     r.sweep_start_ns = gcb_now_ns()
@@ -102,6 +104,7 @@ cdef void heap_collect_stw(HeapState* heap, int kind, bint forced) noexcept nogi
     r.paced = True
     r.marks_intact = False
     cycle_end(heap, kind, t0, &r)
+    heap_start_world(heap)
 
 cdef void cycle_note_generation(HeapState* heap, int kind, int64_t young_bytes, int64_t survived_bytes) noexcept nogil:
     cdef CycleRecord* cycle

@@ -252,6 +252,7 @@ ctypedef struct MutatorThread:
     int holds_heap_lock              # for unwinding on failure
     int64_t cpu_ns                   # thread CPU time of its run
     int64_t wall_ns
+    void* gc_local                   # the plan's per-thread state (tricolor: its grey buffer)
     gcb_escape escape                # heap_fail on this thread unwinds here
 
 # The registered mutator threads and the stop-the-world handshake (heap.pyx).  `list`
@@ -268,12 +269,13 @@ ctypedef struct MutatorThreads:
     MutatorThread* owner             # the thread that requested it
     int64_t threads_cpu_ns           # CPU time of every thread that has finished
     int64_t stops                    # stops completed
-    heap_hook out_of_memory          # the plan's out_of_memory while threads run (mt_out_of_memory wraps it)
     void* sync                       # heap.pyx's mutexes and condition variables
 ctypedef void (*barrier_fn)(HeapState* heap, Object** slot, Object* new_value) noexcept nogil
 ctypedef Object* (*external_alloc_fn)(HeapState* heap, uint32_t nbytes, uint32_t nslots) noexcept nogil
 ctypedef void (*drop_fn)(HeapState* heap, Object* obj, bint recursive) noexcept nogil
 ctypedef void (*stack_write_fn)(HeapState* heap, int r, Object* value) noexcept nogil
+ctypedef void (*thread_barrier_fn)(HeapState* heap, MutatorThread* m, Object** slot, Object* new_value) noexcept nogil
+ctypedef void (*thread_hook)(HeapState* heap, MutatorThread* m) noexcept nogil
 
 # The collector interface: one record of function pointers, filled by one collector
 # module (after collector_init).  Only slow paths call through it: the allocation fast
@@ -299,6 +301,12 @@ ctypedef struct Collector:
     stack_write_fn stack_write
     # Plan-specific checks at the end of every heap_verify (refcount: every count), or NULL.
     heap_hook verify_plan
+    # Plans that run several mutator threads (PlanConstraints.multi_mutator) and have a
+    # barrier: the barrier's slow path on a mutator thread (its own grey buffer, in
+    # m.gc_local), and a thread leaving the heap (hand over what m.gc_local holds; called
+    # under the heap lock, no stop in effect).  NULL: write_barrier / nothing.
+    thread_barrier_fn thread_write_barrier
+    thread_hook thread_exit
 
 ctypedef struct HeapState:
     # --- allocation fast path (hot; keep first: the counters share the first cache line
@@ -430,6 +438,14 @@ cdef void mt_leave_blocked(MutatorThread* m) noexcept nogil
 cdef bint world_stop(HeapState* heap, MutatorThread* m) noexcept nogil
 cdef void world_start(HeapState* heap) noexcept nogil
 cdef void mt_run_threads(HeapState* heap, int n, MutatorThread* threads, gcb_fn kernel, void** args) noexcept nogil
+# A plan's pause with mutator threads running: stop every other thread (the caller holds
+# the heap lock: every collector entry from a thread does) / restart them.  No-ops when
+# no thread is registered (a single-threaded run), so plans call them around every pause.
+# The stop's request time and time to safepoint go into the pause (cycle.pyx).
+cdef void heap_stop_world(HeapState* heap) noexcept nogil
+cdef void heap_start_world(HeapState* heap) noexcept nogil
+# The mutator thread running the caller (NULL: the run's own thread, mutator 0).
+cdef MutatorThread* heap_current_thread() noexcept nogil
 
 
 # ---------------------------------------------------------------------------

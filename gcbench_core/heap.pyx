@@ -137,13 +137,15 @@ cdef void heap_poll_slow(HeapState* heap) noexcept nogil:
 #             polls); `heap_lock` is the heap lock: every refill of a thread's allocation
 #             cache from the shared span lists (mcentral), the lazy sweep it does, large
 #             objects and the page heap take it, so a span is swept by exactly one thread
-#             (the holder) and no sweepgen CAS is needed.  Order: lock, then heap_lock;
-#             nobody waits for `lock` while holding heap_lock.
-#   stop      the requester (a thread whose allocation reached the trigger, or whose
-#             refill found the heap full) sets stop_requested, sets every other thread's
-#             next_poll_ops to 0 (so its next safepoint takes the slow path: the fast path
-#             stays one test) and waits until every other registered thread is parked or
-#             blocked.  Request time and the time to safepoint go into the pause record.
+#             (the holder) and no sweepgen CAS is needed; and so does every call into the
+#             plan from a thread (alloc hook, poll hook, out of memory), so collector work
+#             is serialised.  A thread waiting for the heap lock counts as blocked (it is
+#             at a safepoint, holding nothing).  Order: heap_lock, then lock.
+#   stop      the requester (a plan's pause: heap_stop_world, heap lock held) sets
+#             stop_requested, sets every other thread's next_poll_ops to 0 (so its next
+#             safepoint takes the slow path: the fast path stays one test) and waits until
+#             every other registered thread is parked or blocked.  Request time and the
+#             time to safepoint go into the pause record.
 #   park      a thread at its safepoint counts itself stopped and waits for the restart
 #             (the epoch to change); it holds no heap lock there.
 #   blocked   a thread outside the heap (mt_enter_blocked, Go's entersyscall) counts as
@@ -166,6 +168,7 @@ cdef extern from "<pthread.h>" nogil:
     int pthread_mutex_init(pthread_mutex_t* m, const void* attr)
     int pthread_mutex_destroy(pthread_mutex_t* m)
     int pthread_mutex_lock(pthread_mutex_t* m)
+    int pthread_mutex_trylock(pthread_mutex_t* m)
     int pthread_mutex_unlock(pthread_mutex_t* m)
     int pthread_cond_init(pthread_cond_t* c, const void* attr)
     int pthread_cond_destroy(pthread_cond_t* c)
@@ -186,9 +189,28 @@ ctypedef struct ThreadStart:
 cdef inline ThreadSync* sync_of(HeapState* heap) noexcept nogil:
     return <ThreadSync*>heap.mt.sync
 
-cdef inline void mt_heap_lock(MutatorThread* m) noexcept nogil:
-    pthread_mutex_lock(&sync_of(m.heap).heap_lock)
+# Take the heap lock; while waiting the thread counts as blocked (stopped), so a stop
+# requested by the holder does not wait for it.  No stop is in effect once it has the
+# lock (a stop's requester holds the lock until the restart).
+cdef void mt_heap_lock(MutatorThread* m) noexcept nogil:
+    cdef HeapState* heap = m.heap
+    cdef ThreadSync* sync = sync_of(heap)
+    if pthread_mutex_trylock(&sync.heap_lock) == 0:
+        m.holds_heap_lock = 1
+        return
+    pthread_mutex_lock(&sync.lock)
+    m.blocked = 1
+    heap.mt.nblocked += 1
+    heap.mt.nstopped += 1
+    pthread_cond_broadcast(&sync.stopped_cond)
+    pthread_mutex_unlock(&sync.lock)
+    pthread_mutex_lock(&sync.heap_lock)
     m.holds_heap_lock = 1
+    pthread_mutex_lock(&sync.lock)
+    m.blocked = 0
+    heap.mt.nblocked -= 1
+    heap.mt.nstopped -= 1
+    pthread_mutex_unlock(&sync.lock)
 
 cdef inline void mt_heap_unlock(MutatorThread* m) noexcept nogil:
     m.holds_heap_lock = 0
@@ -223,6 +245,12 @@ cdef void mt_poll_slow(MutatorThread* m) noexcept nogil:
         pthread_mutex_unlock(&sync.lock)
     if gcb_load_int(&heap.error_code) != ERR_NONE:
         gcb_throw(&m.escape)         # another thread failed the run: leave
+    if heap.collector.poll_hook != NULL and heap.allocate_black:
+        # marking is on (allocate_black changes only with the world stopped): the plan's
+        # safepoint work (tricolor: this thread's stack scan, incremental steps, termination)
+        mt_heap_lock(m)
+        heap.collector.poll_hook(heap)
+        mt_heap_unlock(m)
 
 cdef void mt_enter_blocked(MutatorThread* m) noexcept nogil:
     cdef HeapState* heap = m.heap
@@ -244,8 +272,7 @@ cdef void mt_leave_blocked(MutatorThread* m) noexcept nogil:
     heap.mt.nblocked -= 1
     heap.mt.nstopped -= 1
     pthread_mutex_unlock(&sync.lock)
-    if gcb_load_int(&heap.error_code) != ERR_NONE:
-        gcb_throw(&m.escape)
+    mt_poll_slow(m)                  # the safepoint of coming back (and its error check)
 
 # Stop every other registered thread; true when this thread stopped the world (then it
 # must call world_start), false when another thread's stop was in effect (this thread
@@ -294,20 +321,16 @@ cdef void world_start(HeapState* heap) noexcept nogil:
     pthread_mutex_unlock(&sync.lock)
 
 # The allocation slow path of a thread, under the heap lock: the thread's counts go into
-# the heap's; at the trigger the world is stopped and the plan's alloc hook runs; then
-# a large object, or the size class refilled into the thread's cache.
+# the heap's; at the poll point the plan's alloc hook runs (it stops the world for its
+# pauses itself); then a large object, or the size class refilled into the thread's
+# cache (a full heap calls the plan's out_of_memory, under the same lock).
 cdef Object* mt_alloc_slow(MutatorThread* m, uint32_t nbytes, uint32_t nslots) noexcept nogil:
     cdef HeapState* heap = m.heap
     cdef Object* obj
     mt_heap_lock(m)
     mt_flush_counts(heap, m)
     if heap.alloc_bytes >= heap.next_poll_bytes:
-        mt_heap_unlock(m)
-        if world_stop(heap, m):
-            if heap.alloc_bytes >= heap.next_poll_bytes:
-                heap.collector.alloc_hook(heap)
-            world_start(heap)
-        mt_heap_lock(m)
+        heap.collector.alloc_hook(heap)
     if nbytes > MAX_SMALL_SIZE:
         obj = large_alloc(heap, nbytes)
     else:
@@ -315,18 +338,18 @@ cdef Object* mt_alloc_slow(MutatorThread* m, uint32_t nbytes, uint32_t nslots) n
     mt_heap_unlock(m)
     return obj
 
-# The plan's out_of_memory while threads run: it is called by a space with the heap lock
-# held; the lock is dropped while the world is stopped for the collection.
-cdef void mt_out_of_memory(HeapState* heap) noexcept nogil:
-    cdef MutatorThread* m = <MutatorThread*>gcb_current_mutator()
-    if m == NULL:
-        heap.mt.out_of_memory(heap)
+cdef void heap_stop_world(HeapState* heap) noexcept nogil:
+    if heap.mt.count == 0:
         return
-    mt_heap_unlock(m)
-    if world_stop(heap, m):
-        heap.mt.out_of_memory(heap)
-        world_start(heap)
-    mt_heap_lock(m)
+    world_stop(heap, <MutatorThread*>gcb_current_mutator())
+
+cdef void heap_start_world(HeapState* heap) noexcept nogil:
+    if heap.mt.request_ns == 0 or not heap.mt.stop_requested:
+        return
+    world_start(heap)
+
+cdef MutatorThread* heap_current_thread() noexcept nogil:
+    return <MutatorThread*>gcb_current_mutator()
 
 cdef void mt_register(HeapState* heap, MutatorThread* m) noexcept nogil:
     cdef ThreadSync* sync = sync_of(heap)
@@ -342,13 +365,12 @@ cdef void mt_register(HeapState* heap, MutatorThread* m) noexcept nogil:
 cdef void mt_unregister(HeapState* heap, MutatorThread* m) noexcept nogil:
     cdef ThreadSync* sync = sync_of(heap)
     cdef int i
-    pthread_mutex_lock(&sync.lock)
-    while heap.mt.stop_requested:
-        mt_park(heap)
-    mt_heap_lock(m)
+    mt_heap_lock(m)                  # (no stop in effect while this thread holds it)
     mt_flush_counts(heap, m)
     sizeclass_release_cache(heap, m.current)
-    mt_heap_unlock(m)
+    if heap.collector.thread_exit != NULL:
+        heap.collector.thread_exit(heap, m)
+    pthread_mutex_lock(&sync.lock)
     heap.mutator_ops += m.ops
     heap.mt.threads_cpu_ns += m.cpu_ns
     for i in range(heap.mt.count):
@@ -358,14 +380,13 @@ cdef void mt_unregister(HeapState* heap, MutatorThread* m) noexcept nogil:
             break
     pthread_cond_broadcast(&sync.stopped_cond)
     pthread_mutex_unlock(&sync.lock)
+    mt_heap_unlock(m)
 
 # After heap_fail unwound thread m: no lock held, no world left stopped, and every other
 # thread polls at its next operation (and leaves, seeing the error).
 cdef void mt_after_failure(HeapState* heap, MutatorThread* m) noexcept nogil:
     cdef ThreadSync* sync = sync_of(heap)
     cdef int i
-    if m.holds_heap_lock:
-        mt_heap_unlock(m)
     pthread_mutex_lock(&sync.lock)
     if m.blocked:                    # (failed while outside the heap: back in, stopped no more)
         m.blocked = 0
@@ -376,6 +397,8 @@ cdef void mt_after_failure(HeapState* heap, MutatorThread* m) noexcept nogil:
     for i in range(heap.mt.count):
         gcb_store_i64_sc(&heap.mt.list[i].next_poll_ops, 0)
     pthread_mutex_unlock(&sync.lock)
+    if m.holds_heap_lock:
+        mt_heap_unlock(m)
 
 cdef void* mt_thread_main(void* arg) noexcept nogil:
     cdef ThreadStart* start = <ThreadStart*>arg
@@ -409,8 +432,6 @@ cdef void mt_run_threads(HeapState* heap, int n, MutatorThread* threads, gcb_fn 
     if n < 1 or n > MAX_MUTATOR_THREADS or heap.mt.count != 0:
         heap_fail(heap, ERR_INVALID, "invalid operation: mutator threads out of range, or already running")
         return
-    heap.mt.out_of_memory = heap.collector.out_of_memory
-    heap.collector.out_of_memory = mt_out_of_memory
     for i in range(n):
         mt_thread_init(heap, &threads[i], i + 1)
         starts[i].m = &threads[i]
@@ -427,7 +448,6 @@ cdef void mt_run_threads(HeapState* heap, int n, MutatorThread* threads, gcb_fn 
         started += 1
     for i in range(started):
         pthread_join(ids[i], NULL)
-    heap.collector.out_of_memory = heap.mt.out_of_memory
     if heap.error_code != ERR_NONE and heap.in_run:
         gcb_throw(&heap.escape)
 

@@ -181,11 +181,22 @@ cdef inline Object* mt_alloc(MutatorThread* m, int r, uint32_t nslots, uint32_t 
     mt_safepoint(m)
     return obj
 
+# *slot = value through the barrier, on a mutator thread: the plan's per-thread slow path
+# when it has one (its own grey buffer), else the heap's.
+cdef inline void mt_heap_write(MutatorThread* m, Object** slot, Object* value) noexcept nogil:
+    cdef HeapState* heap = m.heap
+    if gcb_unlikely(heap.barrier_on):
+        if heap.collector.thread_write_barrier != NULL:
+            heap.collector.thread_write_barrier(heap, m, slot, value)
+        else:
+            heap.collector.write_barrier(heap, slot, value)
+    gcb_store_ptr(<void**>slot, value)
+
 # slot `slot` of m.stack[r] := m.stack[s]
 cdef inline void mt_store(MutatorThread* m, int r, uint32_t slot, int s) noexcept nogil:
     mut_check_live(m.heap, m.stack[r], "store into")
     mut_check_live(m.heap, m.stack[s], "store of")
-    heap_write(m.heap, obj_slots(m.stack[r]) + slot, m.stack[s])
+    mt_heap_write(m, obj_slots(m.stack[r]) + slot, m.stack[s])
     mt_safepoint(m)
 
 # m.stack[r] := slot `slot` of m.stack[s]
@@ -205,7 +216,7 @@ cdef inline void mt_clear(MutatorThread* m, int r) noexcept nogil:
 # globals[g] := m.stack[r], through the barrier (globals are shared by every thread)
 cdef inline void mt_set_global(MutatorThread* m, int g, int r) noexcept nogil:
     mut_check_live(m.heap, m.stack[r], "store to a global of")
-    heap_write(m.heap, &m.heap.roots.globals[g], m.stack[r])
+    mt_heap_write(m, &m.heap.roots.globals[g], m.stack[r])
     mt_safepoint(m)
 
 cdef inline char* mt_payload(MutatorThread* m, int r) noexcept nogil:

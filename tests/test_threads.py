@@ -26,17 +26,35 @@ def multi_mutator_collectors():
                   if e.available and e.constraints.multi_mutator)
 
 
-def test_two_threads_verified_with_checkmark():
+def threaded_configurations():
+    """(collector, opts) of every plan that runs threads and reclaims exactly; tricolor
+    with each of its barriers."""
+    out = []
     for collector in multi_mutator_collectors():
         if not registry.get_collector(collector).constraints.reclaims_exactly:
             continue
-        r = gcbench.run(collector, "mt-gcbench", params=THREADED, heap="64M", gogc=50,
-                        verify=True, checkmark=True)
-        assert r["threads"] == 2 and len(r["thread_ops"]) == 2
-        assert r["cycles"] >= 2 and r["counters"]["verified_cycles"] == r["cycles"]
-        # both threads ran the whole benchmark: the same operations each
-        assert r["thread_ops"][0] == r["thread_ops"][1] > 0
-        assert r["mutator_ops"] == sum(r["thread_ops"])
+        if collector == "tricolor":
+            out += [(collector, {"barrier": b}) for b in ("hybrid", "yuasa", "dijkstra")]
+            out.append((collector, {"barrier": "hybrid", "mode": "incremental"}))
+        else:
+            out.append((collector, {}))
+    return out
+
+
+def test_threaded_plans():
+    assert {"marksweep", "tricolor"} <= set(multi_mutator_collectors())
+
+
+@pytest.mark.parametrize("collector, opts", threaded_configurations(),
+                         ids=lambda v: v if isinstance(v, str) else ",".join(v.values()) or "-")
+def test_two_threads_verified_with_checkmark(collector, opts):
+    r = gcbench.run(collector, "mt-gcbench", params=THREADED, opts=opts, heap="64M", gogc=50,
+                    verify=True, checkmark=True)
+    assert r["threads"] == 2 and len(r["thread_ops"]) == 2
+    assert r["cycles"] >= 2 and r["counters"]["verified_cycles"] == r["cycles"]
+    # both threads ran the whole benchmark: the same operations each
+    assert r["thread_ops"][0] == r["thread_ops"][1] > 0
+    assert r["mutator_ops"] == sum(r["thread_ops"])
 
 
 def test_live_set_after_a_final_collection_is_the_same_for_every_collector():
