@@ -468,11 +468,26 @@ COMMANDS = {"list": cmd_list, "run": cmd_run, "record": cmd_record, "plot": cmd_
             "report": cmd_report, "suite": cmd_suite, "minheap": cmd_minheap, "compare": cmd_compare}
 
 
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None):
+    import signal
+    import threading
     from .io.console import pipe_safe_streams
-    # output to a closed pipe is dropped, never fatal: every requested file is still written
-    with pipe_safe_streams():
-        return _main(argv)
+    # SIGTERM stops a command as Ctrl-C does (native runs: gcb_util.h), so that what it had
+    # not finished writing is removed rather than left behind half-written
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        # output to a closed pipe is dropped, never fatal: every requested file is still written
+        with pipe_safe_streams():
+            return _main(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _main(argv=None):

@@ -85,15 +85,17 @@ static inline void gcb_cpu_relax(void) {
 #endif
 }
 
-/* Ctrl-C during a native run: a C handler that only raises a flag; the mutator
+/* Ctrl-C (or SIGTERM) during a native run: a C handler that only raises a flag; the mutator
  * polls it at its safepoints and unwinds.  (Python's own handler cannot run
  * while the GIL is released.)  The flag is `static`: every extension module that
  * includes this header has its own copy, and only heap.pyx's is ever set.  Other
  * modules must not call gcb_sigint_pending(); they call heap_check_interrupt()
  * (heap.pxd), e.g. in a loop that runs long without mutator operations. */
 static volatile sig_atomic_t gcb_sigint_flag = 0;
-static struct sigaction gcb_old_sigint;
+static struct sigaction gcb_old_sigint, gcb_old_sigterm;
 static inline void gcb_on_sigint(int sig) { (void)sig; gcb_sigint_flag = 1; }
+/* SIGTERM (kill, a batch system, a supervisor) stops a run as Ctrl-C does: the run unwinds
+ * and the command removes what it had not finished writing. */
 static inline void gcb_install_sigint(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -101,8 +103,12 @@ static inline void gcb_install_sigint(void) {
     sigemptyset(&sa.sa_mask);
     gcb_sigint_flag = 0;
     sigaction(SIGINT, &sa, &gcb_old_sigint);
+    sigaction(SIGTERM, &sa, &gcb_old_sigterm);
 }
-static inline void gcb_restore_sigint(void) { sigaction(SIGINT, &gcb_old_sigint, NULL); }
+static inline void gcb_restore_sigint(void) {
+    sigaction(SIGINT, &gcb_old_sigint, NULL);
+    sigaction(SIGTERM, &gcb_old_sigterm, NULL);
+}
 static inline int gcb_sigint_pending(void) { return gcb_sigint_flag != 0; }
 
 /* Failure unwinding: a run's entry point calls the workload through

@@ -1,7 +1,9 @@
 import os
+import signal
 import subprocess
 import tempfile
 import sys
+import time
 
 import pytest
 
@@ -14,6 +16,27 @@ SMALL_TREES = {"long_lived_depth": 10, "array_len": 10000, "min_depth": 4, "max_
 SMALL_CHURN = {"live_objects": 5000, "ops": 250000, "mutate_fraction": 0.3}
 
 
+# the [fast] table of a suite file for tests: one pyperf process, two values, no warmups
+FAST_SUITE = """
+[fast]
+pyperf = { processes = 1, values = 2, warmups = 0, loops = 1 }
+"""
+
+
+def churn_suite(name, seeds=(1,), heap=("64M",), ops=200000):
+    """A small suite file's text: marksweep and nogc on a small churn, with FAST_SUITE."""
+    return (f'name = "{name}"\nseeds = {list(seeds)}\nheap = {list(heap)}\n'
+            '[[collector]]\nname = "marksweep"\n[[collector]]\nname = "nogc"\n'
+            f'[[workload]]\nname = "churn"\nparams = {{ live_objects = 5000, ops = {ops} }}\n'
+            + FAST_SUITE)
+
+
+def write_suite(tmp_path, text, name="suite.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
 def run_cli(*args, check=None, timeout=300, cwd=None):
     # run from a neutral directory: from the checkout, `python -m` would import the
     # uncompiled source tree instead of the installed package
@@ -23,6 +46,21 @@ def run_cli(*args, check=None, timeout=300, cwd=None):
     if check is not None:
         assert proc.returncode == check, (proc.returncode, proc.stdout, proc.stderr)
     return proc
+
+
+def interrupt(proc, wait_s, signum=signal.SIGINT):
+    """Send SIGINT (or `signum`) to a running process: (seconds until it ended, stdout,
+    stderr).  Fails the test (killing it) if it still runs after wait_s."""
+    assert proc.poll() is None, proc.communicate()
+    t0 = time.monotonic()
+    proc.send_signal(signum)
+    try:
+        out, err = proc.communicate(timeout=wait_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail(f"{signal.Signals(signum).name} did not stop it within {wait_s} s")
+    return time.monotonic() - t0, out, err
 
 
 @pytest.fixture

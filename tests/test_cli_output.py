@@ -1,13 +1,9 @@
 """What the command line says: messages that name the real problem and a next step, one
 meaning of -o across the commands (the old `-o KEY=VALUE` deprecated, still working),
 progress on a terminal only, and a report that does not keep an earlier report's charts."""
-import io
 import json
 import os
 import pty
-import sys
-
-import pytest
 
 from conftest import run_cli
 

@@ -12,7 +12,7 @@ import time
 import pyperf
 import pytest
 
-from conftest import run_cli
+from conftest import churn_suite, run_cli, write_suite as write
 
 distributed = pytest.importorskip("distributed")
 
@@ -21,42 +21,8 @@ from gcbench.suite.driver import configuration_order      # noqa: E402
 from gcbench.suite.dask import task_key                   # noqa: E402
 from gcbench.suite.tasks import MACHINE_KEYS, machine     # noqa: E402
 
-FAST = """
-[fast]
-pyperf = { processes = 1, values = 2, warmups = 0, loops = 1 }
-"""
-
-SMALL = """
-name = "small"
-seeds = [1]
-heap = ["64M", "2x"]
-[[collector]]
-name = "marksweep"
-[[collector]]
-name = "nogc"
-[[workload]]
-name = "churn"
-params = { live_objects = 5000, ops = 200000 }
-""" + FAST
-
-SEEDS = """
-name = "seeds"
-seeds = [1, 2, 3]
-heap = ["32M"]
-[[collector]]
-name = "marksweep"
-[[collector]]
-name = "nogc"
-[[workload]]
-name = "churn"
-params = { live_objects = 5000, ops = 300000 }
-""" + FAST
-
-
-def write(tmp_path, text, name="suite.toml"):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
+SMALL = churn_suite("small", heap=("64M", "2x"))
+SEEDS = churn_suite("seeds", seeds=(1, 2, 3), heap=("32M",), ops=300000)
 
 
 def benchmarks(path):
@@ -117,7 +83,8 @@ def test_configurations_run_in_the_seeded_order(tmp_path):
     suite_file = write(tmp_path, SEEDS)
     out = tmp_path / "o" / "suite.json"
     proc = run_cli("suite", suite_file, "--fast", "-o", out, "--order-seed", "7", check=0)
-    ran = [line.split("] ", 1)[1].split(": ", 1)[0] for line in proc.stderr.splitlines()
+    # "[k/6] LABEL: outcome", the outcome on the next line when the whole exceeds 100 columns
+    ran = [line.split("] ", 1)[1].split(":", 1)[0] for line in proc.stderr.splitlines()
            if line.startswith("[") and "/6] " in line]
     configs = suitefile.load(str(suite_file)).for_mode("fast")[0].configurations()
     assert ran == [c.name for c in configuration_order(configs, 7)]

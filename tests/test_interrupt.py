@@ -14,6 +14,7 @@ import time
 import pytest
 
 from gcbench import registry
+from conftest import interrupt
 
 STOP_WITHIN_S = 1.0
 
@@ -39,18 +40,9 @@ def start(args, tmp_path):
                             cwd=str(tmp_path), env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
-def interrupt_and_check(proc, tmp_path, warmup_s):
+def interrupt_and_check(proc, tmp_path, warmup_s, signum=signal.SIGINT):
     time.sleep(warmup_s)
-    assert proc.poll() is None, proc.communicate()
-    t0 = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    try:
-        _, stderr = proc.communicate(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        pytest.fail("SIGINT did not stop the run within 10 s")
-    elapsed = time.monotonic() - t0
+    elapsed, _, stderr = interrupt(proc, 10, signum)
     assert proc.returncode == 130, (proc.returncode, stderr)
     assert stderr == "gcbench: interrupted\n", stderr
     assert elapsed < STOP_WITHIN_S, elapsed
@@ -61,6 +53,13 @@ def interrupt_and_check(proc, tmp_path, warmup_s):
 def test_sigint_stops_a_long_run(case, tmp_path):
     proc = start(["-c", "marksweep", *LONG_RUNS[case]], tmp_path)
     interrupt_and_check(proc, tmp_path, warmup_s=1.5)
+
+
+def test_sigterm_stops_a_long_run_as_ctrl_c_does(tmp_path):
+    # without the native handler for SIGTERM the process dies at once (exit -15), and a
+    # SIGTERM while the outputs are written leaves a temporary file behind
+    proc = start(["-c", "marksweep", *LONG_RUNS["churn"]], tmp_path)
+    interrupt_and_check(proc, tmp_path, warmup_s=1.5, signum=signal.SIGTERM)
 
 
 @pytest.mark.parametrize("collector", ["nogc", "malloc", "boehm"])

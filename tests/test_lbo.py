@@ -5,7 +5,7 @@ import io
 
 import gcbench
 from gcbench import metrics
-from conftest import SMALL_TREES, run_cli
+from conftest import FAST_SUITE, SMALL_TREES, run_cli
 
 SUITE = """
 name = "lbo"
@@ -19,9 +19,7 @@ name = "nogc"
 [[workload]]
 name = "binary-trees"
 params = { long_lived_depth = 10, array_len = 10000, max_depth = 12 }
-[fast]
-pyperf = { processes = 1, values = 2, warmups = 0, loops = 1 }
-"""
+""" + FAST_SUITE
 
 
 def test_distilled_cost_takes_out_what_gc_costs():
@@ -53,6 +51,7 @@ def test_compare_lbo_and_the_report_chart(tmp_path):
     run_cli("suite", suite, "-o", out, "--fast", check=0)
     text = run_cli("compare", "--lbo", out, check=0).stdout
     assert "MDC" in text and "LBO wall" in text and "LBO CPU" in text
+    assert max(map(len, text.splitlines())) <= 100, text       # fits a 100-column terminal
     rows = list(csv.DictReader(io.StringIO(run_cli("compare", "--lbo", out, "--format", "csv", check=0).stdout)))
     assert {(r["collector"], r["heap"]) for r in rows} == {(c, h) for c in ("marksweep", "nogc") for h in ("24M", "64M")}
     # the MDC is a configuration's distilled cost, so no LBO is below zero and one is zero

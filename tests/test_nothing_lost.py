@@ -27,7 +27,7 @@ import time
 
 import pytest
 
-from conftest import run_cli
+from conftest import interrupt, run_cli
 
 STOP_WITHIN_S = 1.0
 
@@ -283,16 +283,7 @@ def _interrupt_when_ready(script, tmp_path, delay_s=0.3):
                             stderr=subprocess.PIPE, text=True, cwd=str(tmp_path))
     assert proc.stdout.readline().strip() == "ready", proc.communicate()
     time.sleep(delay_s)
-    assert proc.poll() is None, proc.communicate()
-    t0 = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    try:
-        out, err = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        pytest.fail("SIGINT did not stop it within 30 s")
-    return time.monotonic() - t0, out, err
+    return interrupt(proc, 30)
 
 
 def test_ctrl_c_stops_the_verifier_within_a_second(tmp_path):

@@ -16,12 +16,8 @@ import gcbench
 from gcbench import registry
 from gcbench.suite import suitefile
 from gcbench.errors import RunError, UsageError
-from conftest import run_cli
+from conftest import FAST_SUITE, churn_suite, run_cli, write_suite as write
 
-FAST = """
-[fast]
-pyperf = { processes = 1, values = 2, warmups = 0, loops = 1 }
-"""
 
 SMALL_SUITE = """
 name = "small"
@@ -38,13 +34,7 @@ params = { live_objects = 5000, ops = 200000 }
 [[workload]]
 name = "binary-trees"
 params = { long_lived_depth = 10, array_len = 10000, max_depth = 10 }
-""" + FAST
-
-
-def write(tmp_path, text, name="suite.toml"):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
+""" + FAST_SUITE
 
 
 def pyperf_cli(*args):
@@ -63,6 +53,7 @@ def test_small_suite_writes_one_pyperf_file(tmp_path):
     out = tmp_path / "out" / "small.json"
     proc = run_cli("suite", suite_file, "-o", out, "--fast", check=0)
     assert "[4/4]" in proc.stderr and "left" in proc.stderr      # progress with an estimate
+    assert max(map(len, (proc.stdout + proc.stderr).splitlines())) <= 100   # a 100-column terminal
 
     benches = load_benchmarks(out)
     throughput = {n: b for n, b in benches.items() if b.get_metadata()["gcbench_metric"] == "throughput"}
@@ -148,7 +139,7 @@ name = "marksweep"
 [[workload]]
 name = "churn"
 params = { live_objects = 2000, ops = 200000, mutate_fraction = 0.2 }
-""" + FAST)
+""" + FAST_SUITE)
     out = tmp_path / "f.json"
     proc = run_cli("suite", suite_file, "-o", out, "--fast", check=1)
     assert "FAILED: heap exhausted" in proc.stderr
@@ -180,7 +171,7 @@ params = { live_objects = 2000, ops = 100000, mutate_fraction = 0.2 }
 [[workload]]
 name = "churn"
 params = { live_objects = 2000, ops = 100000, mutate_fraction = 0.0 }
-""" + FAST)
+""" + FAST_SUITE)
     out = tmp_path / "n.json"
     proc = run_cli("suite", suite_file, "-o", out, "--fast", check=0)
     assert "1 not applicable" in proc.stdout
@@ -188,18 +179,7 @@ params = { live_objects = 2000, ops = 100000, mutate_fraction = 0.0 }
 
 
 def test_killed_suite_keeps_finished_configurations_and_resumes(tmp_path):
-    suite_file = write(tmp_path, """
-name = "resumable"
-seeds = [1, 2, 3]
-heap = ["32M"]
-[[collector]]
-name = "marksweep"
-[[collector]]
-name = "nogc"
-[[workload]]
-name = "churn"
-params = { live_objects = 5000, ops = 200000 }
-""" + FAST)
+    suite_file = write(tmp_path, churn_suite("resumable", seeds=(1, 2, 3), heap=("32M",)))
     out = tmp_path / "r" / "suite.json"
     status_path = out.parent / "suite.status.json"
     proc = subprocess.Popen([sys.executable, "-m", "gcbench", "suite", str(suite_file), "-o", str(out), "--fast"],

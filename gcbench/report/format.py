@@ -157,7 +157,7 @@ def _fit(text, width):
     return text if len(text) <= width else text[:max(width - 3, 0)] + "..."
 
 
-def _wrap_words(text, width, indent=""):
+def wrap_words(text, width, indent=""):
     """`text` wrapped at spaces into lines of at most `width` (a word longer is cut)."""
     import textwrap
     return [_fit(line, width) for line in
@@ -193,10 +193,10 @@ def long_table(table, width=TERMINAL_COLUMNS):
     header[2] = _fit(f"vs {table.baseline}", widths[2])
     out = [fmt_line(header)]
     for row, lines in blocks:
-        out += _wrap_words(row, width, indent="    ")
+        out += wrap_words(row, width, indent="    ")
         out += [fmt_line(line) for line in lines]
     for line in _machine_lines(table, "text"):
-        out += _wrap_words(line, width, indent="      ") if line else [""]
+        out += wrap_words(line, width, indent="      ") if line else [""]
     return "\n".join(out) + "\n"
 
 
@@ -209,8 +209,8 @@ def wrapped_entries(entries, width=TERMINAL_COLUMNS):
         if len(one) <= width:
             lines.append(one)
             continue
-        lines += ["  " + line for line in _wrap_words(f"{name}:", width - 2)]
-        lines += ["      " + line for line in _wrap_words(str(text), width - 6)]
+        lines += ["  " + line for line in wrap_words(f"{name}:", width - 2)]
+        lines += ["      " + line for line in wrap_words(str(text), width - 6)]
     return lines
 
 
@@ -352,12 +352,15 @@ def lbo_table(groups, fmt="text"):
                 writer.writerow((g.title, f"{g.mdc_s:.6f}", g.mdc_from, e.collector, e.heap, f"{e.wall_s:.6f}",
                                  f"{e.cpu_s:.6f}", f"{e.distilled_s:.6f}", f"{e.lbo_wall:.4f}", f"{e.lbo_cpu:.4f}"))
         return buf.getvalue()
-    out.append("Lower-bound overhead (LBO; Cai et al., ISPASS 2022): cost / MDC - 1, where MDC is the "
-               "minimum distilled cost (cost less pauses, sweeping, assists and background marking) "
-               "over every collector and heap size of the workload")
+    # text wraps at TERMINAL_COLUMNS; markdown leaves the wrapping to its reader
+    wrap = ((lambda text, indent="": [text]) if fmt == "markdown"
+            else (lambda text, indent="": wrap_words(text, TERMINAL_COLUMNS, indent)))
+    out += wrap("Lower-bound overhead (LBO; Cai et al., ISPASS 2022): cost / MDC - 1, where MDC is "
+                "the minimum distilled cost (cost less pauses, sweeping, assists and background "
+                "marking) over every collector and heap size of the workload")
     for g in groups:
         out.append("")
-        out.append(f"{g.title}: MDC {g.mdc_s * 1e3:.1f} ms ({g.mdc_from})")
+        out += wrap(f"{g.title}: MDC {g.mdc_s * 1e3:.1f} ms ({g.mdc_from})", "    ")
         rows = [_lbo_row(e) for e in g.entries]
         if fmt == "markdown":
             out.append("")

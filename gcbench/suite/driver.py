@@ -217,7 +217,17 @@ class Progress:
             self.bar = tqdm(total=total, file=out, unit="config", dynamic_ncols=True,
                             bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
 
-    def note(self, text):
+    def note(self, text, outcome=None):
+        # at most 100 columns: a long configuration label wraps under an indent, and its
+        # outcome then starts a line of its own
+        from gcbench.report.format import TERMINAL_COLUMNS, wrap_words
+        one = text if outcome is None else f"{text} {outcome}"
+        if len(one) > TERMINAL_COLUMNS:
+            lines = wrap_words(text, TERMINAL_COLUMNS, indent="    ")
+            if outcome is not None:
+                lines += ["    " + line for line in wrap_words(outcome, TERMINAL_COLUMNS - 4, "  ")]
+            one = "\n".join(lines)
+        text = one
         if self.bar is not None:
             self.bar.write(text, file=self.out)
         else:
@@ -233,7 +243,7 @@ class Progress:
         self.failed += bool(failed)
         self.config_seconds.append(seconds)
         if self.bar is not None:
-            self.bar.write(f"{label}: {outcome} ({seconds:.1f} s)", file=self.out)
+            self.note(f"{label}:", f"{outcome} ({seconds:.1f} s)")
             self.bar.update(1)
             self.running(self.under_way)          # the failed count
             return
@@ -241,8 +251,8 @@ class Progress:
         elapsed = time.monotonic() - self.start
         # wall time per finished configuration so far: right for parallel workers too
         eta = f", about {_clock(elapsed / self.done * left)} left" if left else ""
-        self.note(f"[{self.done}/{self.total}] {label}: {outcome} ({seconds:.1f} s; "
-                  f"elapsed {_clock(elapsed)}{eta})")
+        self.note(f"[{self.done}/{self.total}] {label}:",
+                  f"{outcome} ({seconds:.1f} s; elapsed {_clock(elapsed)}{eta})")
 
     def close(self):
         if self.bar is not None:
