@@ -10,6 +10,7 @@ mean time per configuration, so the suite's `processes` can be tuned as the matr
 """
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -35,8 +36,10 @@ def main():
     entries = status["configurations"].values()
     count = {s: sum(1 for e in entries if e.get("status") == s) for s in ("done", "failed", "skipped")}
     config_s = [e["seconds"] for e in entries if e.get("status") == "done"]
-    minheap_s = sum(float(line.split(" runs, ")[1].split(" s)")[0])
-                    for line in proc.stderr.splitlines() if line.startswith("minimum heap of"))
+    # progress lines wrap at 100 columns under an indent: join them back first
+    progress = re.sub(r"\n {4,}", " ", proc.stderr)
+    minheap_s = sum(float(seconds) for seconds in
+                    re.findall(r"^minimum heap of.*? runs, ([0-9.]+) s\)", progress, re.M))
     print(f"gcbench suite{' --fast' if args.fast else ''}: exit code {proc.returncode}")
     print(f"  wall time             {wall:.1f} s" + ("" if args.fast else
           f"  (target about {TARGET_S} s, limit {LIMIT_S} s: {'ok' if wall < LIMIT_S else 'OVER'})"))

@@ -338,15 +338,18 @@ cdef Object* mt_alloc_slow(MutatorThread* m, uint32_t nbytes, uint32_t nslots) n
     mt_heap_unlock(m)
     return obj
 
+# Only a mutator thread stops the world: the run's own thread (mutator 0) never runs at
+# the same time as the threads (it waits for them), so from it there is nothing to stop
+# and its pauses stay exactly as in a single-threaded run.
 cdef void heap_stop_world(HeapState* heap) noexcept nogil:
-    if heap.mt.count == 0:
-        return
-    world_stop(heap, <MutatorThread*>gcb_current_mutator())
+    cdef MutatorThread* m = <MutatorThread*>gcb_current_mutator()
+    if m != NULL:
+        world_stop(heap, m)
 
+# The stop in effect is the caller's (a stop's requester holds the heap lock throughout).
 cdef void heap_start_world(HeapState* heap) noexcept nogil:
-    if heap.mt.request_ns == 0 or not heap.mt.stop_requested:
-        return
-    world_start(heap)
+    if gcb_current_mutator() != NULL and heap.mt.request_ns != 0:
+        world_start(heap)
 
 cdef MutatorThread* heap_current_thread() noexcept nogil:
     return <MutatorThread*>gcb_current_mutator()
