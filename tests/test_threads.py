@@ -150,3 +150,11 @@ def test_single_mutator_plans_refuse_threads():
         assert "\n" not in str(info.value)
     proc = run_cli("run", "-c", "gencopy", "-w", "mt-gcbench", "--param", "threads=2")
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_recording_refuses_threads(tmp_path):
+    # a trace is one operation stream: the threads' operations would be missing from it
+    proc = run_cli("record", "-c", "marksweep", "-w", "mt-gcbench", "--param", "threads=2",
+                   "-o", tmp_path / "t.trace")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "t.trace").exists()
