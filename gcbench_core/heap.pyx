@@ -354,14 +354,19 @@ cdef void heap_start_world(HeapState* heap) noexcept nogil:
 cdef MutatorThread* heap_current_thread() noexcept nogil:
     return <MutatorThread*>gcb_current_mutator()
 
+# The thread list changes under both locks, so the plan may read it under either (the
+# heap lock: its hooks; the handshake lock: a stop).  Not yet registered, the thread
+# waits for the heap lock without counting as stopped (no stop waits for it).
 cdef void mt_register(HeapState* heap, MutatorThread* m) noexcept nogil:
     cdef ThreadSync* sync = sync_of(heap)
+    pthread_mutex_lock(&sync.heap_lock)
     pthread_mutex_lock(&sync.lock)
     while heap.mt.stop_requested:
         pthread_cond_wait(&sync.restart_cond, &sync.lock)
     heap.mt.list[heap.mt.count] = m
     heap.mt.count += 1
     pthread_mutex_unlock(&sync.lock)
+    pthread_mutex_unlock(&sync.heap_lock)
 
 # Leave the heap: parked through a stop in effect, then the cache goes back to the span
 # lists, the counts into the heap's, and the thread out of the list.

@@ -226,6 +226,7 @@ cdef inline TricolorState* state_of(HeapState* heap) noexcept nogil:
 ctypedef struct ThreadMark:
     Marker grey              # objects its barrier shaded, not yet handed over
     int stack_grey           # hybrid: its stack is grey (not yet scanned) this cycle
+    int64_t buffered         # atomic: objects in `grey` (read by try_terminate)
     int64_t barrier_calls
     int64_t barrier_shades
 
@@ -494,6 +495,22 @@ cdef inline void thread_shade(HeapState* heap, TricolorState* st, ThreadMark* tm
         tm.barrier_shades += 1
         if tm.grey.grey.length >= BLOCK_OBJECTS:
             queue_put(st, &tm.grey, 0)
+        gcb_store_i64(&tm.buffered, tm.grey.grey.length)
+
+# At the thread's own safepoint while marking (heap lock held): its buffer goes to the
+# shared queue, so that marking, not the termination pause, blackens what it shaded.
+cdef void flush_own_buffer(HeapState* heap, TricolorState* st) noexcept nogil:
+    cdef MutatorThread* t
+    cdef ThreadMark* tm
+    if heap.mt.count == 0:
+        return
+    t = heap_current_thread()
+    if t == NULL or t.gc_local == NULL:
+        return
+    tm = <ThreadMark*>t.gc_local
+    if tm.grey.grey.length > 0:
+        queue_put(st, &tm.grey, 0)
+        gcb_store_i64(&tm.buffered, 0)
 
 # A thread's buffer and counts into the cycle's (world stopped, or the thread leaving).
 cdef void take_thread_mark(HeapState* heap, TricolorState* st, ThreadMark* tm) noexcept nogil:
@@ -505,6 +522,7 @@ cdef void take_thread_mark(HeapState* heap, TricolorState* st, ThreadMark* tm) n
     m.marked_objects += tm.grey.marked_objects
     m.scanned_bytes += tm.grey.scanned_bytes
     reset_marker(&tm.grey)
+    gcb_store_i64(&tm.buffered, 0)
     heap.barrier_slow_calls += tm.barrier_calls
     heap.barrier_shades += tm.barrier_shades
     tm.barrier_calls = 0
@@ -716,10 +734,31 @@ cdef void finish_marking(HeapState* heap, TricolorState* st, bint forced) noexce
         pthread_mutex_unlock(&st.lock)
     mark_termination(heap, st, forced)
 
+# Mutator threads: does some thread still hold grey work (hybrid: its stack is grey; any
+# barrier: its buffer holds shaded objects)?  Each such thread is asked to poll at its
+# next operation, where it scans its own stack and hands its buffer over (Go asks a
+# goroutine to scan its stack at its next safepoint, and flushes every P's buffers before
+# mark termination); termination waits for them, so that the termination pause has
+# little left to mark.  Heap lock held (the thread list changes only under it and the
+# handshake lock).
+cdef bint threads_hold_grey(HeapState* heap) noexcept nogil:
+    cdef bint grey = False
+    cdef int i
+    cdef ThreadMark* tm
+    for i in range(heap.mt.count):
+        tm = <ThreadMark*>heap.mt.list[i].gc_local
+        if tm != NULL and (tm.stack_grey or gcb_load_i64(&tm.buffered) > 0):
+            gcb_store_i64(&heap.mt.list[i].next_poll_ops, 0)
+            grey = True
+    return grey
+
 # At a safepoint during marking: declare termination if nobody has grey work left.
 cdef bint try_terminate(HeapState* heap, TricolorState* st) noexcept nogil:
     cdef bint done
     scan_own_stack_if_grey(heap, st)
+    flush_own_buffer(heap, st)
+    if heap.mt.count > 0 and threads_hold_grey(heap):
+        return False
     if st.mut.grey.length > 0:
         if st.mode == MODE_CONCURRENT and st.worker_running:
             queue_put(st, &st.mut, 0)
