@@ -36,10 +36,9 @@ def main():
     entries = status["configurations"].values()
     count = {s: sum(1 for e in entries if e.get("status") == s) for s in ("done", "failed", "skipped")}
     config_s = [e["seconds"] for e in entries if e.get("status") == "done"]
-    # progress lines wrap at 100 columns under an indent: join them back first
-    progress = re.sub(r"\n {4,}", " ", proc.stderr)
+    # a progress line longer than 100 columns wraps: read the text with its lines joined
     minheap_s = sum(float(seconds) for seconds in
-                    re.findall(r"^minimum heap of.*? runs, ([0-9.]+) s\)", progress, re.M))
+                    re.findall(r"minimum heap of .*? runs, ([\d.]+) s\)", " ".join(proc.stderr.split())))
     print(f"gcbench suite{' --fast' if args.fast else ''}: exit code {proc.returncode}")
     print(f"  wall time             {wall:.1f} s" + ("" if args.fast else
           f"  (target about {TARGET_S} s, limit {LIMIT_S} s: {'ok' if wall < LIMIT_S else 'OVER'})"))

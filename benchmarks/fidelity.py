@@ -24,7 +24,9 @@ a fresh process (libgc has one heap per process), and prints:
           (medians), GC CPU %, stop-the-world pauses; for server, the pool's effect.
 
 Each check prints its ratio and whether it is within its target: boehm collections within
-+-25% of native libgc and time at most 1.3x; tricolor cycles within +-25% of Go; tricolor's
++-25% of native libgc and time at most 1.3x, in wall time and in CPU time (the native
+process's, the in-lab mutator thread's: on a loaded machine the wall times carry the
+time the other processes took, the CPU times do not); tricolor cycles within +-25% of Go; tricolor's
 heap at mark termination within 1.05x of the cycle's goal in at least 90% of cycles and its
 goal_overruns counter equal to the cycle log's count; under GOMEMLIMIT no goal above it.  A missed
 target is printed, not fatal, unless --check (exit 1).  A part whose tool is missing
@@ -190,6 +192,15 @@ def parse_gctrace(stderr, after=0):
     return cycles
 
 
+def inlab_cpu_s(result):
+    """An in-lab run's CPU time: the mutator thread's (libgc marks on it, one marker) plus a
+    background mark worker's; what the native program's cpu_s (its process) counts."""
+    c = result.get("counters") or {}
+    if "mutator_cpu_ns" not in c:
+        return None
+    return (c["mutator_cpu_ns"] + c.get("background_cpu_ns", 0)) / 1e9
+
+
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -262,12 +273,15 @@ def libgc_part(shape, params, repeat, cache, checks, out):
         return
     n_time = median(r["wall_s"] for r in native)
     l_time = median(r["wall_s"] for r in inlab)
+    n_cpu = median(r.get("cpu_s") for r in native)
+    l_cpu = median(inlab_cpu_s(r) for r in inlab)
     n_coll = median(r["collections"] for r in native)
     l_coll = median(r["cycles"] for r in inlab)
     n_after = median(r["peak_in_use_bytes"] for r in native)
     l_after = median(max((c["heap_after"] for c in r["cycle_log"]), default=None) for r in inlab)
     rows = [("", "native libgc", "gcbench boehm", "ratio"),
             ("time (s, median)", fmt(n_time), fmt(l_time), fmt(ratio(l_time, n_time))),
+            ("CPU time (s, median)", fmt(n_cpu), fmt(l_cpu), fmt(ratio(l_cpu, n_cpu))),
             ("collections", fmt(n_coll), fmt(l_coll), fmt(ratio(l_coll, n_coll))),
             ("max in use after GC (MiB)", fmt(n_after / MB), fmt(l_after / MB if l_after else None),
              fmt(ratio(l_after, n_after))),
@@ -280,6 +294,9 @@ def libgc_part(shape, params, repeat, cache, checks, out):
                r_coll is not None and abs(r_coll - 1) <= BOEHM_COLLECTIONS_TOLERANCE,
                f"1 +- {BOEHM_COLLECTIONS_TOLERANCE}")
     checks.add(f"libgc {shape}: boehm time / native", r_time, r_time is not None and r_time <= BOEHM_TIME_LIMIT,
+               f"<= {BOEHM_TIME_LIMIT}")
+    r_cpu = ratio(l_cpu, n_cpu)
+    checks.add(f"libgc {shape}: boehm CPU time / native", r_cpu, r_cpu is not None and r_cpu <= BOEHM_TIME_LIMIT,
                f"<= {BOEHM_TIME_LIMIT}")
     out.append({"part": "libgc", "shape": shape, "native": native, "inlab": [strip(r) for r in inlab]})
 

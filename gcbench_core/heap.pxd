@@ -177,6 +177,7 @@ ctypedef struct SizeClassSpace:
     uint8_t size_to_class128[249]    # (size - 1024 + 127) >> 7 for larger small sizes
     uint32_t class_size[MAX_CLASSES]
     uint32_t class_npages[MAX_CLASSES]
+    uint32_t size_to_charge8[129]    # class_size[size_to_class8[n]]: one load on the bump path
     int nclasses
     SpanList partial[MAX_CLASSES][2] # swept/unswept spans with free slots
     SpanList full[MAX_CLASSES][2]    # swept/unswept spans without
@@ -547,17 +548,25 @@ cdef inline void bump_set_contents(HeapState* heap, int64_t objects, int64_t cha
 # class, as every collector charges (alloc_bytes means the same under all of them; the
 # bump space's `charged` sums it).  The memory may hold an old copy: slots are cleared.
 cdef inline Object* heap_alloc_bump(HeapState* heap, uint32_t nslots, uint32_t nbytes) noexcept nogil:
+    # the bump of spaces/bump.pxd's bump_alloc, inline here so that the compiler tests
+    # the room once (no NULL test of the result), and the charge in one table load for
+    # sizes up to 1024 bytes
+    cdef char* cursor = heap.bump.cursor
+    cdef uint64_t size = (<uint64_t>nbytes + 7) & ~(<uint64_t>7)
     cdef Object* obj
     cdef uint32_t charge
-    if gcb_likely(nbytes <= MAX_SMALL_SIZE):
-        obj = bump_alloc(&heap.bump, nbytes)
-        if gcb_likely(obj != NULL):
-            charge = heap.sizeclass.class_size[size_class_of(heap, nbytes)]
-            heap.alloc_count += 1
-            heap.alloc_bytes += charge
-            clear_slots(obj, nslots)
-            (<uint64_t*>obj)[0] = <uint64_t>nslots | (<uint64_t>nbytes << 32)   # the header
-            return obj
+    if gcb_likely(nbytes <= MAX_SMALL_SIZE and <uint64_t>(heap.bump.limit - cursor) >= size):
+        heap.bump.cursor = cursor + size
+        obj = <Object*>cursor
+        if gcb_likely(nbytes <= 1024):
+            charge = heap.sizeclass.size_to_charge8[(nbytes + 7) >> 3]
+        else:
+            charge = heap.sizeclass.class_size[heap.sizeclass.size_to_class128[(nbytes - 1024 + 127) >> 7]]
+        heap.alloc_count += 1
+        heap.alloc_bytes += charge
+        clear_slots(obj, nslots)
+        (<uint64_t*>obj)[0] = <uint64_t>nslots | (<uint64_t>nbytes << 32)   # the header
+        return obj
     obj = heap_alloc_slow(heap, nbytes, nslots)
     if obj == NULL:                  # only outside a run (inside, heap_fail unwinds)
         return NULL
@@ -610,11 +619,15 @@ cdef inline Object* heap_alloc(HeapState* heap, uint32_t nslots, uint32_t payloa
             return obj
     if gcb_unlikely(wide > MAX_OBJECT_BYTES):
         return heap_refuse_object(heap, nslots, payload)
-    obj = heap_alloc_slow(heap, nbytes, nslots)
+    if heap.collector.external_alloc != NULL:
+        # a baseline outside the arena (malloc, boehm): straight to its allocator, one
+        # call as a C program makes (heap_alloc_slow would make the same call, one deeper)
+        obj = heap.collector.external_alloc(heap, nbytes, nslots)
+    else:
+        obj = heap_alloc_slow(heap, nbytes, nslots)
     if obj == NULL:                  # only outside a run (inside, heap_fail unwinds)
         return NULL
-    obj.nslots = nslots
-    obj.nbytes = nbytes
+    (<uint64_t*>obj)[0] = <uint64_t>nslots | (<uint64_t>nbytes << 32)   # the header
     return obj
 
 

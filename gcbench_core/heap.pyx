@@ -827,9 +827,10 @@ cdef class ManagedHeap:
         outside its timed region, so that no collector's times include first-touch page
         faults (nogc's would be all of them).  Fresh pages are handed out from the low end
         of the arena (a bump pointer), so a run that stays below the limit never touches
-        an untouched page.  Returns (arena bytes touched, seconds)."""
+        an untouched page.  A copying plan's bump space is faulted in too (up to the same
+        limit).  Returns (arena bytes touched, seconds)."""
         cdef HeapState* heap = self.state
-        cdef int64_t npages = heap.pages.npages, t0, t1, first, count
+        cdef int64_t npages = heap.pages.npages, t0, t1, first, count, bump_bytes
         if limit_bytes < heap.pages.arena_bytes:
             npages = limit_bytes // PAGE_SIZE
         t0 = gcb_now_ns()
@@ -846,6 +847,14 @@ cdef class ManagedHeap:
                 touch_pages(<char*>(heap.pages.mark_bits_area + first * BITMAP_WORDS_PER_PAGE),
                             count * BITMAP_WORDS_PER_PAGE * 8)
             PyErr_CheckSignals()         # raises KeyboardInterrupt on Ctrl-C
+        # a copying plan's bump space (both halves, or the nursery) is memory of the run
+        # too: faulted in the same way, up to the same limit
+        bump_bytes = min(2 * heap.bump.half_bytes, limit_bytes) if heap.bump.base != NULL else 0
+        for first in range(0, bump_bytes, PRETOUCH_CHUNK_PAGES * PAGE_SIZE):
+            count = min(PRETOUCH_CHUNK_PAGES * PAGE_SIZE, bump_bytes - first)
+            with nogil:
+                touch_pages(heap.bump.base + first, count)
+            PyErr_CheckSignals()
         t1 = gcb_now_ns()
         return npages * PAGE_SIZE, (t1 - t0) / 1e9
 

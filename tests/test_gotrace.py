@@ -37,3 +37,18 @@ def test_pause_ns_sums_a_cycles_pauses_and_leaves_unused_slots_zero():
     assert any(line.strip() == "PauseNs: [21 41 61]" for line in lines)
     for key in ("NumGC", "PauseTotalNs", "HeapAlloc", "NextGC", "Mallocs", "Frees", "GCCPUFraction"):
         assert any(line.strip().startswith(key + ":") for line in lines)
+
+
+def test_minor_cycle_line_shows_young_bytes_and_survival_not_a_goal():
+    run = fake_run(2)
+    run["cycle_log"] = [
+        {"start_ns": 1000, "end_ns": 2000, "heap_before": 8 << 20, "heap_after": 5 << 20,
+         "live_bytes": 5 << 20, "goal_bytes": 10 << 20, "cycle_goal_bytes": 10 << 20,
+         "kind": "minor", "young_bytes": 4 << 20, "survived_bytes": 1 << 20},
+        {"start_ns": 3000, "end_ns": 4000, "heap_before": 12 << 20, "heap_after": 6 << 20,
+         "live_bytes": 6 << 20, "goal_bytes": 12 << 20, "cycle_goal_bytes": 12 << 20,
+         "kind": "major", "young_bytes": 0, "survived_bytes": 0}]
+    minor, major = gotrace.gctrace_lines(run)
+    assert "goal" not in minor
+    assert "4 MB young, 25.0% survived" in minor and minor.endswith("(minor)")
+    assert "12 MB goal" in major and major.endswith("(major)")

@@ -17,9 +17,10 @@ def gctrace_lines(result):
     A, B, C are the first pause, the concurrent phase between the pauses, and the last
     pause of the cycle (for a single stop-the-world collection, A is the pause and B and
     C are 0); H0 is the heap in use at the start, H1 at the end of marking, L the marked
-    live heap; G the goal this cycle aimed at; N P is GOMAXPROCS (--procs).  With several
-    mutator threads the line ends with "stopping A+C ms": the time to safepoint of the
-    first and last pause (request until the last thread stopped; inside A and C).  P is GC CPU
+    live heap; G the goal this cycle aimed at (a minor collection has none: "Y MB young,
+    S% survived" instead); N P is GOMAXPROCS (--procs).  With several mutator threads the
+    line ends with "stopping A+C ms": the time to safepoint of the first and last pause
+    (request until the last thread stopped; inside A and C).  P is GC CPU
     since the start of the run in Go's sense: assists, dedicated and fractional marking
     and pauses x N, over wall time x N (idle marking and sweeping left out, as Go does).
     """
@@ -44,8 +45,7 @@ def gctrace_lines(result):
             percent = 100.0 * cycle["gc_cpu_ns"] / (elapsed * procs)
         else:                            # a result written before the kernel kept GC CPU
             percent = 100.0 * gc_ns / elapsed
-        goal = cycle.get("cycle_goal_bytes", cycle["goal_bytes"])
-        goal_text = f"{goal / MB:.0f} MB goal" if goal >= 0 else "off goal"
+        goal_text = _goal_text(cycle)
         lines.append(
             f"gc {n} @{cycle['start_ns'] / 1e9:.3f}s {percent:.0f}%: "
             f"{first / 1e6:.3f}+{concurrent / 1e6:.3f}+{last / 1e6:.3f} ms clock, "
@@ -62,6 +62,18 @@ def _stopping_note(stopping, mine):
     first = stopping[mine[0]] if mine.size else 0
     last = stopping[mine[-1]] if mine.size > 1 else 0
     return f", stopping {first / 1e6:.3f}+{last / 1e6:.3f} ms"
+
+
+def _goal_text(cycle):
+    """"G MB goal" (GOGC off: "off goal"); a minor collection aims at no GOGC goal (it
+    runs when the nursery is full), so its line shows the young bytes it collected and
+    the share of them that survived instead."""
+    if cycle.get("kind") == "minor":
+        young = cycle.get("young_bytes", 0)
+        survived = 100.0 * cycle.get("survived_bytes", 0) / young if young > 0 else 0.0
+        return f"{young / MB:.0f} MB young, {survived:.1f}% survived"
+    goal = cycle.get("cycle_goal_bytes", cycle["goal_bytes"])
+    return f"{goal / MB:.0f} MB goal" if goal >= 0 else "off goal"
 
 
 GENERATION_KINDS = ("gen0", "gen1", "gen2", "young", "increment")

@@ -20,10 +20,14 @@ A collection is one stop-the-world pause:
   major   (kind `major`, or `full` when forced) a minor, then the mature space is marked
           from the roots and swept (the heap's stop-the-world mark and sweep), when the
           mature heap reached the pacer's trigger (Go's GOGC rule on the old generation),
-          when forced (runtime.GC(), out of memory), or when the nursery would be too small.
+          when forced (runtime.GC(), out of memory), or when the nursery would be smaller
+          than MIN_NURSERY (256 KiB, JikesRVM MMTk's minimum nursery: its generational
+          plans collect the full heap when fewer pages than that are available).
 Nursery size (`nursery`): `appel` (default) = half the free heap (the other half is the
 copy reserve for the promotion; the heap is --heap: GOGC paces only the major
-collections); `fixed` = `nursery_kib`; never more than half the free heap.
+collections); `fixed` = `nursery_kib`; never more than half the free heap.  The free
+heap is the arena less the mature bytes in use (free slots in mature spans count: the
+promotion fills them first).
 Invariants: between collections no mature object points into the nursery unless its card
 is dirty or it is logged; after a minor collection the nursery is empty and nothing points
 into it; heap in use = mature bytes + nursery bytes (the verifier checks all of it).
@@ -64,7 +68,7 @@ cdef enum:
     BARRIER_OBJECT = 1
     BARRIER_NONE = 2
     CARD_SHIFT = 9                   # 512-byte cards
-    MIN_NURSERY = 64 * 1024
+    MIN_NURSERY = 256 * 1024         # JikesRVM MMTk's DEFAULT_MIN_NURSERY: below it, a major
 
 ctypedef struct GenState:
     int barrier
@@ -81,15 +85,25 @@ ctypedef struct GenState:
 cdef inline int64_t round8(uint32_t n) noexcept nogil:
     return (<int64_t>n + 7) & ~(<int64_t>7)
 
-# The nursery's room: half the arena's free pages (the other half is the copy reserve).
+# The nursery's room: half the free heap (the other half is the copy reserve for the
+# promotion).  The free heap is the arena less the mature generation's bytes in use: the
+# free slots that sweeping left in mature spans take promoted objects as free pages do
+# (counting only free pages, a mature space whose spans all kept a few live objects left
+# no nursery at all, and every collection was a major one).
 cdef int64_t nursery_room(HeapState* heap, GenState* st) noexcept nogil:
-    cdef int64_t free_bytes = heap.pages.arena_bytes - heap.pages.pages_in_use * PAGE_SIZE
+    cdef int64_t free_bytes = heap.pages.arena_bytes - (heap_in_use(heap) - bump_charged(heap))
     cdef int64_t room = free_bytes // 2
     if not st.appel and st.fixed_bytes < room:
         room = st.fixed_bytes
     if room > heap.bump.half_bytes:
         room = heap.bump.half_bytes
     return room & ~(<int64_t>7) if room > 0 else 0
+
+# The smallest useful nursery: MIN_NURSERY, or a smaller fixed nursery's own size.
+cdef inline int64_t nursery_floor(GenState* st) noexcept nogil:
+    if not st.appel and st.fixed_bytes < MIN_NURSERY:
+        return st.fixed_bytes
+    return MIN_NURSERY
 
 cdef void set_limit(HeapState* heap, GenState* st) noexcept nogil:
     cdef BumpSpace* b = &heap.bump
@@ -264,7 +278,7 @@ cdef void collect(HeapState* heap, bint forced) noexcept nogil:
     st.in_gc = True
     t0 = cycle_begin(heap, forced)
     minor(heap, st)
-    major = forced or heap_in_use(heap) >= heap.pacer.heap_trigger or nursery_room(heap, st) < MIN_NURSERY
+    major = forced or heap_in_use(heap) >= heap.pacer.heap_trigger or nursery_room(heap, st) < nursery_floor(st)
     r.sweep_start_ns = 0
     if major:
         t_mark = gcb_now_ns()

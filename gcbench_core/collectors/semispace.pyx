@@ -17,7 +17,8 @@ stop-the-world pause (kind stw-collect, cycle kind full):
      so a stale pointer into it fails at its next use: the moving stress mode).
 Budget: the heap size H holds both halves and the large objects, so to-space may fill to
 (H - large bytes) / 2: the copy reserve is half the heap, and the minimum heap is about
-twice the live size.  With GOGC on, to-space stops earlier, at the pacer's goal.
+twice the live size.  With GOGC on, a collection starts earlier, when the heap in use
+(charged bytes, as the pacer counts) reaches the pacer's trigger.
 Objects are charged their size class (as under every collector) though they take only
 their size rounded to 8 bytes.  Invariants: after a collection every reachable small
 object lies in to-space below the cursor with a real header, every root and slot holds
@@ -49,15 +50,14 @@ ctypedef struct SemiState:
 cdef inline int64_t round8(uint32_t n) noexcept nogil:
     return (<int64_t>n + 7) & ~(<int64_t>7)
 
-# Where allocation in to-space must stop: half of what the large objects leave of the
-# heap, and (GOGC on) the pacer's goal less the large objects.
+# Where allocation in to-space must physically stop: half of what the large objects leave
+# of the heap (the other half is the copy reserve).  Raw bytes: to-space holds objects at
+# their size rounded to 8, not at their size-class charge.
 cdef void set_limit(HeapState* heap) noexcept nogil:
     cdef BumpSpace* b = &heap.bump
     cdef int64_t used = b.cursor - b.to_base
     cdef int64_t large = heap_in_use(heap) - bump_charged(heap)
     cdef int64_t room = (heap.pages.arena_bytes - large) // 2
-    if heap.pacer.gogc >= 0 and heap.pacer.heap_trigger - large < room:
-        room = heap.pacer.heap_trigger - large
     room &= ~(<int64_t>7)
     if room > b.half_bytes:
         room = b.half_bytes
@@ -65,13 +65,23 @@ cdef void set_limit(HeapState* heap) noexcept nogil:
         room = used
     b.limit = b.to_base + room
 
+# GOGC on: the heap in use (charged bytes, the pacer's unit) has reached the trigger.
+cdef inline bint at_trigger(HeapState* heap) noexcept nogil:
+    return heap.pacer.gogc >= 0 and heap_in_use(heap) >= heap.pacer.heap_trigger
+
 cdef void set_next_poll(HeapState* heap) noexcept nogil:
+    cdef int64_t to_trigger
     if heap.stress_allocs > 0:
         heap.next_poll_bytes = heap.alloc_bytes
-    else:
-        # the hook runs again once as many bytes as to-space has left were allocated
-        # anywhere (large objects shrink the room)
-        heap.next_poll_bytes = heap.alloc_bytes + (heap.bump.limit - heap.bump.cursor)
+        return
+    # the hook runs again once as many bytes as to-space has left were charged (a charge
+    # is at least the raw size, so this comes no later than the space fills; large
+    # objects shrink the room too), or (GOGC on) once the heap in use reaches the trigger
+    heap.next_poll_bytes = heap.alloc_bytes + (heap.bump.limit - heap.bump.cursor)
+    if heap.pacer.gogc >= 0:
+        to_trigger = heap.pacer.heap_trigger - heap_in_use(heap)
+        if to_trigger < heap.next_poll_bytes - heap.alloc_bytes:
+            heap.next_poll_bytes = heap.alloc_bytes + (to_trigger if to_trigger > 0 else 0)
 
 cdef inline void forward(HeapState* heap, SemiState* st, Object** slot) noexcept nogil:
     cdef Object* obj = slot[0]
@@ -161,8 +171,8 @@ cdef void semi_alloc_hook(HeapState* heap) noexcept nogil:
             return
     set_limit(heap)
     # (called from the poll point, or because to-space refused an object of up to
-    # MAX_SMALL_SIZE bytes: collect when that much may not fit)
-    if heap.bump.limit - heap.bump.cursor < MAX_SMALL_SIZE + 8:
+    # MAX_SMALL_SIZE bytes: collect when that much may not fit, or at the pacer's trigger)
+    if heap.bump.limit - heap.bump.cursor < MAX_SMALL_SIZE + 8 or at_trigger(heap):
         collect(heap, False)
     else:
         set_next_poll(heap)

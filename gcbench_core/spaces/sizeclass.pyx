@@ -47,6 +47,7 @@ cdef void sizeclass_init(HeapState* heap) noexcept nogil:
         while SIZE_CLASSES[c - 1] < <uint32_t>(n * 8):
             c += 1
         sc.size_to_class8[n] = <uint8_t>c
+        sc.size_to_charge8[n] = sc.class_size[c]
     for n in range(249):
         while SIZE_CLASSES[c - 1] < <uint32_t>(1024 + n * 128):
             c += 1

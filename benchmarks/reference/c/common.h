@@ -11,7 +11,8 @@
  * default each object carries an extra byte: a 32-byte node takes 48 bytes).  With
  * malloc every object is freed when the program drops it.
  *
- * Each program prints one JSON line on stdout: wall_s, collections (GC_get_gc_no; 0 on
+ * Each program prints one JSON line on stdout: wall_s, cpu_s (the process's CPU time over
+ * the same interval), collections (GC_get_gc_no; 0 on
  * malloc), heap_size_bytes (libgc's heap at the end; it never shrinks here),
  * peak_in_use_bytes (libgc: the largest heap_size - free_bytes at the end of a
  * collection, what gcbench's boehm records as heap_after; malloc: the largest sum of
@@ -34,7 +35,7 @@
 
 typedef struct {
     int64_t alloc_bytes, alloc_count, in_use, peak_in_use, heap_size;
-    double start_s;
+    double start_s, start_cpu_s;
 } RefStats;
 
 static RefStats ref_stats;
@@ -42,6 +43,14 @@ static RefStats ref_stats;
 static double ref_now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* The process's CPU time (every thread: libgc's marker threads too), which a loaded
+ * machine does not inflate as it does the wall time. */
+static double ref_cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -65,6 +74,7 @@ static void ref_start(int argc, char** argv) {
     GC_set_on_collection_event(ref_on_collection);
 #endif
     ref_stats.start_s = ref_now_s();
+    ref_stats.start_cpu_s = ref_cpu_s();
 }
 
 /* An object of `nslots` pointer slots (zeroed) and `payload` bytes, with the header set. */
@@ -120,15 +130,16 @@ __attribute__((unused)) static void ref_free_tree(uint64_t* obj) {
 
 static void ref_finish(const char* shape, const char* extra_json) {
     double wall = ref_now_s() - ref_stats.start_s;
+    double cpu = ref_cpu_s() - ref_stats.start_cpu_s;
     long collections = 0;
 #ifndef USE_MALLOC
     collections = (long)GC_get_gc_no();
     ref_stats.heap_size = (int64_t)GC_get_heap_size();
 #endif
-    printf("{\"shape\": \"%s\", \"runtime\": \"%s\", \"wall_s\": %.6f, \"collections\": %ld, "
+    printf("{\"shape\": \"%s\", \"runtime\": \"%s\", \"wall_s\": %.6f, \"cpu_s\": %.6f, \"collections\": %ld, "
            "\"heap_size_bytes\": %lld, \"peak_in_use_bytes\": %lld, \"alloc_bytes\": %lld, "
            "\"alloc_count\": %lld%s%s}\n",
-           shape, REF_RUNTIME, wall, collections, (long long)ref_stats.heap_size,
+           shape, REF_RUNTIME, wall, cpu, collections, (long long)ref_stats.heap_size,
            (long long)ref_stats.peak_in_use, (long long)ref_stats.alloc_bytes,
            (long long)ref_stats.alloc_count, extra_json[0] ? ", " : "", extra_json);
 }
