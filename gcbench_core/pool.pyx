@@ -493,24 +493,41 @@ cdef class PoolTester:
 # ---------------------------------------------------------------------------
 # Test-only: the lock-free deques under real mutator threads (tests/test_pool_threads.py).
 
-from gcbench_core.heap cimport run_kernel, mt_run_threads, gcb_fetch_add_i64, MAX_MUTATOR_THREADS
-from gcbench_core.mutator cimport mt_alloc, mt_clear, mt_payload
+from gcbench_core.heap cimport (run_kernel, mt_run_threads, gcb_fetch_add_i64, gcb_load_i64,
+                                gcb_cpu_relax, MAX_MUTATOR_THREADS)
+from gcbench_core.mutator cimport mt_alloc, mt_clear, mt_payload, mt_tick
 from gcbench_core.rng cimport Rng, rng_seed, rng_below
 
 ctypedef struct StressShared:
     Pool* pool
     int64_t ops                      # operations per thread
-    int producer_consumer            # thread 0 only puts, the others only get
+    int producer_consumer            # the threads but thread 0 only get
+    int put_percent                  # a Put with this probability, else a Get
     uint64_t seed
     uint8_t* kept                    # per object id: a Put kept it (written by its putter)
     int64_t* got                     # per object id: Gets that returned it (atomic adds)
     int64_t bad_ids                  # Gets that returned an object with no valid id (atomic)
+    int64_t started                  # threads at the start gate (atomic)
+    int64_t steals                   # Gets that stole, every thread's (atomic)
+    int64_t min_steals               # run past `ops` until this many (at most 50 x ops)
+    int64_t nthreads
 
 ctypedef struct StressThread:
     MutatorThread* m
     StressShared* shared
     int index                        # also the thread's P
 
+cdef enum:
+    HAND = 32                        # conserving mode: objects a thread can hold
+    INITIAL = 8                      # ... and holds at the start
+
+# Producer/consumer mode: thread 0 puts fresh objects carrying unique ids (and gets), the
+# others only get.  Conserving mode (producer_consumer false): the objects are the
+# threads' initial hands (INITIAL each, unique ids); a thread puts one of its hand (kept
+# in the hand if the pool refuses it) or gets one into a free hand slot; thread 0 puts
+# with probability put_percent and the others with 100 - put_percent, so with a bias the
+# others' caches run empty and they steal from thread 0 while it pops its own head.
+# Nothing is allocated in the loop but a Get's New (counted and dropped).
 cdef void stress_thread(void* arg) noexcept nogil:
     cdef StressThread* t = <StressThread*>arg
     cdef MutatorThread* m = t.m
@@ -518,30 +535,72 @@ cdef void stress_thread(void* arg) noexcept nogil:
     cdef Pool* pool = sh.pool
     cdef int w = t.index
     cdef int64_t i, oid
+    cdef int r, k, held = 0, percent
     cdef bint put
     cdef Rng rng
     rng_seed(&rng, sh.seed + <uint64_t>w)
-    for i in range(sh.ops):
+    percent = sh.put_percent if w == 0 else 100 - sh.put_percent
+    if not sh.producer_consumer:
+        for r in range(INITIAL):
+            oid = 1 + w * INITIAL + r
+            mt_alloc(m, r, 0, 8)
+            (<int64_t*>mt_payload(m, r))[0] = oid
+            sh.kept[oid] = 1
+        held = INITIAL
+    # start together (a loaded machine starts threads late): wait, polling the safepoint,
+    # until every thread is here
+    gcb_fetch_add_i64(&sh.started, 1)
+    while gcb_load_i64(&sh.started) < sh.nthreads:
+        mt_tick(m)
+        gcb_cpu_relax()
+    i = -1
+    while True:
+        i += 1
+        if i >= sh.ops and (i >= 50 * sh.ops or gcb_load_i64(&sh.steals) >= sh.min_steals):
+            break
         if sh.producer_consumer:
-            put = w == 0
-        else:
-            put = rng_below(&rng, 2) == 0
+            if w != 0:
+                put = False
+            else:
+                put = <int>rng_below(&rng, 100) < percent
+            if put:
+                oid = 1 + w * sh.ops + i
+                mt_alloc(m, 0, 0, 8)
+                (<int64_t*>mt_payload(m, 0))[0] = oid
+                if pool_put_mt(pool, m, w, 0):
+                    sh.kept[oid] = 1
+                mt_clear(m, 0)
+            else:
+                pool_get_mt(pool, m, w, 1)
+                if pool.per_p[w].last_source != POOL_FROM_NEW:
+                    oid = (<int64_t*>mt_payload(m, 1))[0]
+                    if oid < 1 or oid > sh.ops * pool.nworkers:
+                        gcb_fetch_add_i64(&sh.bad_ids, 1)
+                    else:
+                        gcb_fetch_add_i64(&sh.got[oid], 1)
+                mt_clear(m, 1)
+            continue
+        put = held == HAND or (held > 0 and <int>rng_below(&rng, 100) < percent)
+        r = <int>rng_below(&rng, HAND)
+        for k in range(HAND):
+            if (m.stack[(r + k) % HAND] != NULL) == put:
+                r = (r + k) % HAND
+                break
         if put:
-            oid = 1 + w * sh.ops + i
-            mt_alloc(m, 0, 0, 8)
-            (<int64_t*>mt_payload(m, 0))[0] = oid
-            if pool_put_mt(pool, m, w, 0):
-                sh.kept[oid] = 1
-            mt_clear(m, 0)
+            if pool_put_mt(pool, m, w, r):
+                mt_clear(m, r)
+                held -= 1
         else:
-            pool_get_mt(pool, m, w, 1)
-            if pool.per_p[w].last_source != POOL_FROM_NEW:
-                oid = (<int64_t*>mt_payload(m, 1))[0]
-                if oid < 1 or oid > sh.ops * pool.nworkers:
+            pool_get_mt(pool, m, w, r)
+            if pool.per_p[w].last_source == POOL_FROM_NEW:
+                mt_clear(m, r)
+            else:
+                if pool.per_p[w].last_source == POOL_FROM_STOLEN:
+                    gcb_fetch_add_i64(&sh.steals, 1)
+                oid = (<int64_t*>mt_payload(m, r))[0]
+                if oid < 1 or oid > INITIAL * pool.nworkers:
                     gcb_fetch_add_i64(&sh.bad_ids, 1)
-                else:
-                    gcb_fetch_add_i64(&sh.got[oid], 1)
-            mt_clear(m, 1)
+                held += 1
 
 ctypedef struct StressRun:
     HeapState* heap
@@ -553,11 +612,34 @@ cdef void stress_main(void* arg) noexcept nogil:
     cdef StressRun* run = <StressRun*>arg
     mt_run_threads(run.heap, run.nthreads, run.threads, stress_thread, run.args)
 
+cdef int corrupt_deques(Pool* pool) noexcept nogil:
+    """Deques (both halves) whose state breaks the invariant: at most `capacity` objects
+    between tail and head, every slot in that range full and every other slot empty."""
+    cdef int bad = 0, half, w
+    cdef uint32_t head, tail, k
+    cdef PoolLocal* l
+    for half in range(2):
+        for w in range(pool.nworkers):
+            l = &pool.local[w] if half == 0 else &pool.victim[w]
+            head = <uint32_t>(l.head_tail >> 32)
+            tail = <uint32_t>l.head_tail
+            if <uint32_t>(head - tail) > <uint64_t>pool.capacity:
+                bad += 1
+                continue
+            for k in range(pool.ring_size):
+                if (l.ring[k] != NULL) != (<uint32_t>(k - tail) & pool.ring_mask < <uint32_t>(head - tail)):
+                    bad += 1
+                    break
+    return bad
+
 def pool_stress(ManagedHeap heap, int threads, int64_t ops, int64_t capacity=64,
-                bint producer_consumer=False, uint64_t seed=1):
+                bint producer_consumer=False, uint64_t seed=1, int put_percent=45,
+                int64_t min_steals=0):
     """`threads` mutator threads, one P each, doing `ops` pool operations each on one
-    pool: a Put of a fresh object carrying a unique id, or a Get (random, or thread 0
-    puts and the others get).  Afterwards every id is accounted for: a kept Put must be
+    pool: a Put of a fresh object carrying a unique id, or a Get (at random, a Put with
+    probability put_percent: below half, a P's own cache runs empty often and it steals
+    from the others while they pop their own heads; with producer_consumer, the threads
+    but thread 0 only get: they steal from thread 0's deque while it pushes and pops).  Afterwards every id is accounted for: a kept Put must be
     returned by exactly one Get or still be held by the pool.  Returns the pool's
     statistics with `lost` (kept, never got, not held), `duplicated` (got or held more
     than once, or got without a kept Put), `bad_ids`, `held`, and per-thread CPU and wall
@@ -565,7 +647,7 @@ def pool_stress(ManagedHeap heap, int threads, int64_t ops, int64_t capacity=64,
     cdef StressShared sh
     cdef StressRun run
     cdef StressThread* params = NULL
-    cdef int64_t nids = <int64_t>threads * ops + 1
+    cdef int64_t nids = <int64_t>threads * (INITIAL if not producer_consumer else ops) + 1
     cdef int64_t i, oid, n, lost = 0, duplicated = 0, held_total = 0
     cdef int64_t* held = NULL
     cdef int i_thread
@@ -575,7 +657,12 @@ def pool_stress(ManagedHeap heap, int threads, int64_t ops, int64_t capacity=64,
     sh.ops = ops
     sh.producer_consumer = producer_consumer
     sh.seed = seed
+    sh.put_percent = put_percent
     sh.bad_ids = 0
+    sh.started = 0
+    sh.steals = 0
+    sh.min_steals = 0 if producer_consumer else min_steals   # its ids are numbered by operation
+    sh.nthreads = threads
     sh.kept = <uint8_t*>calloc(nids, 1)
     sh.got = <int64_t*>calloc(nids, sizeof(int64_t))
     held = <int64_t*>calloc(nids, sizeof(int64_t))
@@ -601,6 +688,12 @@ def pool_stress(ManagedHeap heap, int threads, int64_t ops, int64_t capacity=64,
                 if 1 <= oid < nids:
                     held[oid] += 1
                     held_total += 1
+        if not producer_consumer:
+            # conserving: the hands hold the rest, and there is no Get count per id
+            for i_thread in range(threads):
+                for i in range(HAND):
+                    if run.threads[i_thread].stack[i] != NULL:
+                        held[object_id(run.threads[i_thread].stack[i])] += 1
         for oid in range(1, nids):
             n = sh.got[oid] + held[oid]
             if sh.kept[oid] and n == 0:
@@ -608,7 +701,7 @@ def pool_stress(ManagedHeap heap, int threads, int64_t ops, int64_t capacity=64,
             elif n > sh.kept[oid]:
                 duplicated += 1
         result = pool_stats(sh.pool)
-        result.update(lost=lost, duplicated=duplicated, bad_ids=sh.bad_ids, held=held_total,
+        result.update(corrupt_deques=corrupt_deques(sh.pool), lost=lost, duplicated=duplicated, bad_ids=sh.bad_ids, held=held_total,
                       kept=sum(sh.kept[oid] for oid in range(1, nids)),
                       thread_cpu_s=[run.threads[i_thread].cpu_ns / 1e9 for i_thread in range(threads)],
                       thread_wall_s=[run.threads[i_thread].wall_ns / 1e9 for i_thread in range(threads)])

@@ -6,7 +6,8 @@
 #                                                  but the pyperf benchmark-script smoke tests
 #   scripts/sanitize.sh thread  [PYTEST ARGS...]   ThreadSanitizer, the concurrent tests
 #                                                  (names matching tricolor, concurrent or
-#                                                  test_threads: the mutator threads)
+#                                                  test_threads, test_pool_threads: the mutator
+#                                                  threads and the Pool's Ps)
 #                                                  and the core tests as a smoke test
 #   scripts/sanitize.sh debug   [PYTEST ARGS...]   debug build only (assertions, poison)
 #
@@ -71,7 +72,7 @@ fi
 
 if [ $# -eq 0 ]; then
     case "$mode" in
-        thread) set -- tests -k "tricolor or concurrent or test_core or test_threads" ;;
+        thread) set -- tests -k "tricolor or concurrent or test_core or test_threads or test_pool_threads" ;;
         # the benchmark-script smoke tests run pyperf, whose worker processes get a
         # cleaned environment (no LD_PRELOAD), so the sanitizer runtime cannot load first
         *)      set -- tests --ignore=tests/test_benchmark_scripts.py ;;
