@@ -420,6 +420,9 @@ def cmd_record(args):
     from .report import format
     from .runs.record import record
     workload, params, seed = _workload_choice(args)
+    refusal = registry.get_workload(workload).record_refusal
+    if refusal:
+        raise UsageError(f"cannot record workload {workload!r}: {refusal}")
     config = _config(args, workload, params, seed)
     result, records, fmt = record(config, args.output, fmt=args.format)
     print(format.recorded_line(result, records, args.output, fmt))

@@ -221,6 +221,10 @@ def runtime_metrics(result):
         "/cpu/classes/gc/total:cpu-seconds": gc_cpu_ns / 1e9,
         "/sched/pauses/total/gc:seconds": pause_histogram(result["pauses_ns"]),
         "/sched/pauses/stopping/gc:seconds": pause_histogram(result.get("pause_stopping_ns") or []),
+        # goroutine stacks (the goroutine-leak workload): NumGoroutine, and the stack bytes
+        # the last completed cycle scanned
+        "/sched/goroutines:goroutines": int(counters.get("goroutines") or 0),
+        "/gc/scan/stack:bytes": int(result["cycle_log"][-1].get("stack_scan_bytes", 0)) if result.get("cycle_log") else 0,
     }
 
 

@@ -36,6 +36,7 @@ class Entry:
     constraints: PlanConstraints = None      # collectors only
     result_keys: tuple = ()                  # workloads: extra result keys (RESULT_KEYS)
     check: object = None                     # workloads: check_params(values) -> (key, message) or None
+    record_refusal: str = ""                 # workloads: why `gcbench record` cannot record it (RECORD_REFUSAL)
 
 
 def _require_kernels():
@@ -74,6 +75,7 @@ def _discover(package_name, spec_attr, collectors):
                             declared.get("AVAILABLE", True), declared.get("UNAVAILABLE_REASON", ""),
                             constraints, tuple(declared.get("RESULT_KEYS", ())),
                             declared.get("check_params"))
+        found[name].record_refusal = declared.get("RECORD_REFUSAL", "")
     return dict(sorted(found.items()))
 
 

@@ -7,7 +7,7 @@ recorded start and end is the monotonic time minus the verification time so far,
 run's wall time leaves it out, so pauses stay inside the run and MMU does not change
 with --verify.  (Verification runs after a cycle's last pause, never inside one.)"""
 from libc.stdint cimport int64_t, INT64_MAX
-from gcbench_core.heap cimport (HeapState, CycleRecord, gcb_now_ns, gcb_thread_cpu_ns, heap_fail,
+from gcbench_core.heap cimport (HeapState, CycleRecord, gcb_now_ns, gcb_thread_cpu_ns, heap_fail, gcb_load_i64,
                                 heap_in_use, heap_mark_roots, heap_drain, heap_flip, heap_sweep_all,
                                 ERR_INTERNAL, MAX_STACK_SLOTS, heap_stop_world, heap_start_world)
 from gcbench_core.events cimport events_open_cycle, events_add_pause
@@ -28,6 +28,8 @@ cdef int64_t cycle_begin(HeapState* heap, bint forced) noexcept nogil:
     cycle.start_ns = t0 - heap.verifier.verify_ns
     cycle.heap_before = heap_before
     cycle.forced = forced
+    heap.goroutines.cycle_scan_slots0 = gcb_load_i64(&heap.goroutines.scan_slots)
+    heap.goroutines.cycle_scan_pause_slots0 = heap.goroutines.scan_pause_slots
     if heap.cycle_start_hook != NULL:
         heap.cycle_start_hook(heap)
     return t0
@@ -82,6 +84,9 @@ cdef int64_t cycle_end(HeapState* heap, int kind, int64_t t0, CycleResult* r) no
     cycle.forced = r.forced
     cycle.cycle_goal_bytes = cycle_goal if r.paced and cycle_goal != INT64_MAX else -1
     cycle.gc_cpu_ns = pacer_gc_cpu_ns(&heap.pacer, heap.events.stw_ns, heap.assist_ns)
+    cycle.stack_scan_bytes = (gcb_load_i64(&heap.goroutines.scan_slots) - heap.goroutines.cycle_scan_slots0) * 8
+    cycle.stack_scan_pause_bytes = (gcb_load_i64(&heap.goroutines.scan_pause_slots)
+                                    - heap.goroutines.cycle_scan_pause_slots0) * 8
     verify_end_of_cycle(heap, r.marks_intact)
     return t1
 

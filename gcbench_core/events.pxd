@@ -58,6 +58,8 @@ ctypedef struct CycleRecord:
     int64_t survived_bytes           # generational: of those, bytes that survived (copied or kept)
     int64_t cycle_goal_bytes         # the goal this cycle aimed at (-1: none); gctrace's goal
     int64_t gc_cpu_ns                # GC CPU in Go's sense since the run began, at the end
+    int64_t stack_scan_bytes         # goroutine stack slots scanned in the cycle, x 8 (Go's /gc/scan/stack)
+    int64_t stack_scan_pause_bytes   # of those, scanned inside the cycle's pauses
 
 ctypedef struct EventLog:
     PauseRecord* pauses

@@ -271,6 +271,54 @@ ctypedef struct MutatorThreads:
     int64_t threads_cpu_ns           # CPU time of every thread that has finished
     int64_t stops                    # stops completed
     void* sync                       # heap.pyx's mutexes and condition variables
+
+# The goroutine stacks room (goroutines.pyx; Go's g.stack and gcscandone): M goroutines of K
+# root slots each, multiplexed over the mutator.  The running goroutine's K slots are the
+# mutator's stack slots [window, window + K); a parked goroutine's are its K slots here, in
+# one C range reserved for `capacity` goroutines (never moved, so a concurrent marker can
+# read it), registered as one extra root range: every stop-the-world plan marks, moves,
+# verifies and (refcount) recounts parked stacks as roots.  A concurrent plan (tricolor)
+# skips the range in its root scan and scans each parked goroutine once per cycle instead
+# (claimed through `status`, G_SCANNING while a marker reads it), or at the goroutine's own
+# safepoint (resume, park) through `scan_on_mutator`.  scan_gen[g] == gen: scanned this
+# cycle (gen advances at mark start, O(1)).  Invariant: goroutines.pyx.
+cdef enum:
+    G_FREE = 0
+    G_RUNNING = 1
+    G_PARKED = 2
+    G_SCANNING = 4                   # or'ed onto G_PARKED while a marker scans the slots
+
+ctypedef void (*goroutine_scan_fn)(HeapState* heap, Object** slots, int n) noexcept nogil
+
+ctypedef struct GoroutineStacks:
+    Object** slots                   # capacity x k parked slots (NULL until a workload opens the room)
+    int* status                      # per goroutine: G_FREE, G_RUNNING, G_PARKED (| G_SCANNING)
+    uint32_t* scan_gen               # per goroutine: the gen in which its stack was last scanned
+    int64_t* free_list               # exited goroutines' indices, reused first
+    int64_t nfree
+    int64_t capacity
+    int64_t high                     # goroutine indices ever used: the root range is high x k slots
+    int64_t live                     # runtime.NumGoroutine()
+    int k
+    int window                       # first mutator stack slot of the running goroutine's frame
+    int64_t running                  # the running goroutine, -1: none
+    # a concurrent plan's marking state (tricolor sets them; stop-the-world plans never do)
+    int marking                      # marking is on: park and resume consult scan_gen
+    int rescan_on_park               # (dijkstra) a goroutine that ran is rescanned when it parks
+    uint32_t gen
+    int64_t cursor                   # next goroutine a concurrent marker claims (atomic)
+    int64_t cursor_end               # `high` at mark start
+    goroutine_scan_fn scan_on_mutator
+    # counters: goroutine stack slots scanned (every scan; atomic), those inside pauses,
+    # and the same at the open cycle's start
+    int64_t scan_slots
+    int64_t scan_pause_slots
+    int64_t cycle_scan_slots0
+    int64_t cycle_scan_pause_slots0
+    int64_t created
+    int64_t exited
+    int64_t parks
+    int64_t resumes
 ctypedef void (*barrier_fn)(HeapState* heap, Object** slot, Object* new_value) noexcept nogil
 ctypedef Object* (*external_alloc_fn)(HeapState* heap, uint32_t nbytes, uint32_t nslots) noexcept nogil
 ctypedef void (*drop_fn)(HeapState* heap, Object* obj, bint recursive) noexcept nogil
@@ -339,6 +387,7 @@ ctypedef struct HeapState:
     Pacer pacer
     EventLog events
     VerifierState verifier
+    GoroutineStacks goroutines       # goroutine stacks (goroutines.pyx); slots NULL: none
 
     # --- collector and options ---
     Collector collector
@@ -674,6 +723,20 @@ cdef inline Object* mt_heap_alloc(MutatorThread* m, uint32_t nslots, uint32_t pa
     obj.nbytes = nbytes
     return obj
 
+# Goroutine stack slots scanned by a plan's root scan (parked stacks, and the running
+# goroutine's K when the mutator's stack slots are scanned too): the stack-scan work.
+cdef inline void goroutine_count_scan(HeapState* heap, bint with_running, bint in_pause) noexcept nogil:
+    cdef GoroutineStacks* gs = &heap.goroutines
+    cdef int64_t n
+    if gs.slots == NULL:
+        return
+    n = gs.live - (1 if gs.running >= 0 else 0)
+    if with_running and gs.running >= 0:
+        n += 1
+    n *= gs.k
+    gcb_fetch_add_i64(&gs.scan_slots, n)
+    if in_pause:
+        gcb_fetch_add_i64(&gs.scan_pause_slots, n)
 
 cdef class ManagedHeap:
     cdef HeapState* state

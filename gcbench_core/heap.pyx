@@ -516,6 +516,7 @@ cdef void heap_mark_stack_roots(HeapState* heap, MarkStack* stack) noexcept nogi
 cdef void heap_visit_roots(HeapState* heap, root_visit_fn fn, void* arg) noexcept nogil:
     cdef int i, t
     cdef int64_t j
+    goroutine_count_scan(heap, True, True)             # parked stacks are an extra root range
     for i in range(heap.roots.nstack):
         if heap.roots.stack[i] != NULL:
             fn(heap, &heap.roots.stack[i], arg)
@@ -538,6 +539,7 @@ cdef void heap_mark_roots(HeapState* heap, MarkStack* stack, bint include_stack)
     cdef int64_t j
     if include_stack:
         heap_mark_stack_roots(heap, stack)
+    goroutine_count_scan(heap, include_stack, True)    # parked stacks are an extra root range
     for i in range(heap.roots.nglobals):
         mark_slot_value(heap, stack, <Object*>gcb_load_ptr(<void**>&heap.roots.globals[i]))
     for i in range(heap.roots.nextra_roots):
@@ -727,7 +729,7 @@ PAUSE_DTYPE = np.dtype([("start_ns", np.int64), ("end_ns", np.int64), ("kind", n
 CYCLE_DTYPE = np.dtype([(name, np.int64) for name in (
     "start_ns", "end_ns", "heap_before", "heap_after", "live_bytes", "live_objects",
     "goal_bytes", "mark_ns", "sweep_ns", "forced", "kind", "young_bytes", "survived_bytes",
-    "cycle_goal_bytes", "gc_cpu_ns")])
+    "cycle_goal_bytes", "gc_cpu_ns", "stack_scan_bytes", "stack_scan_pause_bytes")])
 
 
 # One TraceRecord (heap.pxd); the binary trace format stores these after its header.
@@ -806,6 +808,10 @@ cdef class ManagedHeap:
             mark_stack_free(heap.mark_stack)
             free(heap.mark_stack)
         record_free(heap.trace)
+        free(heap.goroutines.slots)          # the goroutine stacks room (goroutines.pyx)
+        free(heap.goroutines.status)
+        free(heap.goroutines.scan_gen)
+        free(heap.goroutines.free_list)
         events_free(&heap.events)
         if heap.mt.sync != NULL:
             sync = <ThreadSync*>heap.mt.sync
@@ -965,6 +971,11 @@ cdef class ManagedHeap:
             "remset_entries": heap.remset_entries,
             "cards_dirtied": heap.cards_dirtied,
             "card_scan_bytes": heap.card_scan_bytes,
+            # goroutine stacks (goroutines.pyx): NumGoroutine, and the stack-scan work
+            "goroutines": heap.goroutines.live,
+            "goroutines_created": heap.goroutines.created,
+            "stack_scan_bytes": heap.goroutines.scan_slots * 8,
+            "stack_scan_pause_bytes": heap.goroutines.scan_pause_slots * 8,
         }
 
     def live_after_full_gc(self):

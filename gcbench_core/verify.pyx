@@ -124,6 +124,10 @@ cdef void describe_root(HeapState* heap, uint32_t number, char* buf, size_t size
         return
     number -= heap.roots.nglobals
     for i in range(heap.roots.nextra_roots):
+        if number < heap.roots.extra_roots[i].count and heap.roots.extra_roots[i].slots == heap.goroutines.slots:
+            snprintf(buf, size, "parked goroutine %u's stack slot %u", number // <uint32_t>heap.goroutines.k,
+                     number % <uint32_t>heap.goroutines.k)
+            return
         if number < heap.roots.extra_roots[i].count:
             snprintf(buf, size, "extra root %d[%u]", i, number)
             return

@@ -53,6 +53,7 @@ SMALL_PARAMS = {
     "graph-mutate": {"nodes": 200, "ops": 2000},
     "python-cycles": {"ops": 2000},
     "mt-gcbench": {"long_lived_depth": 4, "array_len": 100, "min_depth": 2, "max_depth": 6},
+    "goroutine-leak": {"requests": 2000},
 }
 
 

@@ -21,6 +21,7 @@ SMALL = {
     "graph-mutate": {"nodes": 5000, "ops": 100000},
     "python-cycles": {"ops": 20000},
     "mt-gcbench": {"long_lived_depth": 8, "array_len": 1000, "min_depth": 4, "max_depth": 8},
+    "goroutine-leak": {"requests": 20000, "leak": 0.2},
 }
 
 

@@ -83,8 +83,9 @@ def print_summary(result, result_keys=(), out=sys.stdout):
         print(f"  pool         {pool['gets']} gets: {pool['hits_private']} private, {pool['hits_shared']} shared, "
               f"{pool['hits_stolen']} stolen, {pool['hits_victim']} victim, {pool['misses']} new; "
               f"{pool['puts']} puts, {pool['dropped']} dropped by cleanup", file=out)
-    for key in (k for k in result_keys if k in result):
+    for key in (k for k in result_keys if k in result and k != "goroutine_samples"):
         print(f"  {key:<12} {_fmt_extra(result[key])}", file=out)
+    _print_goroutine_samples(result.get("goroutine_samples"), out)
     _print_generations(result, out)
     if "mark-start" in result.get("pause_kinds", ()):
         print(f"  pacer        {s.get('goal_overruns', 0)} of {result['cycles']} cycles over their goal, "
@@ -98,6 +99,19 @@ def print_summary(result, result_keys=(), out=sys.stdout):
         print(f"  pretouch     {whole} faulted in before the timed run ({touch['s']:.2f} s, not in the wall time)", file=out)
     elif touch:
         print(f"  pretouch     none: {touch['note']}", file=out)
+
+
+def _print_goroutine_samples(samples, out):
+    """goroutine-leak's samples: goroutines, live heap and stack-scan work growing together."""
+    if not samples:
+        return
+    print("  samples      requests  NumGoroutine  leaked  heap live  last cycle stack scan  "
+          "stack scan total (in pauses)", file=out)
+    for s in samples:
+        print(f"  {'':<12} {s['requests']:>8}  {s['/sched/goroutines:goroutines']:>12}  "
+              f"{s['leaked_goroutines']:>6}  {format_bytes(s['/gc/heap/live:bytes']):>9}  "
+              f"{format_bytes(s['/gc/scan/stack:bytes']):>21}  {format_bytes(s['stack_scan_bytes_total'])} "
+              f"({format_bytes(s['stack_scan_pause_bytes_total'])})", file=out)
 
 
 def _fmt_extra(value):

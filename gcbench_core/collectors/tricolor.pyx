@@ -85,7 +85,7 @@ from gcbench_core.heap cimport (HeapState, ManagedHeap, MarkStack, Object, colle
                                 MAX_STACK_SLOTS,
                                 gcb_now_ns, gcb_thread_cpu_ns,
                                 gcb_load_ptr, gcb_load_int,
-                                gcb_store_int, gcb_load_i64, gcb_store_i64, gcb_unlikely,
+                                gcb_store_int, gcb_load_i64, gcb_store_i64, gcb_unlikely, gcb_fetch_add_i64,
                                 heap_in_use, heap_flip, heap_sweep_all, heap_sweep_one,
                                 heap_fail, heap_set_allocate_black,
                                 mark_stack_push, mark_stack_free, obj_slots, mark_object_atomic,
@@ -95,7 +95,8 @@ from gcbench_core.cycle cimport CycleResult, cycle_begin, cycle_pause, cycle_end
 from gcbench_core.pacer cimport (pacer_use_runway, pacer_mark_start, pacer_next_poll_bytes,
                                  pacer_assist_work, pacer_sweep_spans_per_poll, pacer_should_start,
                                  pacer_limiter_update)
-from gcbench_core.heap cimport PAGE_SIZE
+from gcbench_core.heap cimport PAGE_SIZE, GoroutineStacks, goroutine_count_scan
+from gcbench_core.goroutines cimport goroutine_claim, goroutine_release, goroutines_pending
 
 NAME = "tricolor"
 DESCRIPTION = ("concurrent tri-color mark-sweep (Go-shaped): background mark worker thread, "
@@ -279,11 +280,15 @@ cdef inline int64_t marker_drain(HeapState* heap, Marker* m, int64_t max_objects
     nbytes[0] += scanned
     return objects
 
-cdef void scan_stack(HeapState* heap, Marker* m) noexcept nogil:
+cdef void scan_stack(HeapState* heap, Marker* m, bint in_pause) noexcept nogil:
     cdef int i
     for i in range(heap.roots.nstack):
         if heap.roots.stack[i] != NULL:
             marker_shade(heap, m, heap.roots.stack[i])
+    if heap.goroutines.running >= 0:          # the running goroutine's frame is in there
+        gcb_fetch_add_i64(&heap.goroutines.scan_slots, heap.goroutines.k)
+        if in_pause:
+            gcb_fetch_add_i64(&heap.goroutines.scan_pause_slots, heap.goroutines.k)
 
 cdef void scan_thread_stack(HeapState* heap, Marker* m, MutatorThread* t) noexcept nogil:
     cdef int i
@@ -300,10 +305,39 @@ cdef void scan_globals(HeapState* heap, Marker* m) noexcept nogil:
         if v != NULL:
             marker_shade(heap, m, v)
     for i in range(heap.roots.nextra_roots):
+        if heap.roots.extra_roots[i].slots == heap.goroutines.slots:
+            continue                          # parked goroutine stacks: scan_parked_goroutines
         for j in range(heap.roots.extra_roots[i].count):
             v = <Object*>gcb_load_ptr(<void**>&heap.roots.extra_roots[i].slots[j])
             if v != NULL:
                 marker_shade(heap, m, v)
+
+# Parked goroutine stacks (goroutines.pyx, whose invariant this keeps): claim the next
+# unclaimed goroutine below cursor_end, shade its K slots, release it; until none is left.
+# Any marker may run this, concurrently with the mutator's park and resume.
+cdef bint scan_parked_goroutines(HeapState* heap, Marker* m, int64_t max_goroutines) noexcept nogil:
+    cdef GoroutineStacks* gs = &heap.goroutines
+    cdef int64_t g
+    cdef Object** slots
+    cdef Object* v
+    cdef int i
+    cdef bint any = False
+    cdef int64_t taken = 0
+    while goroutines_pending(gs) and taken < max_goroutines:
+        taken += 1
+        g = gcb_fetch_add_i64(&gs.cursor, 1)
+        if g >= gs.cursor_end:
+            break
+        any = True
+        if goroutine_claim(gs, g):
+            slots = gs.slots + g * gs.k
+            for i in range(gs.k):
+                v = slots[i]
+                if v != NULL:
+                    marker_shade(heap, m, v)
+            m.scanned_bytes += 8 * gs.k
+            goroutine_release(gs, g, False)
+    return any
 
 
 # ---------------------------------------------------------------------------
@@ -387,6 +421,7 @@ cdef void worker_mark(HeapState* heap, TricolorState* st, Marker* m) noexcept no
     while True:
         if claim_roots(st):
             scan_globals(heap, m)
+        scan_parked_goroutines(heap, m, INT64_MAX)
         while m.grey.length > 0:
             marker_drain(heap, m, DRAIN_CHUNK, INT64_MAX, &scanned)
             gcb_store_i64(&st.bg_scanned_published, m.scanned_bytes)
@@ -409,7 +444,8 @@ cdef void* worker_main(void* arg) noexcept nogil:
     cdef int64_t t0, c0
     pthread_mutex_lock(&st.lock)
     while True:
-        while not st.worker_stop and not (st.phase == PHASE_MARK and (st.full != NULL or st.roots_pending)):
+        while not st.worker_stop and not (st.phase == PHASE_MARK and (st.full != NULL or st.roots_pending
+                                                                     or goroutines_pending(&heap.goroutines))):
             st.worker_idle = 1
             pthread_cond_broadcast(&st.idle_cond)
             pthread_cond_wait(&st.work_cond, &st.lock)
@@ -556,7 +592,7 @@ cdef inline void scan_own_stack_if_grey(HeapState* heap, TricolorState* st) noex
                 tm.stack_grey = 0
             return
     if st.stack_grey:
-        scan_stack(heap, &st.mut)
+        scan_stack(heap, &st.mut, st.phase == PHASE_TERMINATE)
         st.stack_grey = 0
 
 # Marking on the mutator's thread (assists, incremental steps): up to the budgets.
@@ -566,6 +602,10 @@ cdef void mutator_mark(HeapState* heap, TricolorState* st, int64_t max_objects, 
     cdef Marker* m = &st.mut
     if claim_roots(st):
         scan_globals(heap, m)
+    if st.mode == MODE_INCREMENTAL:
+        scan_parked_goroutines(heap, m, max_objects)
+    elif not st.worker_running or max_bytes == INT64_MAX:
+        scan_parked_goroutines(heap, m, INT64_MAX)    # else the worker's (assists mark objects)
     while objects < max_objects and nbytes < max_bytes:
         if m.grey.length == 0 and not queue_take(st, m):
             break
@@ -638,9 +678,16 @@ cdef void mark_start(HeapState* heap, TricolorState* st) noexcept nogil:
         for i in range(heap.mt.count):        # ... and every thread's by that thread
             thread_mark(heap.mt.list[i]).stack_grey = 1
     else:
-        scan_stack(heap, &st.mut)
+        scan_stack(heap, &st.mut, True)
         for i in range(heap.mt.count):
             scan_thread_stack(heap, &st.mut, heap.mt.list[i])
+    # parked goroutines: scanned concurrently from the restart on (goroutines.pyx); in the
+    # pause only a new generation, O(1)
+    heap.goroutines.gen += 1
+    heap.goroutines.rescan_on_park = st.barrier == BARRIER_DIJKSTRA
+    heap.goroutines.cursor = 0
+    heap.goroutines.cursor_end = heap.goroutines.high
+    heap.goroutines.marking = 1
     pthread_mutex_lock(&st.lock)
     reset_marker(&st.bg)
     bg_cpu = heap.background_cpu_ns           # the worker is idle: stable
@@ -674,10 +721,10 @@ cdef void mark_termination(HeapState* heap, TricolorState* st, bint forced) noex
     t0 = heap.mt.request_ns if heap.mt.request_ns != 0 else gcb_now_ns()
     # The world is stopped (we are the mutator, the worker is idle and will not take work).
     if st.barrier == BARRIER_DIJKSTRA:
-        scan_stack(heap, m)                   # stack slots had no barrier: rescan
+        scan_stack(heap, m, True)             # stack slots had no barrier: rescan
     scan_own_stack_if_grey(heap, st)
     if st.stack_grey:                         # (mutator 0's, when a thread terminates)
-        scan_stack(heap, m)
+        scan_stack(heap, m, True)
         st.stack_grey = 0
     for i in range(heap.mt.count):            # every thread: its stack if grey, its buffer
         t = heap.mt.list[i]
@@ -688,12 +735,14 @@ cdef void mark_termination(HeapState* heap, TricolorState* st, bint forced) noex
         take_thread_mark(heap, st, tm)
     if claim_roots(st):
         scan_globals(heap, m)
+    scan_parked_goroutines(heap, m, INT64_MAX)   # none left: termination waits for them
     while True:
         marker_drain(heap, m, INT64_MAX, INT64_MAX, &drained)
         if not queue_take(st, m):
             break
     gcb_store_int(&heap.barrier_on, 0)
     heap_set_allocate_black(heap, False)
+    heap.goroutines.marking = 0
     # The goal follows Go's heapMarked: the bytes marked, objects allocated black during
     # the cycle included (Go's gcmarknewobject counts them; the arena, a memory limit for
     # the pacer, keeps the goal inside the heap).
@@ -726,7 +775,8 @@ cdef void finish_marking(HeapState* heap, TricolorState* st, bint forced) noexce
     while not done:
         mutator_mark(heap, st, INT64_MAX, INT64_MAX)
         pthread_mutex_lock(&st.lock)
-        if st.full == NULL and not st.roots_pending and st.worker_idle and st.mut.grey.length == 0:
+        if (st.full == NULL and not st.roots_pending and st.worker_idle and st.mut.grey.length == 0
+                and not goroutines_pending(&heap.goroutines)):
             st.phase = PHASE_TERMINATE
             done = True
         elif st.full == NULL and not st.worker_idle:
@@ -766,7 +816,8 @@ cdef bint try_terminate(HeapState* heap, TricolorState* st) noexcept nogil:
     if st.mode == MODE_CONCURRENT and not st.worker_running:
         mutator_mark(heap, st, INT64_MAX, INT64_MAX)   # no worker (it was stopped): finish alone
     pthread_mutex_lock(&st.lock)
-    done = st.full == NULL and not st.roots_pending and st.worker_idle
+    done = (st.full == NULL and not st.roots_pending and st.worker_idle
+            and not goroutines_pending(&heap.goroutines))
     if done:
         gcb_store_int(&st.phase, PHASE_TERMINATE)
     pthread_mutex_unlock(&st.lock)
@@ -841,6 +892,17 @@ cdef void tc_poll_hook(HeapState* heap) noexcept nogil:
     if try_terminate(heap, st):
         schedule_poll(heap, st)
 
+# A goroutine's stack scanned at its own safepoint (resume, park: goroutines.pyx).
+cdef void tc_scan_goroutine(HeapState* heap, Object** slots, int n) noexcept nogil:
+    cdef TricolorState* st = state_of(heap)
+    cdef int i
+    for i in range(n):
+        if slots[i] != NULL:
+            marker_shade(heap, &st.mut, slots[i])
+    st.mut.scanned_bytes += 8 * n
+    if st.mode == MODE_CONCURRENT and st.worker_running and st.mut.grey.length >= BLOCK_OBJECTS:
+        queue_put(st, &st.mut, 0)
+
 cdef void tc_collect(HeapState* heap) noexcept nogil:
     full_collection(heap)
 
@@ -912,6 +974,7 @@ def attach(ManagedHeap heap, dict opts):
     h.collector.thread_exit = tc_thread_exit
     h.collector.finish = tc_finish
     h.collector.destroy = tc_destroy
+    h.goroutines.scan_on_mutator = tc_scan_goroutine
     if st.mode == MODE_INCREMENTAL:
         h.poll_interval_ops = st.step_ops
         h.next_poll_ops = h.mutator_ops + st.step_ops
