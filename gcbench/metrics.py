@@ -220,6 +220,7 @@ def runtime_metrics(result):
         "/gc/gomemlimit:bytes": int(limit) if limit else GO_MAX_INT64,
         "/cpu/classes/gc/total:cpu-seconds": gc_cpu_ns / 1e9,
         "/sched/pauses/total/gc:seconds": pause_histogram(result["pauses_ns"]),
+        "/sched/pauses/stopping/gc:seconds": pause_histogram(result.get("pause_stopping_ns") or []),
         # goroutine stacks (the goroutine-leak workload): NumGoroutine, and the stack bytes
         # the last completed cycle scanned
         "/sched/goroutines:goroutines": int(counters.get("goroutines") or 0),
@@ -236,6 +237,8 @@ def summarize(result):
     summary = {
         "pause_ns": percentiles(pauses),
         "pause_count": int(pauses.size),
+        # time to safepoint per pause (Go's /sched/pauses/stopping/gc): p50 .. max
+        "stopping_ns": percentiles(np.asarray(result.get("pause_stopping_ns") or [], dtype=np.int64)),
         "pauses_per_cycle": pauses_per_cycle(result),
         "total_stw_ns": total_stw_ns(result),
         "ops_per_s": ops_per_s,

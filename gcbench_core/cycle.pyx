@@ -9,7 +9,7 @@ with --verify.  (Verification runs after a cycle's last pause, never inside one.
 from libc.stdint cimport int64_t, INT64_MAX
 from gcbench_core.heap cimport (HeapState, CycleRecord, gcb_now_ns, gcb_thread_cpu_ns, heap_fail, gcb_load_i64,
                                 heap_in_use, heap_mark_roots, heap_drain, heap_flip, heap_sweep_all,
-                                ERR_INTERNAL)
+                                ERR_INTERNAL, MAX_STACK_SLOTS, heap_stop_world, heap_start_world)
 from gcbench_core.events cimport events_open_cycle, events_add_pause
 from gcbench_core.pacer cimport pacer_set_goal, pacer_update_trigger, pacer_gc_cpu_ns, TRIGGER_RUNWAY
 from gcbench_core.verify cimport verify_end_of_cycle
@@ -24,6 +24,8 @@ cdef int64_t cycle_begin(HeapState* heap, bint forced) noexcept nogil:
         heap_fail(heap, ERR_INTERNAL, "out of memory for the cycle log")
         return gcb_now_ns()
     t0 = gcb_now_ns()
+    if heap.mt.request_ns != 0:
+        t0 = heap.mt.request_ns      # mutator threads: the pause began with the stop request
     cycle.start_ns = t0 - heap.verifier.verify_ns
     cycle.heap_before = heap_before
     cycle.forced = forced
@@ -34,12 +36,16 @@ cdef int64_t cycle_begin(HeapState* heap, bint forced) noexcept nogil:
     return t0
 
 cdef void cycle_pause(HeapState* heap, int kind, int64_t t0, int64_t t1) noexcept nogil:
+    cdef int64_t n = heap.events.npauses
     events_add_pause(&heap.events, kind, t0 - heap.verifier.verify_ns, t1 - heap.verifier.verify_ns,
                      heap.events.ncycles)
+    if heap.mt.request_ns != 0 and t0 == heap.mt.request_ns and heap.events.npauses > n:
+        # the pause of a stop-the-world handshake: its time to safepoint
+        heap.events.pauses[n].stopping_ns = heap.mt.stopping_ns
 
 # Scannable roots in bytes (Go's stack and globals scan work in the goal).
 cdef inline int64_t roots_bytes(HeapState* heap) noexcept nogil:
-    cdef int64_t n = heap.roots.nstack + heap.roots.nglobals
+    cdef int64_t n = heap.roots.nstack + heap.roots.nglobals + heap.mt.count * MAX_STACK_SLOTS
     cdef int i
     for i in range(heap.roots.nextra_roots):
         n += heap.roots.extra_roots[i].count
@@ -87,9 +93,12 @@ cdef int64_t cycle_end(HeapState* heap, int kind, int64_t t0, CycleResult* r) no
 
 cdef void heap_collect_stw(HeapState* heap, int kind, bint forced) noexcept nogil:
     cdef CycleResult r
-    cdef int64_t t0 = cycle_begin(heap, forced)
-    cdef int64_t cpu0 = gcb_thread_cpu_ns(), mark_cpu = 0, helper_objects = 0
+    cdef int64_t t0
+    cdef int64_t cpu0, mark_cpu = 0, helper_objects = 0
     cdef ParMark* pm = <ParMark*>heap.par_mark
+    heap_stop_world(heap)                # mutator threads: the handshake (else nothing)
+    t0 = cycle_begin(heap, forced)
+    cpu0 = gcb_thread_cpu_ns()
     if pm != NULL:
         # markers=N: the pausing thread and N-1 parked helpers (parmark.pyx)
         heap.marked_objects_total += parmark_mark(heap, pm, &mark_cpu, &helper_objects)
@@ -110,6 +119,7 @@ cdef void heap_collect_stw(HeapState* heap, int kind, bint forced) noexcept nogi
     r.paced = True
     r.marks_intact = False
     cycle_end(heap, kind, t0, &r)
+    heap_start_world(heap)
 
 cdef void cycle_note_generation(HeapState* heap, int kind, int64_t young_bytes, int64_t survived_bytes) noexcept nogil:
     cdef CycleRecord* cycle

@@ -39,6 +39,8 @@ ctypedef struct PauseRecord:
     int64_t end_ns
     int64_t kind
     int64_t cycle
+    int64_t stopping_ns              # of the pause, the time to safepoint: from the stop request
+                                     # until the last mutator thread stopped (0: one thread)
 
 ctypedef struct CycleRecord:
     int64_t start_ns                 # first stop of the cycle

@@ -32,6 +32,7 @@ cdef void events_add_pause(EventLog* log, int kind, int64_t start_ns, int64_t en
     log.pauses[log.npauses].end_ns = end_ns
     log.pauses[log.npauses].kind = kind
     log.pauses[log.npauses].cycle = cycle
+    log.pauses[log.npauses].stopping_ns = 0
     log.npauses += 1
     log.stw_ns += end_ns - start_ns
 

@@ -66,6 +66,17 @@ static inline void gcb_store_int(int *p, int v) { __atomic_store_n(p, v, __ATOMI
 static inline int64_t gcb_load_i64(const int64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static inline void gcb_store_i64(int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 static inline int64_t gcb_fetch_add_i64(int64_t *p, int64_t v) { return __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL); }
+/* Sequentially consistent store and load, for the stop-the-world handshake: the
+ * requester stores the stop flag and then each thread's poll point; a thread stores
+ * its poll point and then loads the flag, so one of the two always sees the other's
+ * store.  The relaxed load is the safepoint fast path's (a plain mov on x86). */
+static inline void gcb_store_int_sc(int *p, int v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
+static inline int gcb_load_int_sc(const int *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+static inline void gcb_store_i64_sc(int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
+static inline int64_t gcb_load_i64_relaxed(const int64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static inline int gcb_cas_int(int *p, int expected, int v) {
+    return __atomic_compare_exchange_n(p, &expected, v, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
 static inline void gcb_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
@@ -113,5 +124,12 @@ static inline int gcb_call_protected(gcb_escape *env, gcb_fn fn, void *arg) {
     return 1;
 }
 static inline void gcb_throw(gcb_escape *env) { longjmp(env->buf, 1); }
+
+/* The mutator thread running on this OS thread (NULL: the run's own thread, mutator 0).
+ * `static`, so per extension module: only heap.pyx sets and reads it (heap_fail unwinds
+ * a mutator thread to its own entry point, never to another thread's). */
+static __thread void *gcb_tls_mutator = NULL;
+static inline void *gcb_current_mutator(void) { return gcb_tls_mutator; }
+static inline void gcb_set_current_mutator(void *m) { gcb_tls_mutator = m; }
 
 #endif

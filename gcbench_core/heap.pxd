@@ -70,6 +70,11 @@ cdef extern from "gcb_util.h" nogil:
     int64_t gcb_load_i64(const int64_t* p)
     void gcb_store_i64(int64_t* p, int64_t v)
     int64_t gcb_fetch_add_i64(int64_t* p, int64_t v)
+    void gcb_store_int_sc(int* p, int v)
+    int gcb_load_int_sc(const int* p)
+    void gcb_store_i64_sc(int64_t* p, int64_t v)
+    int64_t gcb_load_i64_relaxed(const int64_t* p)
+    bint gcb_cas_int(int* p, int expected, int v)
     void gcb_cpu_relax()
     void gcb_install_sigint()
     void gcb_restore_sigint()
@@ -79,6 +84,9 @@ cdef extern from "gcb_util.h" nogil:
     ctypedef void (*gcb_fn)(void*) noexcept nogil
     int gcb_call_protected(gcb_escape* env, gcb_fn fn, void* arg)
     void gcb_throw(gcb_escape* env)
+    # the mutator thread of this OS thread (heap.pyx only: the variable is per module)
+    void* gcb_current_mutator()
+    void gcb_set_current_mutator(void* m)
     # debug builds: 1, else 0 (a C constant, so `if GCB_DEBUG:` blocks vanish in release)
     const bint GCB_DEBUG
     const int GCB_POISON_BYTE
@@ -98,6 +106,7 @@ cdef enum:
     MAX_STACK_SLOTS = 256
     MAX_GLOBALS = 64
     MAX_EXTRA_ROOTS = 16
+    MAX_MUTATOR_THREADS = 64         # mutator threads of one run besides the run's own
     NO_SPAN = -1
     PREFETCH_DEPTH = 8               # mark loop prefetch FIFO (a power of two)
 
@@ -224,6 +233,45 @@ ctypedef struct VerifierState:
 ctypedef struct HeapState
 ctypedef void (*heap_hook)(HeapState* heap) noexcept nogil
 
+# A mutator thread (Go's M with its P): the run's own thread is mutator 0 and uses the
+# heap's own fields (roots.stack, sizeclass.current, mutator_ops: the single-threaded
+# fast paths, unchanged); every further thread of a multi-threaded workload has one of
+# these, registered in HeapState.mt while it runs (heap.pyx: mt_run_threads), and uses
+# the mt_* operations of mutator.pxd.  Only its own thread writes it, except
+# next_poll_ops (the stop requester sets it to 0) and, with the world stopped, the
+# collector (stack slots, the allocation cache, the pending counts).
+ctypedef struct MutatorThread:
+    HeapState* heap
+    int64_t ops                      # mutator operations of this thread
+    int64_t next_poll_ops            # atomic: ops at which mt_poll_slow runs (0: stop requested)
+    int64_t alloc_count              # taken through the allocation caches and not yet added to
+    int64_t alloc_bytes              # the heap's counters (added under the heap lock / world stopped)
+    Span* current[MAX_CLASSES]       # the allocation cache (Go's mcache): current span per class
+    Object* stack[MAX_STACK_SLOTS]   # this thread's stack slots (roots)
+    int id                           # 1.. (0 is the run's own thread)
+    int blocked                      # outside the heap (mt_enter_blocked): counts as stopped
+    int holds_heap_lock              # for unwinding on failure
+    int64_t cpu_ns                   # thread CPU time of its run
+    int64_t wall_ns
+    void* gc_local                   # the plan's per-thread state (tricolor: its grey buffer)
+    gcb_escape escape                # heap_fail on this thread unwinds here
+
+# The registered mutator threads and the stop-the-world handshake (heap.pyx).  `list`
+# and `count` change only under the handshake lock while no stop is in effect.
+ctypedef struct MutatorThreads:
+    MutatorThread* list[MAX_MUTATOR_THREADS]
+    int count                        # registered threads
+    int stop_requested               # atomic: a stop is requested or in effect
+    int nstopped                     # registered threads parked or blocked (under the lock)
+    int nblocked                     # of those, blocked outside the heap
+    int64_t epoch                    # restarts so far (parked threads wait for it to change)
+    int64_t request_ns               # the stop in effect: when it was requested (0: none)
+    int64_t stopping_ns              # ... and the time until the last thread stopped
+    MutatorThread* owner             # the thread that requested it
+    int64_t threads_cpu_ns           # CPU time of every thread that has finished
+    int64_t stops                    # stops completed
+    void* sync                       # heap.pyx's mutexes and condition variables
+
 # The goroutine stacks room (goroutines.pyx; Go's g.stack and gcscandone): M goroutines of K
 # root slots each, multiplexed over the mutator.  The running goroutine's K slots are the
 # mutator's stack slots [window, window + K); a parked goroutine's are its K slots here, in
@@ -275,6 +323,8 @@ ctypedef void (*barrier_fn)(HeapState* heap, Object** slot, Object* new_value) n
 ctypedef Object* (*external_alloc_fn)(HeapState* heap, uint32_t nbytes, uint32_t nslots) noexcept nogil
 ctypedef void (*drop_fn)(HeapState* heap, Object* obj, bint recursive) noexcept nogil
 ctypedef void (*stack_write_fn)(HeapState* heap, int r, Object* value) noexcept nogil
+ctypedef void (*thread_barrier_fn)(HeapState* heap, MutatorThread* m, Object** slot, Object* new_value) noexcept nogil
+ctypedef void (*thread_hook)(HeapState* heap, MutatorThread* m) noexcept nogil
 
 # The collector interface: one record of function pointers, filled by one collector
 # module (after collector_init).  Only slow paths call through it: the allocation fast
@@ -300,6 +350,12 @@ ctypedef struct Collector:
     stack_write_fn stack_write
     # Plan-specific checks at the end of every heap_verify (refcount: every count), or NULL.
     heap_hook verify_plan
+    # Plans that run several mutator threads (PlanConstraints.multi_mutator) and have a
+    # barrier: the barrier's slow path on a mutator thread (its own grey buffer, in
+    # m.gc_local), and a thread leaving the heap (hand over what m.gc_local holds; called
+    # under the heap lock, no stop in effect).  NULL: write_barrier / nothing.
+    thread_barrier_fn thread_write_barrier
+    thread_hook thread_exit
 
 ctypedef struct HeapState:
     # --- allocation fast path (hot; keep first: the counters share the first cache line
@@ -374,6 +430,9 @@ ctypedef struct HeapState:
     # --- operation recording: NULL unless `gcbench record` asked for it ---
     TraceBuffer* trace
 
+    # --- mutator threads besides the run's own (empty in a single-threaded run) ---
+    MutatorThreads mt
+
 
 # ---------------------------------------------------------------------------
 # Functions implemented in heap.pyx (the heap as a whole: errors, allocation slow path
@@ -423,6 +482,25 @@ cdef bint heap_interrupt_requested(HeapState* heap) noexcept nogil
 # The SIGINT flag, read without failing the run (the parallel marker's marker 0 stops every
 # marker first, then fails the run with heap_check_interrupt).
 cdef bint heap_sigint_pending() noexcept nogil
+# Mutator threads (heap.pyx): the safepoint and allocation slow paths of a thread, the
+# blocked state (Go's entersyscall/exitsyscall), the stop-the-world handshake, and the
+# entry point that runs `kernel(args[i])` on `n` new OS threads with threads[i] as their
+# mutator (the calling thread, mutator 0, waits blocked; it fails the run if one failed).
+cdef void mt_poll_slow(MutatorThread* m) noexcept nogil
+cdef Object* mt_alloc_slow(MutatorThread* m, uint32_t nbytes, uint32_t nslots) noexcept nogil
+cdef void mt_enter_blocked(MutatorThread* m) noexcept nogil
+cdef void mt_leave_blocked(MutatorThread* m) noexcept nogil
+cdef bint world_stop(HeapState* heap, MutatorThread* m) noexcept nogil
+cdef void world_start(HeapState* heap) noexcept nogil
+cdef void mt_run_threads(HeapState* heap, int n, MutatorThread* threads, gcb_fn kernel, void** args) noexcept nogil
+# A plan's pause with mutator threads running: stop every other thread (the caller holds
+# the heap lock: every collector entry from a thread does) / restart them.  No-ops when
+# no thread is registered (a single-threaded run), so plans call them around every pause.
+# The stop's request time and time to safepoint go into the pause (cycle.pyx).
+cdef void heap_stop_world(HeapState* heap) noexcept nogil
+cdef void heap_start_world(HeapState* heap) noexcept nogil
+# The mutator thread running the caller (NULL: the run's own thread, mutator 0).
+cdef MutatorThread* heap_current_thread() noexcept nogil
 
 
 # ---------------------------------------------------------------------------
@@ -606,6 +684,49 @@ cdef inline Object* heap_alloc(HeapState* heap, uint32_t nslots, uint32_t payloa
     (<uint64_t*>obj)[0] = <uint64_t>nslots | (<uint64_t>nbytes << 32)   # the header
     return obj
 
+
+# The allocation fast path of a mutator thread: heap_alloc's, over the thread's own
+# allocation cache, counting into the thread (added to the heap at its slow path).
+# The collector's trigger is tested on the slow path (a refill), as Go's mallocgc does.
+cdef inline Object* mt_heap_alloc(MutatorThread* m, uint32_t nslots, uint32_t payload) noexcept nogil:
+    cdef uint64_t wide = <uint64_t>HEADER_BYTES + (<uint64_t>nslots << 3) + payload
+    cdef uint32_t nbytes = <uint32_t>wide
+    cdef HeapState* heap = m.heap
+    cdef Span* span
+    cdef uint64_t cache
+    cdef int bit
+    cdef uint32_t index
+    cdef Object* obj
+    if gcb_likely(wide <= MAX_SMALL_SIZE):
+        span = m.current[size_class_of(heap, nbytes)]
+        obj = <Object*>span.bump_next
+        if gcb_likely(<uintptr_t>obj < <uintptr_t>span.bump_end):
+            span.bump_next = (<char*>obj) + span.elemsize
+        else:
+            obj = NULL
+            cache = span.alloc_cache
+            if cache != 0 and span.bump_end == NULL:
+                bit = gcb_ctz64(cache)
+                index = span.freeindex + bit
+                span.alloc_cache = (cache >> bit) >> 1
+                span.freeindex = index + 1
+                obj = <Object*>(span.base + <uint64_t>index * span.elemsize)
+                m.alloc_count += 1
+                m.alloc_bytes += span.elemsize
+        if gcb_likely(obj != NULL):
+            if span.alloc_flags:
+                if span.alloc_flags & ALLOC_CLEAR_SLOTS:
+                    clear_slots(obj, nslots)
+                if span.alloc_flags & ALLOC_BLACK:
+                    mark_object_atomic(heap, obj)
+            (<uint64_t*>obj)[0] = <uint64_t>nslots | (<uint64_t>nbytes << 32)   # the header
+            return obj
+    if gcb_unlikely(wide > MAX_OBJECT_BYTES):
+        return heap_refuse_object(heap, nslots, payload)
+    obj = mt_alloc_slow(m, nbytes, nslots)
+    obj.nslots = nslots
+    obj.nbytes = nbytes
+    return obj
 
 # Goroutine stack slots scanned by a plan's root scan (parked stacks, and the running
 # goroutine's K when the mutator's stack slots are scanned too): the stack-scan work.

@@ -25,6 +25,7 @@ from gcbench_core.spaces.bump cimport bump_free
 from gcbench_core.spaces.pages cimport pages_init, pages_free
 from gcbench_core.spaces.sizeclass cimport (sizeclass_init, sizeclass_alloc, sizeclass_sync_current,
                                             sizeclass_release_current, sizeclass_sweep_one,
+                                            sizeclass_alloc_from, sizeclass_release_cache,
                                             sizeclass_sweep_all)
 from gcbench_core.spaces.large cimport large_alloc, large_sweep_one, large_sweep_all
 from gcbench_core.verify cimport (heap_verify, verifier_free, CORRUPT_FREE_REACHABLE,
@@ -50,11 +51,14 @@ CORRUPT_KINDS = {"free-reachable": CORRUPT_FREE_REACHABLE, "accounting": CORRUPT
 # Errors
 
 cdef void heap_fail(HeapState* heap, int code, const char* msg) noexcept nogil:
-    if heap.error_code == ERR_NONE:
-        heap.error_code = code
+    cdef MutatorThread* m
+    if gcb_cas_int(&heap.error_code, ERR_NONE, code):    # the first failure of any thread
         strncpy(heap.error_msg, msg, 1023)
         heap.error_msg[1023] = 0
     if heap.in_run:
+        m = <MutatorThread*>gcb_current_mutator()
+        if m != NULL:
+            gcb_throw(&m.escape)     # a mutator thread unwinds to its own entry
         gcb_throw(&heap.escape)
 
 
@@ -125,6 +129,337 @@ cdef void heap_poll_slow(HeapState* heap) noexcept nogil:
         heap.collector.poll_hook(heap)
 
 
+# ---------------------------------------------------------------------------
+# Mutator threads and stop-the-world as a handshake (Go's stopTheWorld / startTheWorld,
+# with its P states: running, parked at a safepoint, in a syscall).
+#
+#   locks     `lock` guards the handshake (stop_requested is also read atomically by the
+#             polls); `heap_lock` is the heap lock: every refill of a thread's allocation
+#             cache from the shared span lists (mcentral), the lazy sweep it does, large
+#             objects and the page heap take it, so a span is swept by exactly one thread
+#             (the holder) and no sweepgen CAS is needed; and so does every call into the
+#             plan from a thread (alloc hook, poll hook, out of memory), so collector work
+#             is serialised.  A thread waiting for the heap lock counts as blocked (it is
+#             at a safepoint, holding nothing).  Order: heap_lock, then lock.
+#   stop      the requester (a plan's pause: heap_stop_world, heap lock held) sets
+#             stop_requested, sets every other thread's next_poll_ops to 0 (so its next
+#             safepoint takes the slow path: the fast path stays one test) and waits until
+#             every other registered thread is parked or blocked.  Request time and the
+#             time to safepoint go into the pause record.
+#   park      a thread at its safepoint counts itself stopped and waits for the restart
+#             (the epoch to change); it holds no heap lock there.
+#   blocked   a thread outside the heap (mt_enter_blocked, Go's entersyscall) counts as
+#             stopped; mt_leave_blocked waits while a stop is in effect.
+#   restart   stop_requested := 0, stopped := the blocked threads, epoch + 1, broadcast.
+#   failure   heap_fail on a thread unwinds to that thread's entry (its escape); it drops
+#             the heap lock, restarts a world it stopped and makes every other thread poll,
+#             and each thread that sees the error at its safepoint leaves too; the run's
+#             thread then fails the run with the first error.
+
+cdef extern from "<pthread.h>" nogil:
+    ctypedef unsigned long pthread_t
+    ctypedef struct pthread_mutex_t:
+        pass
+    ctypedef struct pthread_cond_t:
+        pass
+    ctypedef void* (*pthread_start_fn)(void*) noexcept nogil
+    int pthread_create(pthread_t* thread, const void* attr, pthread_start_fn start, void* arg)
+    int pthread_join(pthread_t thread, void** retval)
+    int pthread_mutex_init(pthread_mutex_t* m, const void* attr)
+    int pthread_mutex_destroy(pthread_mutex_t* m)
+    int pthread_mutex_lock(pthread_mutex_t* m)
+    int pthread_mutex_trylock(pthread_mutex_t* m)
+    int pthread_mutex_unlock(pthread_mutex_t* m)
+    int pthread_cond_init(pthread_cond_t* c, const void* attr)
+    int pthread_cond_destroy(pthread_cond_t* c)
+    int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m)
+    int pthread_cond_broadcast(pthread_cond_t* c)
+
+ctypedef struct ThreadSync:
+    pthread_mutex_t lock             # the handshake
+    pthread_cond_t stopped_cond      # a thread parked, blocked or left
+    pthread_cond_t restart_cond      # the world restarted
+    pthread_mutex_t heap_lock        # mcentral, large objects, page heap
+
+ctypedef struct ThreadStart:
+    MutatorThread* m
+    gcb_fn kernel
+    void* arg
+
+cdef inline ThreadSync* sync_of(HeapState* heap) noexcept nogil:
+    return <ThreadSync*>heap.mt.sync
+
+# Take the heap lock; while waiting the thread counts as blocked (stopped), so a stop
+# requested by the holder does not wait for it.  No stop is in effect once it has the
+# lock (a stop's requester holds the lock until the restart).
+cdef void mt_heap_lock(MutatorThread* m) noexcept nogil:
+    cdef HeapState* heap = m.heap
+    cdef ThreadSync* sync = sync_of(heap)
+    if pthread_mutex_trylock(&sync.heap_lock) == 0:
+        m.holds_heap_lock = 1
+        return
+    pthread_mutex_lock(&sync.lock)
+    m.blocked = 1
+    heap.mt.nblocked += 1
+    heap.mt.nstopped += 1
+    pthread_cond_broadcast(&sync.stopped_cond)
+    pthread_mutex_unlock(&sync.lock)
+    pthread_mutex_lock(&sync.heap_lock)
+    m.holds_heap_lock = 1
+    pthread_mutex_lock(&sync.lock)
+    m.blocked = 0
+    heap.mt.nblocked -= 1
+    heap.mt.nstopped -= 1
+    pthread_mutex_unlock(&sync.lock)
+
+cdef inline void mt_heap_unlock(MutatorThread* m) noexcept nogil:
+    m.holds_heap_lock = 0
+    pthread_mutex_unlock(&sync_of(m.heap).heap_lock)
+
+# The thread's allocation-cache counts into the heap's (heap lock held, or world stopped).
+cdef inline void mt_flush_counts(HeapState* heap, MutatorThread* m) noexcept nogil:
+    heap.alloc_count += m.alloc_count
+    heap.alloc_bytes += m.alloc_bytes
+    m.alloc_count = 0
+    m.alloc_bytes = 0
+
+# Parked at a safepoint until the world restarts (handshake lock held).
+cdef void mt_park(HeapState* heap) noexcept nogil:
+    cdef ThreadSync* sync = sync_of(heap)
+    cdef int64_t epoch = heap.mt.epoch
+    heap.mt.nstopped += 1
+    pthread_cond_broadcast(&sync.stopped_cond)
+    while heap.mt.epoch == epoch:
+        pthread_cond_wait(&sync.restart_cond, &sync.lock)
+
+cdef void mt_poll_slow(MutatorThread* m) noexcept nogil:
+    cdef HeapState* heap = m.heap
+    cdef ThreadSync* sync = sync_of(heap)
+    gcb_store_i64_sc(&m.next_poll_ops, m.ops + heap.poll_interval_ops)
+    if gcb_sigint_pending():
+        heap_fail(heap, ERR_INTERRUPTED, "interrupted")
+    if gcb_load_int_sc(&heap.mt.stop_requested):
+        pthread_mutex_lock(&sync.lock)
+        while heap.mt.stop_requested:
+            mt_park(heap)
+        pthread_mutex_unlock(&sync.lock)
+    if gcb_load_int(&heap.error_code) != ERR_NONE:
+        gcb_throw(&m.escape)         # another thread failed the run: leave
+    if heap.collector.poll_hook != NULL and heap.allocate_black:
+        # marking is on (allocate_black changes only with the world stopped): the plan's
+        # safepoint work (tricolor: this thread's stack scan, incremental steps, termination)
+        mt_heap_lock(m)
+        heap.collector.poll_hook(heap)
+        mt_heap_unlock(m)
+
+cdef void mt_enter_blocked(MutatorThread* m) noexcept nogil:
+    cdef HeapState* heap = m.heap
+    cdef ThreadSync* sync = sync_of(heap)
+    pthread_mutex_lock(&sync.lock)
+    m.blocked = 1
+    heap.mt.nblocked += 1
+    heap.mt.nstopped += 1
+    pthread_cond_broadcast(&sync.stopped_cond)
+    pthread_mutex_unlock(&sync.lock)
+
+cdef void mt_leave_blocked(MutatorThread* m) noexcept nogil:
+    cdef HeapState* heap = m.heap
+    cdef ThreadSync* sync = sync_of(heap)
+    pthread_mutex_lock(&sync.lock)
+    while heap.mt.stop_requested:
+        pthread_cond_wait(&sync.restart_cond, &sync.lock)
+    m.blocked = 0
+    heap.mt.nblocked -= 1
+    heap.mt.nstopped -= 1
+    pthread_mutex_unlock(&sync.lock)
+    mt_poll_slow(m)                  # the safepoint of coming back (and its error check)
+
+# Stop every other registered thread; true when this thread stopped the world (then it
+# must call world_start), false when another thread's stop was in effect (this thread
+# parked through it; the caller looks again at what made it want a stop).
+cdef bint world_stop(HeapState* heap, MutatorThread* m) noexcept nogil:
+    cdef ThreadSync* sync = sync_of(heap)
+    cdef int64_t t0, t1
+    cdef int i, others
+    pthread_mutex_lock(&sync.lock)
+    if heap.mt.stop_requested:
+        while heap.mt.stop_requested:
+            mt_park(heap)
+        pthread_mutex_unlock(&sync.lock)
+        return False
+    t0 = gcb_now_ns()
+    gcb_store_int_sc(&heap.mt.stop_requested, 1)
+    heap.mt.owner = m
+    for i in range(heap.mt.count):
+        if heap.mt.list[i] != m:
+            gcb_store_i64_sc(&heap.mt.list[i].next_poll_ops, 0)
+    others = heap.mt.count - (1 if m != NULL else 0)
+    while heap.mt.nstopped < others:
+        pthread_cond_wait(&sync.stopped_cond, &sync.lock)
+    t1 = gcb_now_ns()
+    heap.mt.request_ns = t0
+    heap.mt.stopping_ns = t1 - t0
+    pthread_mutex_unlock(&sync.lock)
+    for i in range(heap.mt.count):
+        mt_flush_counts(heap, heap.mt.list[i])
+    return True
+
+cdef void world_start_locked(HeapState* heap) noexcept nogil:
+    heap.mt.stops += 1
+    heap.mt.request_ns = 0
+    heap.mt.stopping_ns = 0
+    heap.mt.owner = NULL
+    heap.mt.nstopped = heap.mt.nblocked
+    heap.mt.epoch += 1
+    gcb_store_int_sc(&heap.mt.stop_requested, 0)
+    pthread_cond_broadcast(&sync_of(heap).restart_cond)
+
+cdef void world_start(HeapState* heap) noexcept nogil:
+    cdef ThreadSync* sync = sync_of(heap)
+    pthread_mutex_lock(&sync.lock)
+    world_start_locked(heap)
+    pthread_mutex_unlock(&sync.lock)
+
+# The allocation slow path of a thread, under the heap lock: the thread's counts go into
+# the heap's; at the poll point the plan's alloc hook runs (it stops the world for its
+# pauses itself); then a large object, or the size class refilled into the thread's
+# cache (a full heap calls the plan's out_of_memory, under the same lock).
+cdef Object* mt_alloc_slow(MutatorThread* m, uint32_t nbytes, uint32_t nslots) noexcept nogil:
+    cdef HeapState* heap = m.heap
+    cdef Object* obj
+    mt_heap_lock(m)
+    mt_flush_counts(heap, m)
+    if heap.alloc_bytes >= heap.next_poll_bytes:
+        heap.collector.alloc_hook(heap)
+    if nbytes > MAX_SMALL_SIZE:
+        obj = large_alloc(heap, nbytes)
+    else:
+        obj = sizeclass_alloc_from(heap, m.current, nbytes)
+    mt_heap_unlock(m)
+    return obj
+
+# Only a mutator thread stops the world: the run's own thread (mutator 0) never runs at
+# the same time as the threads (it waits for them), so from it there is nothing to stop
+# and its pauses stay exactly as in a single-threaded run.
+cdef void heap_stop_world(HeapState* heap) noexcept nogil:
+    cdef MutatorThread* m = <MutatorThread*>gcb_current_mutator()
+    if m != NULL:
+        world_stop(heap, m)
+
+# The stop in effect is the caller's (a stop's requester holds the heap lock throughout).
+cdef void heap_start_world(HeapState* heap) noexcept nogil:
+    if gcb_current_mutator() != NULL and heap.mt.request_ns != 0:
+        world_start(heap)
+
+cdef MutatorThread* heap_current_thread() noexcept nogil:
+    return <MutatorThread*>gcb_current_mutator()
+
+# The thread list changes under both locks, so the plan may read it under either (the
+# heap lock: its hooks; the handshake lock: a stop).  Not yet registered, the thread
+# waits for the heap lock without counting as stopped (no stop waits for it).
+cdef void mt_register(HeapState* heap, MutatorThread* m) noexcept nogil:
+    cdef ThreadSync* sync = sync_of(heap)
+    pthread_mutex_lock(&sync.heap_lock)
+    pthread_mutex_lock(&sync.lock)
+    while heap.mt.stop_requested:
+        pthread_cond_wait(&sync.restart_cond, &sync.lock)
+    heap.mt.list[heap.mt.count] = m
+    heap.mt.count += 1
+    pthread_mutex_unlock(&sync.lock)
+    pthread_mutex_unlock(&sync.heap_lock)
+
+# Leave the heap: parked through a stop in effect, then the cache goes back to the span
+# lists, the counts into the heap's, and the thread out of the list.
+cdef void mt_unregister(HeapState* heap, MutatorThread* m) noexcept nogil:
+    cdef ThreadSync* sync = sync_of(heap)
+    cdef int i
+    mt_heap_lock(m)                  # (no stop in effect while this thread holds it)
+    mt_flush_counts(heap, m)
+    sizeclass_release_cache(heap, m.current)
+    if heap.collector.thread_exit != NULL:
+        heap.collector.thread_exit(heap, m)
+    pthread_mutex_lock(&sync.lock)
+    heap.mutator_ops += m.ops
+    heap.mt.threads_cpu_ns += m.cpu_ns
+    for i in range(heap.mt.count):
+        if heap.mt.list[i] == m:
+            heap.mt.list[i] = heap.mt.list[heap.mt.count - 1]
+            heap.mt.count -= 1
+            break
+    pthread_cond_broadcast(&sync.stopped_cond)
+    pthread_mutex_unlock(&sync.lock)
+    mt_heap_unlock(m)
+
+# After heap_fail unwound thread m: no lock held, no world left stopped, and every other
+# thread polls at its next operation (and leaves, seeing the error).
+cdef void mt_after_failure(HeapState* heap, MutatorThread* m) noexcept nogil:
+    cdef ThreadSync* sync = sync_of(heap)
+    cdef int i
+    pthread_mutex_lock(&sync.lock)
+    if m.blocked:                    # (failed while outside the heap: back in, stopped no more)
+        m.blocked = 0
+        heap.mt.nblocked -= 1
+        heap.mt.nstopped -= 1
+    if heap.mt.stop_requested and heap.mt.owner == m:
+        world_start_locked(heap)
+    for i in range(heap.mt.count):
+        gcb_store_i64_sc(&heap.mt.list[i].next_poll_ops, 0)
+    pthread_mutex_unlock(&sync.lock)
+    if m.holds_heap_lock:
+        mt_heap_unlock(m)
+
+cdef void* mt_thread_main(void* arg) noexcept nogil:
+    cdef ThreadStart* start = <ThreadStart*>arg
+    cdef MutatorThread* m = start.m
+    cdef HeapState* heap = m.heap
+    cdef int64_t cpu0 = gcb_thread_cpu_ns(), wall0 = gcb_now_ns()
+    gcb_set_current_mutator(m)
+    mt_register(heap, m)
+    if gcb_call_protected(&m.escape, start.kernel, start.arg):
+        mt_after_failure(heap, m)
+    m.cpu_ns = gcb_thread_cpu_ns() - cpu0
+    m.wall_ns = gcb_now_ns() - wall0
+    mt_unregister(heap, m)
+    gcb_set_current_mutator(NULL)
+    return NULL
+
+cdef void mt_thread_init(HeapState* heap, MutatorThread* m, int id) noexcept nogil:
+    cdef int c
+    memset(m, 0, sizeof(MutatorThread))
+    m.heap = heap
+    m.id = id
+    m.next_poll_ops = heap.poll_interval_ops
+    for c in range(MAX_CLASSES):
+        m.current[c] = &heap.sizeclass.empty_span
+
+cdef void mt_run_threads(HeapState* heap, int n, MutatorThread* threads, gcb_fn kernel, void** args) noexcept nogil:
+    cdef ThreadStart starts[MAX_MUTATOR_THREADS]
+    cdef pthread_t ids[MAX_MUTATOR_THREADS]
+    cdef int i, started = 0
+    cdef ThreadSync* sync = sync_of(heap)
+    if n < 1 or n > MAX_MUTATOR_THREADS or heap.mt.count != 0:
+        heap_fail(heap, ERR_INVALID, "invalid operation: mutator threads out of range, or already running")
+        return
+    for i in range(n):
+        mt_thread_init(heap, &threads[i], i + 1)
+        starts[i].m = &threads[i]
+        starts[i].kernel = kernel
+        starts[i].arg = args[i]
+        if pthread_create(&ids[i], NULL, mt_thread_main, &starts[i]) != 0:
+            if gcb_cas_int(&heap.error_code, ERR_NONE, ERR_INTERNAL):
+                strncpy(heap.error_msg, "cannot start a mutator thread", 1023)
+            pthread_mutex_lock(&sync.lock)
+            for i in range(heap.mt.count):
+                gcb_store_i64_sc(&heap.mt.list[i].next_poll_ops, 0)
+            pthread_mutex_unlock(&sync.lock)
+            break
+        started += 1
+    for i in range(started):
+        pthread_join(ids[i], NULL)
+    if heap.error_code != ERR_NONE and heap.in_run:
+        gcb_throw(&heap.escape)
+
+
 cdef void heap_check_interrupt(HeapState* heap) noexcept nogil:
     if gcb_sigint_pending():
         heap_fail(heap, ERR_INTERRUPTED, "interrupted")
@@ -174,17 +509,24 @@ cdef inline void mark_slot_value(HeapState* heap, MarkStack* stack, Object* obj)
         mark_stack_push(stack, obj)
 
 cdef void heap_mark_stack_roots(HeapState* heap, MarkStack* stack) noexcept nogil:
-    cdef int i
+    cdef int i, t
     for i in range(heap.roots.nstack):
         mark_slot_value(heap, stack, heap.roots.stack[i])
+    for t in range(heap.mt.count):       # every mutator thread's stack (world stopped)
+        for i in range(MAX_STACK_SLOTS):
+            mark_slot_value(heap, stack, heap.mt.list[t].stack[i])
 
 cdef void heap_visit_roots(HeapState* heap, root_visit_fn fn, void* arg) noexcept nogil:
-    cdef int i
+    cdef int i, t
     cdef int64_t j
     goroutine_count_scan(heap, True, True)             # parked stacks are an extra root range
     for i in range(heap.roots.nstack):
         if heap.roots.stack[i] != NULL:
             fn(heap, &heap.roots.stack[i], arg)
+    for t in range(heap.mt.count):
+        for i in range(MAX_STACK_SLOTS):
+            if heap.mt.list[t].stack[i] != NULL:
+                fn(heap, &heap.mt.list[t].stack[i], arg)
     for i in range(heap.roots.nglobals):
         if heap.roots.globals[i] != NULL:
             fn(heap, &heap.roots.globals[i], arg)
@@ -355,7 +697,7 @@ cdef int heap_run(HeapState* heap, gcb_fn kernel, void* arg) noexcept nogil:
         # the collector may have helper threads: stop them, ignoring further failures
         heap.collector.finish(heap)
     heap.run_end_ns = gcb_now_ns()
-    heap.mutator_cpu_ns = gcb_thread_cpu_ns() - cpu0
+    heap.mutator_cpu_ns = gcb_thread_cpu_ns() - cpu0 + heap.mt.threads_cpu_ns
     gcb_restore_sigint()
     cdef int64_t in_use = heap.alloc_bytes - heap.freed_bytes
     if in_use > heap.peak_heap_bytes:
@@ -385,7 +727,8 @@ class HeapError(RuntimeError):
         self.kind = kind
 
 
-PAUSE_DTYPE = np.dtype([("start_ns", np.int64), ("end_ns", np.int64), ("kind", np.int64), ("cycle", np.int64)])
+PAUSE_DTYPE = np.dtype([("start_ns", np.int64), ("end_ns", np.int64), ("kind", np.int64), ("cycle", np.int64),
+                        ("stopping_ns", np.int64)])
 CYCLE_DTYPE = np.dtype([(name, np.int64) for name in (
     "start_ns", "end_ns", "heap_before", "heap_after", "live_bytes", "live_objects",
     "goal_bytes", "mark_ns", "sweep_ns", "forced", "kind", "young_bytes", "survived_bytes",
@@ -414,6 +757,7 @@ cdef class ManagedHeap:
                   bint checkmark=False, int64_t memlimit=0, int procs=1):
         cdef HeapState* heap
         cdef uint32_t npages
+        cdef ThreadSync* sync
         self.state = NULL
         if heap_bytes < PAGE_SIZE * 4:
             raise ValueError(f"heap size {heap_bytes} bytes is too small (at least {PAGE_SIZE * 4})")
@@ -442,10 +786,19 @@ cdef class ManagedHeap:
         heap.mark_stack = <MarkStack*>calloc(1, sizeof(MarkStack))
         if not events_init(&heap.events) or heap.mark_stack == NULL:
             raise MemoryError()
+        sync = <ThreadSync*>calloc(1, sizeof(ThreadSync))
+        if sync == NULL:
+            raise MemoryError()
+        pthread_mutex_init(&sync.lock, NULL)
+        pthread_mutex_init(&sync.heap_lock, NULL)
+        pthread_cond_init(&sync.stopped_cond, NULL)
+        pthread_cond_init(&sync.restart_cond, NULL)
+        heap.mt.sync = sync
         collector_reset(heap, "none")
 
     def __dealloc__(self):
         cdef HeapState* heap = self.state
+        cdef ThreadSync* sync
         if heap == NULL:
             return
         # __cinit__ may have failed (MemoryError mapping the arena) before the default
@@ -464,6 +817,13 @@ cdef class ManagedHeap:
         free(heap.goroutines.scan_gen)
         free(heap.goroutines.free_list)
         events_free(&heap.events)
+        if heap.mt.sync != NULL:
+            sync = <ThreadSync*>heap.mt.sync
+            pthread_mutex_destroy(&sync.lock)
+            pthread_mutex_destroy(&sync.heap_lock)
+            pthread_cond_destroy(&sync.stopped_cond)
+            pthread_cond_destroy(&sync.restart_cond)
+            free(sync)
         free(heap)
         self.state = NULL
 

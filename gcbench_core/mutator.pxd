@@ -24,6 +24,16 @@
 # mut_payload(heap, r)).  Debug builds poison the old copies, so a stale pointer fails at
 # its next use with the operation that used it (debugcheck.stale_pointer_bug proves it).
 #
+# Mutator threads (a multi-threaded workload's threads besides the run's own): the mt_*
+# operations below are the same operations over a MutatorThread (heap.pxd), with its own
+# stack slots (m.stack[r]) and allocation cache.  Their safepoint is the same one test:
+# m.ops against m.next_poll_ops, which a stop request sets to 0, so the thread's next
+# operation takes mt_poll_slow and parks.  mt_blocked_enter / mt_blocked_leave bracket
+# work outside the heap (Go's entersyscall / exitsyscall: "waiting on I/O"): the thread
+# counts as stopped meanwhile and touches no heap object.  Thread operations are not
+# recorded (a trace is one operation stream), and stack writes are plain (plans that
+# count stack references refuse threads).
+#
 # Recording (`gcbench record`): every operation first tests heap.trace != NULL (one
 # predictable branch) and, when recording, appends one TraceRecord (heap.pxd).  A
 # workload's own mut_tick() is recorded too (as `tick`), so a replay performs the same
@@ -31,6 +41,8 @@
 
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
 from gcbench_core.heap cimport (HeapState, Object, obj_slots, heap_alloc, heap_poll_slow,
+                                MutatorThread, mt_heap_alloc, mt_poll_slow, mt_enter_blocked,
+                                mt_leave_blocked, gcb_load_i64_relaxed,
                                 heap_trace_append, gcb_unlikely, gcb_load_ptr, gcb_store_ptr,
                                 TRACE_ALLOC, TRACE_STORE, TRACE_LOAD, TRACE_CLEAR, TRACE_GC,
                                 TRACE_GSET, TRACE_GGET, TRACE_TICK, TRACE_NULL, TRACE_DROP,
@@ -149,3 +161,73 @@ cdef inline void mut_gc(HeapState* heap) noexcept nogil:
     mut_record(heap, TRACE_GC, 0, 0, 0, 0, 0)
     heap.collector.collect(heap)
     mut_safepoint(heap)
+
+
+# ---------------------------------------------------------------------------
+# The same operations on a mutator thread (see the top of this file).
+
+cdef inline void mt_safepoint(MutatorThread* m) noexcept nogil:
+    m.ops += 1
+    if gcb_unlikely(m.ops >= gcb_load_i64_relaxed(&m.next_poll_ops)):
+        mt_poll_slow(m)
+
+cdef inline void mt_tick(MutatorThread* m) noexcept nogil:
+    mt_safepoint(m)
+
+# m.stack[r] := new object with `nslots` pointer slots (NULL) and `payload` bytes.
+cdef inline Object* mt_alloc(MutatorThread* m, int r, uint32_t nslots, uint32_t payload) noexcept nogil:
+    cdef Object* obj = mt_heap_alloc(m, nslots, payload)
+    m.stack[r] = obj
+    mt_safepoint(m)
+    return obj
+
+# *slot = value through the barrier, on a mutator thread: the plan's per-thread slow path
+# when it has one (its own grey buffer), else the heap's.
+cdef inline void mt_heap_write(MutatorThread* m, Object** slot, Object* value) noexcept nogil:
+    cdef HeapState* heap = m.heap
+    if gcb_unlikely(heap.barrier_on):
+        if heap.collector.thread_write_barrier != NULL:
+            heap.collector.thread_write_barrier(heap, m, slot, value)
+        else:
+            heap.collector.write_barrier(heap, slot, value)
+    gcb_store_ptr(<void**>slot, value)
+
+# slot `slot` of m.stack[r] := m.stack[s]
+cdef inline void mt_store(MutatorThread* m, int r, uint32_t slot, int s) noexcept nogil:
+    mut_check_live(m.heap, m.stack[r], "store into")
+    mut_check_live(m.heap, m.stack[s], "store of")
+    mt_heap_write(m, obj_slots(m.stack[r]) + slot, m.stack[s])
+    mt_safepoint(m)
+
+# m.stack[r] := slot `slot` of m.stack[s]
+cdef inline Object* mt_load(MutatorThread* m, int r, int s, uint32_t slot) noexcept nogil:
+    mut_check_live(m.heap, m.stack[s], "load from")
+    cdef Object* value = <Object*>gcb_load_ptr(<void**>(obj_slots(m.stack[s]) + slot))
+    mut_check_live(m.heap, value, "load of")
+    m.stack[r] = value
+    mt_safepoint(m)
+    return value
+
+# m.stack[r] := NULL
+cdef inline void mt_clear(MutatorThread* m, int r) noexcept nogil:
+    m.stack[r] = NULL
+    mt_safepoint(m)
+
+# globals[g] := m.stack[r], through the barrier (globals are shared by every thread)
+cdef inline void mt_set_global(MutatorThread* m, int g, int r) noexcept nogil:
+    mut_check_live(m.heap, m.stack[r], "store to a global of")
+    mt_heap_write(m, &m.heap.roots.globals[g], m.stack[r])
+    mt_safepoint(m)
+
+cdef inline char* mt_payload(MutatorThread* m, int r) noexcept nogil:
+    cdef Object* obj = m.stack[r]
+    mut_check_live(m.heap, obj, "payload access to")
+    return <char*>(obj_slots(obj) + obj.nslots)
+
+# The thread leaves / re-enters the heap (blocked on I/O): a stop does not wait for it.
+cdef inline void mt_blocked_enter(MutatorThread* m) noexcept nogil:
+    mt_enter_blocked(m)
+
+cdef inline void mt_blocked_leave(MutatorThread* m) noexcept nogil:
+    mt_leave_blocked(m)
+    mt_safepoint(m)

@@ -22,7 +22,7 @@ from gcbench_core.heap cimport (HeapState, ManagedHeap, MarkStack, Object, obj_s
                                 mark_stack_push, mark_stack_free, gcb_thread_cpu_ns, gcb_prefetch,
                                 gcb_load_int, gcb_store_int, gcb_load_i64, gcb_store_i64,
                                 gcb_unlikely, heap_fail, heap_check_interrupt, heap_sigint_pending,
-                                ERR_INTERNAL, PREFETCH_DEPTH, goroutine_count_scan)
+                                ERR_INTERNAL, PREFETCH_DEPTH, MAX_STACK_SLOTS, goroutine_count_scan)
 
 cdef extern from "<pthread.h>" nogil:
     ctypedef struct pthread_attr_t:
@@ -279,7 +279,7 @@ cdef inline void grey_root(HeapState* heap, PMMarker* m, Object* obj) noexcept n
             mark_stack_push(&m.grey, obj)
 
 cdef int64_t parmark_mark(HeapState* heap, ParMark* pm, int64_t* cpu_ns, int64_t* helper_objects) noexcept nogil:
-    cdef int i
+    cdef int i, t
     cdef int64_t j, total = 0
     cdef PMMarker* m0 = &pm.markers[0]
     cdef PMBlock* b
@@ -314,6 +314,9 @@ cdef int64_t parmark_mark(HeapState* heap, ParMark* pm, int64_t* cpu_ns, int64_t
     # roots: the stack slots, the globals, the extra root ranges (world stopped)
     for i in range(heap.roots.nstack):
         grey_root(heap, m0, heap.roots.stack[i])
+    for t in range(heap.mt.count):       # every mutator thread's stack
+        for i in range(MAX_STACK_SLOTS):
+            grey_root(heap, m0, heap.mt.list[t].stack[i])
     goroutine_count_scan(heap, True, True)    # parked stacks are an extra root range (below)
     for i in range(heap.roots.nglobals):
         grey_root(heap, m0, heap.roots.globals[i])

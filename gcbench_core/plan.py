@@ -27,6 +27,7 @@ class PlanConstraints:
     uses_arena: bool = True          # objects live in the managed arena (so --verify can check them)
     one_run_per_process: bool = False  # state outlives a run in the process (libgc's one heap)
     honours_stress: bool = True      # --stress N forces a collection every N allocations
+    multi_mutator: bool = False      # runs workloads with several mutator threads (threads=N)
 
     def __post_init__(self):
         if self.barrier not in BARRIERS:

@@ -9,7 +9,7 @@ from gcbench_core.heap cimport (HeapState, VerifierState, Span, Object, MarkStac
                                 bump_charged, bump_objects as bump_objects_of,
                                 mark_stack_push, mark_stack_free, gcb_now_ns, gcb_ctz64,
                                 heap_interrupt_requested,
-                                PAGE_SHIFT, HEADER_BYTES, SPAN_FREE, SPAN_LARGE,
+                                PAGE_SHIFT, HEADER_BYTES, SPAN_FREE, SPAN_LARGE, MAX_STACK_SLOTS,
                                 ERR_NONE, ERR_INTERNAL, ERR_HEAP_CORRUPTION)
 from gcbench_core.spaces.pages cimport map_zeroed, unmap, span_release_pages
 from gcbench_core.spaces.sizeclass cimport span_allocated_count
@@ -132,6 +132,10 @@ cdef void describe_root(HeapState* heap, uint32_t number, char* buf, size_t size
             snprintf(buf, size, "extra root %d[%u]", i, number)
             return
         number -= <uint32_t>heap.roots.extra_roots[i].count
+    if number < <uint32_t>(heap.mt.count * MAX_STACK_SLOTS):
+        snprintf(buf, size, "thread %d stack slot %u", heap.mt.list[number // MAX_STACK_SLOTS].id,
+                 number % MAX_STACK_SLOTS)
+        return
     snprintf(buf, size, "a root")
 
 # "global 0 -> 0x...[slot 1] -> 0x...[slot 0] -> 0x..." for entry `e` (at most 12 hops
@@ -242,6 +246,12 @@ cdef void heap_verify(HeapState* heap, bint check_marks) noexcept nogil:
     for i in range(heap.roots.nextra_roots):
         for j in range(heap.roots.extra_roots[i].count):
             obj = heap.roots.extra_roots[i].slots[j]
+            if obj != NULL and not verify_root(heap, obj, root_number, check_marks):
+                return
+            root_number += 1
+    for i in range(heap.mt.count):       # the mutator threads' stacks (world stopped)
+        for j in range(MAX_STACK_SLOTS):
+            obj = heap.mt.list[i].stack[j]
             if obj != NULL and not verify_root(heap, obj, root_number, check_marks):
                 return
             root_number += 1

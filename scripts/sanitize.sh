@@ -5,8 +5,10 @@
 #                                                  poisoning of freed objects), whole suite
 #                                                  but the pyperf benchmark-script smoke tests
 #   scripts/sanitize.sh thread  [PYTEST ARGS...]   ThreadSanitizer, the concurrent tests
-#                                                  (names matching tricolor or concurrent,
-#                                                  the parallel markers: test_markers)
+#                                                  (names matching tricolor, concurrent,
+#                                                  test_markers: the parallel markers,
+#                                                  test_threads, test_pool_threads: the mutator
+#                                                  threads and the Pool's Ps)
 #                                                  and the core tests as a smoke test
 #   scripts/sanitize.sh debug   [PYTEST ARGS...]   debug build only (assertions, poison)
 #
@@ -90,7 +92,7 @@ fi
 
 if [ $# -eq 0 ]; then
     case "$mode" in
-        thread) set -- tests -k "tricolor or concurrent or test_core or test_markers" ;;
+        thread) set -- tests -k "tricolor or concurrent or test_core or test_markers or test_threads or test_pool_threads" ;;
         # the benchmark-script smoke tests run pyperf, whose worker processes get a
         # cleaned environment (no LD_PRELOAD), so the sanitizer runtime cannot load first
         *)      set -- tests --ignore=tests/test_benchmark_scripts.py ;;

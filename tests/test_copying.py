@@ -140,9 +140,11 @@ def test_verifier_catches_a_stale_pointer_into_from_space():
                     on_heap=lambda heap: heap.corrupt_at(2, "free-reachable"))
 
 
-def test_mt_gcbench_threads_is_held_at_one(cli):
-    proc = cli("run", "-c", "marksweep", "-w", "mt-gcbench", "--param", "threads=2")
+def test_mt_gcbench_threads_refused_by_a_copying_plan(cli):
+    # semispace runs one mutator thread (PlanConstraints.multi_mutator): one line, exit 2
+    proc = cli("run", "-c", "semispace", "-w", "mt-gcbench", "--param", "threads=2")
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "threads=2" in proc.stderr
 
 
 def test_gencopy_appel_nursery_counts_free_slots_of_the_mature_space():

@@ -18,13 +18,17 @@ def gctrace_lines(result):
     pause of the cycle (for a single stop-the-world collection, A is the pause and B and
     C are 0); H0 is the heap in use at the start, H1 at the end of marking, L the marked
     live heap; G the goal this cycle aimed at (a minor collection has none: "Y MB young,
-    S% survived" instead); N P is GOMAXPROCS (--procs).  P is GC CPU
+    S% survived" instead); N P is GOMAXPROCS (--procs).  With several mutator threads the
+    line ends with "stopping A+C ms": the time to safepoint of the first and last pause
+    (request until the last thread stopped; inside A and C).  P is GC CPU
     since the start of the run in Go's sense: assists, dedicated and fractional marking
     and pauses x N, over wall time x N (idle marking and sweeping left out, as Go does).
     """
     pause_starts = np.asarray(result["pause_starts_ns"], dtype=np.int64)
     pause_lengths = np.asarray(result["pauses_ns"], dtype=np.int64)
     pause_cycles = np.asarray(result.get("pause_cycles", []), dtype=np.int64)
+    stopping = np.asarray(result.get("pause_stopping_ns") or [0] * len(pause_lengths), dtype=np.int64)
+    threaded = bool(stopping.size and stopping.max() > 0)
     gc_ns = 0
     procs = int(result.get("procs") or result.get("counters", {}).get("procs") or 1)
     lines = []
@@ -49,7 +53,8 @@ def gctrace_lines(result):
             f"{goal_text}, {procs} P" + (" (forced)" if cycle.get("forced") else "")
             + _generation_note(result, mine)
             + (f" ({cycle['kind']})" if cycle.get("kind", "full") != "full" else "")
-            + _markers_note(cycle))
+            + _markers_note(cycle)
+            + (_stopping_note(stopping, mine) if threaded else ""))
     return lines
 
 
@@ -64,6 +69,13 @@ def _markers_note(cycle):
     share = 100.0 * cycle.get("mark_helper_objects", 0) / max(cycle.get("live_objects", 0), 1)
     return (f" (markers {markers}: {cycle.get('mark_cpu_ns', 0) / 1e6:.3f} ms cpu / "
             f"{cycle.get('mark_ns', 0) / 1e6:.3f} ms mark, {share:.0f}% by the others)")
+
+
+def _stopping_note(stopping, mine):
+    """", stopping A+C ms": the time to safepoint of the cycle's first and last pause."""
+    first = stopping[mine[0]] if mine.size else 0
+    last = stopping[mine[-1]] if mine.size > 1 else 0
+    return f", stopping {first / 1e6:.3f}+{last / 1e6:.3f} ms"
 
 
 def _goal_text(cycle):

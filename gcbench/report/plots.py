@@ -254,6 +254,7 @@ def _plot_timeline(group, styles):
     kinds_seen = []
     heap_axes = []
     arena_shown = False
+    stopping_shown = False
     mib = float(1 << 20)
     for ax, (label, r) in zip(axes, shown):
         colour = styles.colour(label)
@@ -279,6 +280,11 @@ def _plot_timeline(group, styles):
                 kinds_seen.append(kind)
             ax.scatter(starts[sel], durs[sel], marker=PAUSE_KIND_MARKERS.get(kind, "o"), s=22,
                        color=colour, edgecolors="black", linewidths=0.4, zorder=3)
+        stops = np.asarray(r.get("pause_stopping_ns") or [], dtype=np.float64) / 1e6
+        if stops.size == durs.size and stops.size and stops.max() > 0:
+            # the stopping part of each pause (time to safepoint), under its pause's mark
+            ax.scatter(starts[stops > 0], stops[stops > 0], marker="_", s=40, color=colour, zorder=3)
+            stopping_shown = True
         # the pause axis in front of the heap axis, so marks are drawn over the curve
         ax.set_zorder(hx.get_zorder() + 1)
         ax.patch.set_visible(False)
@@ -302,6 +308,9 @@ def _plot_timeline(group, styles):
                             label="heap size (GOGC off: collects when full)"))
     extra += [Line2D([], [], linestyle="none", marker=PAUSE_KIND_MARKERS.get(k, "o"), color="#BBBBBB",
                      markeredgecolor="black", label=f"pause: {k}") for k in kinds_seen]
+    if stopping_shown:
+        extra.append(Line2D([], [], linestyle="none", marker="_", color="#555555",
+                            label="its stopping part (time to safepoint)"))
     _series_legend(fig, styles, [l for l, _ in shown], extra)
     _suptitle(fig, group.title("Timeline of pauses and heap", [r for _, r in shown]))
     return fig

@@ -61,13 +61,19 @@ def trace_events(result):
 
     cycles_of_pause = result.get("pause_cycles") or [None] * len(result["pauses_ns"])
     kinds = result.get("pause_kinds") or ["stw-collect"] * len(result["pauses_ns"])
+    stopping = result.get("pause_stopping_ns") or [0] * len(result["pauses_ns"])
     pauses_in_cycle = {}
-    for start, length, kind, cycle in zip(result["pause_starts_ns"], result["pauses_ns"], kinds,
-                                          cycles_of_pause):
+    for start, length, kind, cycle, stop in zip(result["pause_starts_ns"], result["pauses_ns"], kinds,
+                                                cycles_of_pause, stopping):
         pauses_in_cycle[cycle] = pauses_in_cycle.get(cycle, 0) + 1
         timed.append({"ph": "X", "pid": PID, "tid": TID_MUTATOR, "cat": "gc,pause", "name": kind,
                       "ts": _us(start), "dur": _us(length),
-                      "args": {"cycle": cycle, "duration_ns": length}})
+                      "args": {"cycle": cycle, "duration_ns": length, "stopping_ns": stop}})
+        if stop > 0:
+            # the stopping part of the pause: the request until the last thread stopped
+            timed.append({"ph": "X", "pid": PID, "tid": TID_MUTATOR, "cat": "gc,pause,stopping",
+                          "name": "stopping (time to safepoint)", "ts": _us(start),
+                          "dur": _us(min(stop, length)), "args": {"cycle": cycle, "stopping_ns": stop}})
 
     cycle_log = result.get("cycle_log") or []
     timed.append(_counter("heap in use", 0, 0))

@@ -178,6 +178,12 @@ def make_config(collector, workload, params=None, opts=None, seed=1, heap=DEFAUL
     stress = parse_stress(stress)
     if verify and not centry.constraints.supports_verify:
         raise UsageError(f"--verify checks the arena heap; collector {centry.name!r} allocates outside it")
+    threads = resolved_params.get("threads", 1)
+    if isinstance(threads, int) and threads > 1 and not centry.constraints.multi_mutator:
+        supported = ", ".join(e.name for e in registry.collectors().values()
+                             if e.available and e.constraints.multi_mutator)
+        raise UsageError(f"collector {centry.name!r} runs one mutator thread; threads={threads} "
+                         f"needs one of: {supported}")
     return RunConfig(collector=centry.name, opts=resolved_opts, workload=wentry.name,
                      params=resolved_params, seed=seed, heap_bytes=heap_bytes, gogc=gogc,
                      verify=bool(verify), stress=stress, checkmark=bool(checkmark),

@@ -4,6 +4,7 @@ The kernel records every mutator operation while the workload runs; afterwards t
 records are written as a text or binary trace (io.traces) that `gcbench run --trace`
 replays bit for bit.  This module prints nothing.
 """
+from ..errors import UsageError
 from ..io import traces
 from ..units import check_output_file
 from .runner import run_config
@@ -14,6 +15,10 @@ def record(config, path, fmt=None):
 
     Returns (result, records, fmt): the run's result dict, the recorded operations and
     the format written."""
+    threads = config.params.get("threads", 1)
+    if isinstance(threads, int) and threads > 1:
+        raise UsageError(f"gcbench record runs one mutator thread: threads={threads} would leave the "
+                         "threads' operations out of the trace (a trace is one operation stream)")
     fmt = traces.format_for(path, fmt)
     check_output_file(path, "trace output")
     holder = {}

@@ -170,6 +170,9 @@ def collect_result(managed, config, extra, kind_names, cycle_kind_names=("full",
         "pause_starts_ns": (pauses["start_ns"] - start).tolist(),
         "pause_kinds": [kind_names[k] for k in pauses["kind"]],
         "pause_cycles": pauses["cycle"].tolist(),
+        # per pause, its time to safepoint: from the stop request until the last mutator
+        # thread stopped (0 with one mutator thread; Go's /sched/pauses/stopping/gc)
+        "pause_stopping_ns": pauses["stopping_ns"].tolist(),
         "wall_s": wall_ns / 1e9,
         "verify_s": counters["verify_ns"] / 1e9,
         "mutator_s": max(wall_ns - gc_on_mutator_ns, 0) / 1e9,

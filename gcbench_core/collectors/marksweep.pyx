@@ -28,7 +28,7 @@ OPTIONS = {
                 "help": "mark threads in the pause: the pausing thread plus markers-1 helper "
                         "threads, work stealing between them (1: the single-threaded mark)"},
 }
-CONSTRAINTS = PlanConstraints()
+CONSTRAINTS = PlanConstraints(multi_mutator=True)
 
 ctypedef struct MarkSweepState:
     int64_t stress_count

@@ -12,7 +12,8 @@ from gcbench_core.heap cimport ManagedHeap, collector_init
 NAME = "nogc"
 DESCRIPTION = "never collects: the mutator's own cost (needs a heap that holds every allocation)"
 OPTIONS = {}
-CONSTRAINTS = PlanConstraints(reclaims_exactly=False, honours_stress=False)     # never frees
+CONSTRAINTS = PlanConstraints(reclaims_exactly=False, honours_stress=False,    # never frees
+                             multi_mutator=True)
 
 def attach(ManagedHeap heap, dict opts):
     collector_init(heap, NAME)

@@ -59,6 +59,17 @@ mutator drains everything it can reach.  The cycle's bookkeeping (record, pauses
 goal, verification) is the heap's cycle room (gcbench_core/cycle); full collections are its
 heap_collect_stw.
 goal_overruns counts cycles in which the heap passed the goal while marking.
+
+Mutator threads (mt-gcbench threads=N): every call into this plan from a thread holds the
+heap lock (heap.pyx), so the hooks' marker (`mut`) and the cycle state are serialised;
+each pause stops the other threads with the heap's handshake (heap_stop_world: timed from
+the request, time to safepoint recorded).  Each thread has its own grey buffer for its
+write barrier (ThreadMark in MutatorThread.gc_local), handed to the shared queue a block
+at a time, and, with the hybrid barrier, its own "stack is grey" flag: mark start greys
+every thread's stack, and each thread scans its own at its next safepoint (Go scans each
+goroutine's stack at its own safepoint).  Mark termination, in its pause, scans any stack
+still grey (every stack under dijkstra), takes every thread's buffered grey objects and
+drains.  A thread that leaves hands its buffer to the shared queue.
 Counters: background_mark_ns is the workers' busy wall time, background_cpu_ns their thread
 CPU time (both summed over the workers); assist_ns is all marking on the mutator's thread
 outside pauses (assists, incremental steps, finishing a cycle for runtime.GC());
@@ -74,6 +85,8 @@ from libc.stdlib cimport calloc, malloc, free, abort
 from libc.string cimport memcpy
 from libc.stdio cimport fprintf, stderr
 from gcbench_core.heap cimport (HeapState, ManagedHeap, MarkStack, Object, collector_init,
+                                MutatorThread, heap_stop_world, heap_start_world, heap_current_thread,
+                                MAX_STACK_SLOTS,
                                 gcb_now_ns, gcb_thread_cpu_ns,
                                 gcb_load_ptr, gcb_load_int,
                                 gcb_store_int, gcb_load_i64, gcb_store_i64, gcb_unlikely, gcb_fetch_add_i64,
@@ -122,7 +135,7 @@ OPTIONS = {
                         "(mode=incremental runs without it: it reads clocks)"},
 }
 # hybrid (the default) deletes and inserts; its deletion half is the snapshot (SATB)
-CONSTRAINTS = PlanConstraints(barrier="satb", concurrent=True)
+CONSTRAINTS = PlanConstraints(barrier="satb", concurrent=True, multi_mutator=True)
 
 cdef extern from "<pthread.h>" nogil:
     ctypedef unsigned long pthread_t
@@ -229,6 +242,23 @@ ctypedef struct TricolorState:
 cdef inline TricolorState* state_of(HeapState* heap) noexcept nogil:
     return <TricolorState*>heap.collector.state
 
+# A mutator thread's part (MutatorThread.gc_local): its barrier's grey buffer and counts,
+# written by the thread, read by a pause (world stopped) and when it leaves.
+ctypedef struct ThreadMark:
+    Marker grey              # objects its barrier shaded, not yet handed over
+    int stack_grey           # hybrid: its stack is grey (not yet scanned) this cycle
+    int64_t buffered         # atomic: objects in `grey` (read by try_terminate)
+    int64_t barrier_calls
+    int64_t barrier_shades
+
+cdef inline ThreadMark* thread_mark(MutatorThread* t) noexcept nogil:
+    if t.gc_local == NULL:
+        t.gc_local = calloc(1, sizeof(ThreadMark))
+        if t.gc_local == NULL:
+            fprintf(stderr, b"gcbench: out of memory for a thread's grey buffer\n")
+            abort()
+    return <ThreadMark*>t.gc_local
+
 
 # ---------------------------------------------------------------------------
 # Shading and scanning (both threads)
@@ -279,6 +309,12 @@ cdef void scan_stack(HeapState* heap, Marker* m, bint in_pause) noexcept nogil:
         gcb_fetch_add_i64(&heap.goroutines.scan_slots, heap.goroutines.k)
         if in_pause:
             gcb_fetch_add_i64(&heap.goroutines.scan_pause_slots, heap.goroutines.k)
+
+cdef void scan_thread_stack(HeapState* heap, Marker* m, MutatorThread* t) noexcept nogil:
+    cdef int i
+    for i in range(MAX_STACK_SLOTS):
+        if t.stack[i] != NULL:
+            marker_shade(heap, m, t.stack[i])
 
 cdef void scan_globals(HeapState* heap, Marker* m) noexcept nogil:
     cdef int i
@@ -518,8 +554,86 @@ cdef void tc_write_barrier(HeapState* heap, Object** slot, Object* new_value) no
         if st.stack_grey:
             shade_from_mutator(heap, st, new_value)
 
-# Hybrid: the mutator scans its own stack at its first safepoint after mark start.
+# The barrier's slow path on a mutator thread: as above, into the thread's own buffer,
+# which goes to the shared queue a block at a time.
+cdef void tc_thread_write_barrier(HeapState* heap, MutatorThread* t, Object** slot, Object* new_value) noexcept nogil:
+    cdef TricolorState* st = state_of(heap)
+    cdef ThreadMark* tm = thread_mark(t)
+    tm.barrier_calls += 1
+    if st.barrier == BARRIER_DIJKSTRA:
+        thread_shade(heap, st, tm, new_value)
+    elif st.barrier == BARRIER_YUASA:
+        thread_shade(heap, st, tm, slot[0])
+    elif st.barrier == BARRIER_HYBRID:
+        thread_shade(heap, st, tm, slot[0])
+        if tm.stack_grey:
+            thread_shade(heap, st, tm, new_value)
+
+cdef inline void thread_shade(HeapState* heap, TricolorState* st, ThreadMark* tm, Object* obj) noexcept nogil:
+    if obj != NULL and marker_shade(heap, &tm.grey, obj):
+        tm.barrier_shades += 1
+        if tm.grey.grey.length >= BLOCK_OBJECTS:
+            queue_put(st, &tm.grey, 0)
+        gcb_store_i64(&tm.buffered, tm.grey.grey.length)
+
+# At the thread's own safepoint while marking (heap lock held): its buffer goes to the
+# shared queue, so that marking, not the termination pause, blackens what it shaded.
+cdef void flush_own_buffer(HeapState* heap, TricolorState* st) noexcept nogil:
+    cdef MutatorThread* t
+    cdef ThreadMark* tm
+    if heap.mt.count == 0:
+        return
+    t = heap_current_thread()
+    if t == NULL or t.gc_local == NULL:
+        return
+    tm = <ThreadMark*>t.gc_local
+    if tm.grey.grey.length > 0:
+        queue_put(st, &tm.grey, 0)
+        gcb_store_i64(&tm.buffered, 0)
+
+# A thread's buffer and counts into the cycle's (world stopped, or the thread leaving).
+cdef void take_thread_mark(HeapState* heap, TricolorState* st, ThreadMark* tm) noexcept nogil:
+    cdef Marker* m = &st.mut
+    while tm.grey.grey.length > 0:
+        tm.grey.grey.length -= 1
+        mark_stack_push(&m.grey, tm.grey.grey.items[tm.grey.grey.length])
+    m.marked_bytes += tm.grey.marked_bytes
+    m.marked_objects += tm.grey.marked_objects
+    m.scanned_bytes += tm.grey.scanned_bytes
+    reset_marker(&tm.grey)
+    gcb_store_i64(&tm.buffered, 0)
+    heap.barrier_slow_calls += tm.barrier_calls
+    heap.barrier_shades += tm.barrier_shades
+    tm.barrier_calls = 0
+    tm.barrier_shades = 0
+
+# A thread leaves the heap (heap lock held, no stop in effect): its buffer goes to the
+# cycle (the shared queue while marking), its counts to the heap's.
+cdef void tc_thread_exit(HeapState* heap, MutatorThread* t) noexcept nogil:
+    cdef TricolorState* st = state_of(heap)
+    cdef ThreadMark* tm = <ThreadMark*>t.gc_local
+    if tm == NULL:
+        return
+    take_thread_mark(heap, st, tm)
+    if st.mode == MODE_CONCURRENT and st.worker_running:
+        queue_put(st, &st.mut, 0)
+    mark_stack_free(&tm.grey.grey)
+    free(tm)
+    t.gc_local = NULL
+
+# Hybrid: the mutator scans its own stack at its first safepoint after mark start (on a
+# mutator thread: that thread's stack, into the hooks' marker; the heap lock is held).
 cdef inline void scan_own_stack_if_grey(HeapState* heap, TricolorState* st) noexcept nogil:
+    cdef MutatorThread* t
+    cdef ThreadMark* tm
+    if heap.mt.count > 0:
+        t = heap_current_thread()
+        if t != NULL:
+            tm = thread_mark(t)
+            if tm.stack_grey:
+                scan_thread_stack(heap, &st.mut, t)
+                tm.stack_grey = 0
+            return
     if st.stack_grey:
         scan_stack(heap, &st.mut, st.phase == PHASE_TERMINATE)
         st.stack_grey = 0
@@ -594,6 +708,7 @@ cdef void mark_start(HeapState* heap, TricolorState* st) noexcept nogil:
         overhead = <double>(heap.pages.pages_in_use * <int64_t>PAGE_SIZE) / in_use
     if st.mode == MODE_CONCURRENT:
         start_worker(heap, st)
+    heap_stop_world(heap)                     # mutator threads: the handshake
     t0 = cycle_begin(heap, False)             # the pause starts (Pool cleanup runs here)
     reset_marker(&st.mut)
     heap_set_allocate_black(heap, True)       # (releases the current spans: counts exact)
@@ -603,8 +718,12 @@ cdef void mark_start(HeapState* heap, TricolorState* st) noexcept nogil:
     gcb_store_int(&heap.barrier_on, 1 if st.barrier != BARRIER_NONE else 0)
     if st.barrier == BARRIER_HYBRID:
         st.stack_grey = 1                     # scanned by the mutator at its next safepoint
+        for i in range(heap.mt.count):        # ... and every thread's by that thread
+            thread_mark(heap.mt.list[i]).stack_grey = 1
     else:
         scan_stack(heap, &st.mut, True)
+        for i in range(heap.mt.count):
+            scan_thread_stack(heap, &st.mut, heap.mt.list[i])
     # parked goroutines: scanned concurrently from the restart on (goroutines.pyx); in the
     # pause only a new generation, O(1)
     heap.goroutines.gen += 1
@@ -623,6 +742,7 @@ cdef void mark_start(HeapState* heap, TricolorState* st) noexcept nogil:
     pthread_mutex_unlock(&st.lock)
     t1 = gcb_now_ns()
     cycle_pause(heap, PAUSE_MARK_START, t0, t1)
+    heap_start_world(heap)
     # Wake the worker only after the restart (as Go starts its mark workers once the world
     # runs): a wakeup can make the scheduler preempt the waker, which inside the pause
     # would stretch it by a time slice.
@@ -640,11 +760,24 @@ cdef void mark_termination(HeapState* heap, TricolorState* st, bint forced) noex
     cdef int i
     cdef CycleResult r
     cdef Marker* m = &st.mut
-    t0 = gcb_now_ns()
+    cdef MutatorThread* t
+    cdef ThreadMark* tm
+    heap_stop_world(heap)                     # mutator threads: the handshake
+    t0 = heap.mt.request_ns if heap.mt.request_ns != 0 else gcb_now_ns()
     # The world is stopped (we are the mutator, the worker is idle and will not take work).
     if st.barrier == BARRIER_DIJKSTRA:
         scan_stack(heap, m, True)             # stack slots had no barrier: rescan
     scan_own_stack_if_grey(heap, st)
+    if st.stack_grey:                         # (mutator 0's, when a thread terminates)
+        scan_stack(heap, m, True)
+        st.stack_grey = 0
+    for i in range(heap.mt.count):            # every thread: its stack if grey, its buffer
+        t = heap.mt.list[i]
+        tm = thread_mark(t)
+        if st.barrier == BARRIER_DIJKSTRA or tm.stack_grey:
+            scan_thread_stack(heap, m, t)
+            tm.stack_grey = 0
+        take_thread_mark(heap, st, tm)
     if claim_roots(st):
         scan_globals(heap, m)
     scan_parked_goroutines(heap, m, INT64_MAX)   # none left: termination waits for them
@@ -684,6 +817,7 @@ cdef void mark_termination(HeapState* heap, TricolorState* st, bint forced) noex
     gcb_store_int(&st.phase, PHASE_IDLE)
     pthread_mutex_unlock(&st.lock)
     cycle_end(heap, PAUSE_MARK_TERMINATION, t0, &r)
+    heap_start_world(heap)
     # proportional sweep: spread the spans to sweep over the allocation before the trigger
     st.sweep_pending = 1
     st.sweep_spans_per_poll = pacer_sweep_spans_per_poll(&heap.pacer, pages, heap_in_use(heap), st.poll_bytes)
@@ -705,10 +839,31 @@ cdef void finish_marking(HeapState* heap, TricolorState* st, bint forced) noexce
         pthread_mutex_unlock(&st.lock)
     mark_termination(heap, st, forced)
 
+# Mutator threads: does some thread still hold grey work (hybrid: its stack is grey; any
+# barrier: its buffer holds shaded objects)?  Each such thread is asked to poll at its
+# next operation, where it scans its own stack and hands its buffer over (Go asks a
+# goroutine to scan its stack at its next safepoint, and flushes every P's buffers before
+# mark termination); termination waits for them, so that the termination pause has
+# little left to mark.  Heap lock held (the thread list changes only under it and the
+# handshake lock).
+cdef bint threads_hold_grey(HeapState* heap) noexcept nogil:
+    cdef bint grey = False
+    cdef int i
+    cdef ThreadMark* tm
+    for i in range(heap.mt.count):
+        tm = <ThreadMark*>heap.mt.list[i].gc_local
+        if tm != NULL and (tm.stack_grey or gcb_load_i64(&tm.buffered) > 0):
+            gcb_store_i64(&heap.mt.list[i].next_poll_ops, 0)
+            grey = True
+    return grey
+
 # At a safepoint during marking: declare termination if nobody has grey work left.
 cdef bint try_terminate(HeapState* heap, TricolorState* st) noexcept nogil:
     cdef bint done
     scan_own_stack_if_grey(heap, st)
+    flush_own_buffer(heap, st)
+    if heap.mt.count > 0 and threads_hold_grey(heap):
+        return False
     if st.mut.grey.length > 0:
         if st.mode == MODE_CONCURRENT and st.worker_running:
             queue_put(st, &st.mut, 0)
@@ -876,6 +1031,8 @@ def attach(ManagedHeap heap, dict opts):
     h.collector.out_of_memory = tc_out_of_memory
     h.collector.collect = tc_collect
     h.collector.write_barrier = tc_write_barrier
+    h.collector.thread_write_barrier = tc_thread_write_barrier
+    h.collector.thread_exit = tc_thread_exit
     h.collector.finish = tc_finish
     h.collector.destroy = tc_destroy
     if st.nworkers > 1:

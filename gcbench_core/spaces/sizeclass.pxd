@@ -29,7 +29,12 @@ from gcbench_core.heap cimport HeapState, Span, Object, obj_index, gcb_popcount6
 # Set up the size classes (Go's runtime/sizeclasses.go from 16 bytes) and empty classes.
 cdef void sizeclass_init(HeapState* heap) noexcept nogil
 cdef Object* sizeclass_alloc(HeapState* heap, uint32_t nbytes) noexcept nogil
-# Give back every current span's bump run (counts become exact).
+# The same over a mutator thread's allocation cache `current` (heap lock held).
+cdef Object* sizeclass_alloc_from(HeapState* heap, Span** current, uint32_t nbytes) noexcept nogil
+# Give back (sync, then list) every span of one allocation cache.
+cdef void sizeclass_release_cache(HeapState* heap, Span** current) noexcept nogil
+# Give back every current span's bump run (counts become exact); these two cover the
+# run's own allocation cache and every registered mutator thread's (world stopped).
 cdef void sizeclass_sync_current(HeapState* heap) noexcept nogil
 # ... and put every current span back on its swept list (before a flip, or to change
 # the allocation flags of the spans the fast path takes next).

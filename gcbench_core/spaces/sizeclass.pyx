@@ -56,9 +56,12 @@ cdef void sizeclass_init(HeapState* heap) noexcept nogil:
     sc.empty_span.alloc_cache = 0
 
 cdef void sizeclass_sync_current(HeapState* heap) noexcept nogil:
-    cdef int c
+    cdef int c, t
     for c in range(1, heap.sizeclass.nclasses):
         span_sync(heap, heap.sizeclass.current[c])
+    for t in range(heap.mt.count):       # the mutator threads' caches (world stopped)
+        for c in range(1, heap.sizeclass.nclasses):
+            span_sync(heap, heap.mt.list[t].current[c])
 
 # Claim the next free index of `s` at or after freeindex, keeping alloc_cache in step
 # (Go's nextFreeIndex); nelems when the span is full.  Everything below freeindex is
@@ -229,31 +232,40 @@ cdef Span* find_span_for_class(HeapState* heap, uint32_t c) noexcept nogil:
     return s
 
 cdef void sizeclass_release_current(HeapState* heap) noexcept nogil:
+    cdef int t
+    sizeclass_release_cache(heap, heap.sizeclass.current)
+    for t in range(heap.mt.count):       # the mutator threads' caches (world stopped)
+        sizeclass_release_cache(heap, heap.mt.list[t].current)
+
+cdef void sizeclass_release_cache(HeapState* heap, Span** current) noexcept nogil:
     cdef int c
     cdef Span* s
     for c in range(1, heap.sizeclass.nclasses):
-        s = heap.sizeclass.current[c]
+        s = current[c]
         if s != &heap.sizeclass.empty_span:
             span_sync(heap, s)
             put_swept(heap, s)
-            heap.sizeclass.current[c] = &heap.sizeclass.empty_span
+            current[c] = &heap.sizeclass.empty_span
 
 # The allocation slow path of a small object (Go's nextFree + mcentral.cacheSpan): take
 # the next free slot of the class's current span, else refill the class; set up a bump
 # run from the slot on.  NULL (after heap_fail) when the heap is exhausted.
 cdef Object* sizeclass_alloc(HeapState* heap, uint32_t nbytes) noexcept nogil:
+    return sizeclass_alloc_from(heap, heap.sizeclass.current, nbytes)
+
+cdef Object* sizeclass_alloc_from(HeapState* heap, Span** current, uint32_t nbytes) noexcept nogil:
     cdef uint32_t c, index
     cdef Span* s
     cdef Object* obj
     cdef char msg[256]
     c = size_class_of(heap, nbytes)
-    s = heap.sizeclass.current[c]
+    s = current[c]
     span_sync(heap, s)
     index = span_take(s)
     while index >= s.nelems:
         if s != &heap.sizeclass.empty_span:
             put_swept(heap, s)
-            heap.sizeclass.current[c] = &heap.sizeclass.empty_span
+            current[c] = &heap.sizeclass.empty_span
         s = refill_class(heap, c)
         if s == NULL:
             snprintf(msg, 256, "heap exhausted: cannot allocate %u bytes; heap size %lld bytes, %lld bytes live after a full collection",
@@ -261,7 +273,7 @@ cdef Object* sizeclass_alloc(HeapState* heap, uint32_t nbytes) noexcept nogil:
             heap_fail(heap, ERR_HEAP_EXHAUSTED, msg)
             return NULL
         # the refill may have collected (out of memory) and flipped: re-read
-        heap.sizeclass.current[c] = s
+        current[c] = s
         s.alloc_flags = (ALLOC_CLEAR_SLOTS if s.needzero else 0) | (ALLOC_BLACK if heap.allocate_black else 0)
         index = span_take(s)
     if GCB_DEBUG:

@@ -12,15 +12,30 @@ N taken in turn from the same 256-entry power-law table (counter from 0), so tha
 garbage of scattered sizes sits between the nodes of a tree: fragmentation for
 non-moving collectors, copying work for moving ones.  A node is a header, two pointer
 slots and 8 payload bytes (i, j): Whippet's 32-byte Node.  A hole is pointer-free, a
-length word plus N words.  `threads` is held at 1 until the lab runs mutator threads.
+length word plus N words.
+
+`threads=N` (Whippet's NTHREADS) runs one whole benchmark (long-lived tree and array,
+then the tree construction) per mutator thread, N OS threads started here in nogil code,
+each with its own stack slots and allocation cache (heap.pxd MutatorThread); the run's
+own thread waits for them, blocked outside the heap.  Whippet runs one of the N on its
+main thread; here the main thread is mutator 0, whose allocation path takes no lock, so
+all N run on new threads.  At its end each thread publishes its long-lived tree and
+array in globals 2i and 2i+1, so that they stay live after the threads are gone: the
+live set after a final full collection is N trees and N arrays under every collector,
+whatever the interleaving.  threads=1 is the single-threaded benchmark on the run's
+own thread, exactly as before threads existed.
 
 Every temporary lives in a stack slot (the recursive builders use one slot per level),
 so a collection at any allocation sees every node under construction and can move it.
 """
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
-from gcbench_core.heap cimport HeapState, ManagedHeap, run_kernel
+from libc.stdlib cimport calloc, free
+from posix.time cimport nanosleep, timespec
+from gcbench_core.heap cimport (HeapState, ManagedHeap, run_kernel, MutatorThread, mt_run_threads,
+                                MAX_GLOBALS)
 from gcbench_core.mutator cimport (mut_alloc, mut_store, mut_clear, mut_drop, mut_load, mut_payload,
-                                   mut_tick)
+                                   mut_tick, mt_alloc, mt_store, mt_clear, mt_load, mt_payload, mt_tick,
+                                   mt_set_global, mt_blocked_enter, mt_blocked_leave)
 
 NAME = "mt-gcbench"
 DESCRIPTION = ("Whippet's mt-gcbench: GCBench with power-law 'hole' garbage between nodes "
@@ -36,8 +51,12 @@ PARAMS = (
      "help": "depth of the largest short-lived trees (Whippet: 16)"},
     {"name": "holes", "type": "bool", "default": True,
      "help": "allocate the power-law hole objects between nodes (false: plain GCBench without the stretch tree)"},
-    {"name": "threads", "type": "int", "default": 1, "min": 1, "max": 1,
-     "help": "mutator threads (Whippet's NTHREADS); held at 1 until the lab runs threads"},
+    {"name": "threads", "type": "int", "default": 1, "min": 1, "max": 32,
+     "help": "mutator threads (Whippet's NTHREADS), one benchmark each; collectors with "
+             "multi_mutator support it (1: the single-threaded benchmark on the run's thread)"},
+    {"name": "block_ms", "type": "int", "default": 0, "min": 0, "max": 60000,
+     "help": "threads > 1: the last thread first waits this long outside the heap (blocked on "
+             "I/O, as a goroutine in a syscall) before its benchmark; stops do not wait for it"},
 )
 
 # Whippet's power_law_distribution: each entry is the first integer accepted with
@@ -76,6 +95,7 @@ ctypedef struct Params:
     int min_depth
     int max_depth
     bint holes
+    int64_t block_ms
     uint64_t counter                 # Whippet's per-thread power-law counter
     int64_t hole_objects
     int64_t hole_bytes
@@ -158,6 +178,139 @@ cdef void kernel(void* arg) noexcept nogil:
             mut_drop(heap, R_TEMP, True)
         depth += 2
 
+# ---------------------------------------------------------------------------
+# The same benchmark on a mutator thread (mt_* operations over the thread's own stack).
+
+ctypedef struct ThreadParams:
+    MutatorThread* m
+    Params p                         # the benchmark's parameters and this thread's counters
+    int index                        # 0..threads-1: globals 2*index and 2*index + 1
+    bint blocks                      # this thread first waits block_ms outside the heap
+
+cdef inline void t_allocate_garbage(ThreadParams* t) noexcept nogil:
+    cdef uint32_t words
+    if not t.p.holes:
+        return
+    words = POWER_LAW[t.p.counter & 0xFF]
+    t.p.counter += 1
+    if words:
+        mt_alloc(t.m, R_HOLE, 0, 8 + 8 * words)
+        (<uint64_t*>mt_payload(t.m, R_HOLE))[0] = words
+        mt_clear(t.m, R_HOLE)
+        t.p.hole_objects += 1
+        t.p.hole_bytes += 16 + 8 * words
+
+cdef inline void t_alloc_node(MutatorThread* m, int r, int depth) noexcept nogil:
+    mt_alloc(m, r, NODE_SLOTS, NODE_PAYLOAD)
+    (<int*>mt_payload(m, r))[1] = depth
+
+cdef void t_populate(ThreadParams* t, int depth, int r) noexcept nogil:
+    cdef MutatorThread* m = t.m
+    if depth <= 0:
+        return
+    t_allocate_garbage(t)
+    t_alloc_node(m, r + 1, 0)
+    t_allocate_garbage(t)
+    t_alloc_node(m, r + 2, 0)
+    mt_store(m, r, 0, r + 1)
+    mt_store(m, r, 1, r + 2)
+    (<int*>mt_payload(m, r))[1] = depth
+    mt_clear(m, r + 2)
+    t_populate(t, depth - 1, r + 1)
+    mt_load(m, r + 1, r, 1)
+    t_populate(t, depth - 1, r + 1)
+    mt_clear(m, r + 1)
+
+cdef void t_make_tree(ThreadParams* t, int depth, int r) noexcept nogil:
+    cdef MutatorThread* m = t.m
+    if depth <= 0:
+        t_alloc_node(m, r, 0)
+        return
+    t_make_tree(t, depth - 1, r + 1)
+    t_make_tree(t, depth - 1, r + 2)
+    t_allocate_garbage(t)
+    t_alloc_node(m, r, depth)
+    mt_store(m, r, 0, r + 1)
+    mt_store(m, r, 1, r + 2)
+    mt_clear(m, r + 1)
+    mt_clear(m, r + 2)
+
+cdef void thread_kernel(void* arg) noexcept nogil:
+    cdef ThreadParams* t = <ThreadParams*>arg
+    cdef MutatorThread* m = t.m
+    cdef Params* p = &t.p
+    cdef int depth
+    cdef int64_t i, iters
+    cdef double* values
+    cdef timespec pause
+    if t.blocks and p.block_ms > 0:
+        mt_blocked_enter(m)
+        pause.tv_sec = p.block_ms // 1000
+        pause.tv_nsec = (p.block_ms % 1000) * 1000000
+        nanosleep(&pause, NULL)
+        mt_blocked_leave(m)
+    t_alloc_node(m, R_LONG_TREE, 0)
+    t_populate(t, p.long_lived_depth, R_LONG_TREE)
+    mt_alloc(m, R_ARRAY, 0, <uint32_t>(8 + p.array_len * 8))
+    values = (<double*>mt_payload(m, R_ARRAY)) + 1
+    for i in range(p.array_len // 2):
+        values[i] = 1.0 / i if i > 0 else 0.0
+    mt_tick(m)
+    depth = p.min_depth
+    while depth <= p.max_depth:
+        iters = 2 * tree_size(p.max_depth + 2) // tree_size(depth)
+        for i in range(iters):
+            t_alloc_node(m, R_TEMP, 0)
+            t_populate(t, depth, R_TEMP)
+            mt_clear(m, R_TEMP)
+        for i in range(iters):
+            t_make_tree(t, depth, R_TEMP)
+            mt_clear(m, R_TEMP)
+        depth += 2
+    mt_set_global(m, 2 * t.index, R_LONG_TREE)
+    mt_set_global(m, 2 * t.index + 1, R_ARRAY)
+
+ctypedef struct ThreadedRun:
+    HeapState* heap
+    int nthreads
+    MutatorThread* threads
+    ThreadParams* params
+    void** args
+
+cdef void threaded_kernel(void* arg) noexcept nogil:
+    cdef ThreadedRun* run = <ThreadedRun*>arg
+    mt_run_threads(run.heap, run.nthreads, run.threads, thread_kernel, run.args)
+
+cdef dict run_threads(ManagedHeap heap, Params* p, int nthreads):
+    cdef ThreadedRun run
+    cdef int i
+    run.heap = heap.state
+    run.nthreads = nthreads
+    run.threads = <MutatorThread*>calloc(nthreads, sizeof(MutatorThread))
+    run.params = <ThreadParams*>calloc(nthreads, sizeof(ThreadParams))
+    run.args = <void**>calloc(nthreads, sizeof(void*))
+    try:
+        if run.threads == NULL or run.params == NULL or run.args == NULL:
+            raise MemoryError()
+        for i in range(nthreads):
+            run.params[i].m = &run.threads[i]
+            run.params[i].p = p[0]
+            run.params[i].index = i
+            run.params[i].blocks = i == nthreads - 1
+            run.args[i] = &run.params[i]
+        run_kernel(heap, threaded_kernel, &run)
+        return {"hole_objects": sum(run.params[i].p.hole_objects for i in range(nthreads)),
+                "hole_bytes": sum(run.params[i].p.hole_bytes for i in range(nthreads)),
+                "threads": nthreads,
+                "thread_cpu_s": [run.threads[i].cpu_ns / 1e9 for i in range(nthreads)],
+                "thread_wall_s": [run.threads[i].wall_ns / 1e9 for i in range(nthreads)],
+                "thread_ops": [run.threads[i].ops for i in range(nthreads)]}
+    finally:
+        free(run.threads)
+        free(run.params)
+        free(run.args)
+
+
 def run(ManagedHeap heap, dict params, uint64_t seed):
     """Run mt-gcbench on `heap`.  The seed is unused: the benchmark is deterministic."""
     cdef Params p
@@ -167,6 +320,7 @@ def run(ManagedHeap heap, dict params, uint64_t seed):
     p.min_depth = params["min_depth"]
     p.max_depth = params["max_depth"]
     p.holes = params["holes"]
+    p.block_ms = params["block_ms"]
     p.counter = 0
     p.hole_objects = p.hole_bytes = 0
     if p.min_depth > p.max_depth:
@@ -175,5 +329,9 @@ def run(ManagedHeap heap, dict params, uint64_t seed):
         raise ValueError("array_len too large for one object")
     if 2 * (max(p.max_depth, p.long_lived_depth) + 2) + R_TEMP + 2 > 256:
         raise ValueError("max_depth too large for the mutator's stack slots")
+    if params["threads"] > 1:
+        if 2 * params["threads"] > MAX_GLOBALS:
+            raise ValueError(f"threads must be at most {MAX_GLOBALS // 2}")
+        return run_threads(heap, &p, params["threads"])
     run_kernel(heap, kernel, &p)
     return {"hole_objects": p.hole_objects, "hole_bytes": p.hole_bytes}

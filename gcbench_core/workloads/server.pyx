@@ -37,18 +37,34 @@ Every random choice comes from the seed and is drawn in request order, so pool=t
 pool=false make the same cache stores.  Without `rate` the whole run is deterministic
 (request i runs on worker i % workers) and does not depend on the collector; with `rate`
 the interleaving, and so which worker's pool a buffer comes from, follows the clock.
+
+Threads.  `threads=N` (N > 1) serves the requests on N mutator threads (heap.pxd
+MutatorThread, started in nogil code as mt-gcbench does; the run's own thread builds the
+cache, then waits outside the heap).  Thread t serves requests t, t+N, t+2N, ... with the
+workers w = t, t+N, ... (so `workers` >= N; each thread's workers run interleaved on it,
+as goroutines on one P), in the same pipeline as above, over its own stack slots.  With
+pool=true the pool has one P per thread (the thread's index; stealing happens between
+threads); the shared cache is reached from the global and written through the thread's
+barrier.  Each thread draws from its own generator (seeded from the seed and its
+index), so the cache stores differ from threads=1, and the interleaving of the threads'
+stores follows the clock.  No schedule (rate) with threads.  threads=1 is the run above,
+figures unchanged.  Collectors that run one mutator thread refuse threads > 1.
 """
 from libc.stdint cimport uint32_t, uint64_t, int64_t
 from libc.string cimport memset
 from posix.time cimport nanosleep, timespec
 import numpy as np
 
+from libc.stdlib cimport calloc, free
 from gcbench_core.heap cimport (HeapState, heap_check_interrupt, ManagedHeap, Object, run_kernel, obj_slots,
-                                gcb_now_ns, gcb_cpu_relax, HEADER_BYTES, MAX_STACK_SLOTS)
+                                gcb_now_ns, gcb_cpu_relax, gcb_load_ptr, HEADER_BYTES, MAX_STACK_SLOTS,
+                                MutatorThread, mt_run_threads, MAX_MUTATOR_THREADS)
 from gcbench_core.mutator cimport (mut_alloc, mut_store, mut_store_null, mut_load, mut_clear,
-                                   mut_drop, mut_set_global, mut_payload)
+                                   mut_drop, mut_set_global, mut_payload, mt_alloc, mt_store, mt_load,
+                                   mt_clear, mt_payload, mt_tick, mt_heap_write)
 from gcbench_core.rng cimport Rng, rng_seed, rng_below
-from gcbench_core.pool cimport Pool, pool_new, pool_destroy, pool_get, pool_put, pool_stats
+from gcbench_core.pool cimport (Pool, pool_new, pool_destroy, pool_get, pool_put, pool_get_mt,
+                                pool_put_mt, pool_stats)
 
 NAME = "server"
 DESCRIPTION = ("requests with a per-request buffer (optionally from a sync.Pool-style pool), "
@@ -72,6 +88,9 @@ PARAMS = (
      "help": "take each request's buffer from a Pool and give it back at the end"},
     {"name": "rate", "type": "float", "default": 0.0, "min": 0.0, "max": 1e9,
      "help": "requests per second on a fixed schedule (0: back to back, else at least 1); adds metered latency"},
+    {"name": "threads", "type": "int", "default": 1, "min": 1, "max": 64,
+     "help": "mutator threads serving the requests, the workers spread over them (at most "
+             "`workers`; no rate); collectors with multi_mutator support it (1: the run's thread)"},
 )
 
 # Most latency values the result keeps raw (evenly spaced in request order), for charts.
@@ -89,6 +108,7 @@ cdef enum:
     SPIN_BELOW_NS = 200000           # wait closer than this by spinning, not sleeping
     WAIT_SLICE_NS = 50000000         # longest sleep between Ctrl-C checks
     BIG_BUFFER = 65536               # buffers at least this large check Ctrl-C per request
+    THREAD_SEED_STEP = 0x9E3779B9    # thread t's generator: seed + step * (t + 1)
 
 ctypedef struct Params:
     HeapState* heap
@@ -265,6 +285,157 @@ cdef inline void finish_oldest(HeapState* heap, Rng* rng, Params* p, int64_t* fl
     idle_count[0] += 1
 
 
+# ---------------------------------------------------------------------------
+# The same requests on mutator threads (threads > 1): the mt_* operations over each
+# thread's own stack slots; the pool's P is the thread's index.
+
+ctypedef struct ThreadServer:
+    MutatorThread* m
+    Params* p
+    int index                        # this thread: requests index, index + nthreads, ...
+    int nthreads
+    int nworkers                     # this thread's workers (its requests in flight)
+    uint64_t checksum
+
+cdef inline void t_start_request(ThreadServer* t, int w, int64_t index) noexcept nogil:
+    cdef MutatorThread* m = t.m
+    cdef Params* p = t.p
+    cdef uint32_t k
+    if p.pool != NULL:
+        pool_get_mt(p.pool, m, t.index, buf_reg(w))
+    else:
+        mt_alloc(m, buf_reg(w), 0, p.buffer_payload)
+    memset(mt_payload(m, buf_reg(w)), <int>(index & 0xFF), p.buffer_payload)
+    mt_alloc(m, req_reg(w), p.small_objects, REQUEST_PAYLOAD)
+    (<int64_t*>mt_payload(m, req_reg(w)))[0] = index
+    for k in range(p.small_objects):
+        mt_alloc(m, R_SMALL, 0, p.small_bytes)
+        if p.small_bytes > 0:
+            memset(mt_payload(m, R_SMALL), <int>((index + k) & 0xFF), p.small_bytes)
+        mt_store(m, req_reg(w), k, R_SMALL)
+    mt_clear(m, R_SMALL)
+
+cdef inline void t_finish_request(ThreadServer* t, Rng* rng, int w) noexcept nogil:
+    cdef MutatorThread* m = t.m
+    cdef Params* p = t.p
+    cdef uint64_t sum = 0
+    cdef uint32_t k, i, j, pick, entry
+    cdef uint32_t kept[MAX_KEEP]
+    cdef Object* request = m.stack[req_reg(w)]
+    cdef Object* small
+    cdef unsigned char* data
+    data = <unsigned char*>mt_payload(m, buf_reg(w))
+    i = 0
+    while i < p.buffer_payload:
+        sum += data[i]
+        i += 64
+    for k in range(p.small_objects):
+        small = obj_slots(request)[k]
+        data = <unsigned char*>(obj_slots(small) + small.nslots)
+        for i in range(p.small_bytes):
+            sum += data[i]
+    (<uint64_t*>mt_payload(m, req_reg(w)))[1] = sum
+    t.checksum += sum
+    for k in range(p.cache_keep):
+        pick = <uint32_t>rng_below(rng, p.small_objects)
+        j = 0
+        while j < k:
+            if kept[j] == pick:
+                pick = (pick + 1) % p.small_objects
+                j = 0
+            else:
+                j += 1
+        kept[k] = pick
+        entry = <uint32_t>rng_below(rng, p.cache_objects)
+        mt_load(m, R_SMALL, req_reg(w), pick)
+        mt_heap_write(m, obj_slots(m.stack[req_reg(w)]) + pick, NULL)   # the cache owns it now
+        mt_tick(m)
+        mt_load(m, R_OLD, R_CACHE, entry)
+        mt_store(m, R_CACHE, entry, R_SMALL)
+        mt_clear(m, R_OLD)                       # the entry it replaced is garbage
+    mt_clear(m, R_SMALL)
+    mt_clear(m, req_reg(w))
+    if p.pool != NULL:
+        pool_put_mt(p.pool, m, t.index, buf_reg(w))
+    mt_clear(m, buf_reg(w))
+
+cdef void thread_kernel(void* arg) noexcept nogil:
+    cdef ThreadServer* t = <ThreadServer*>arg
+    cdef MutatorThread* m = t.m
+    cdef Params* p = t.p
+    cdef HeapState* heap = p.heap
+    cdef Rng rng
+    cdef int64_t count, started = 0, finished = 0, index
+    rng_seed(&rng, p.seed + <uint64_t>THREAD_SEED_STEP * <uint64_t>(t.index + 1))
+    m.stack[R_CACHE] = <Object*>gcb_load_ptr(<void**>&heap.roots.globals[G_CACHE])
+    mt_tick(m)
+    count = (p.requests - t.index + t.nthreads - 1) // t.nthreads
+    # the pipeline of the single-threaded kernel: local request j on local worker
+    # j % nworkers, at most nworkers in flight, finished oldest first
+    while finished < count:
+        if started < count and started - finished < t.nworkers:
+            index = t.index + started * t.nthreads
+            p.start_ns[index] = run_now(heap)
+            t_start_request(t, <int>(started % t.nworkers), index)
+            started += 1
+        else:
+            index = t.index + finished * t.nthreads
+            t_finish_request(t, &rng, <int>(finished % t.nworkers))
+            p.end_ns[index] = run_now(heap)
+            finished += 1
+    mt_clear(m, R_CACHE)
+
+ctypedef struct ThreadedRun:
+    Params* p
+    int nthreads
+    MutatorThread* threads
+    void** args
+
+cdef void threaded_kernel(void* arg) noexcept nogil:
+    cdef ThreadedRun* run = <ThreadedRun*>arg
+    cdef Params* p = run.p
+    cdef HeapState* heap = p.heap
+    cdef int64_t i
+    # the long-lived cache, built on the run's own thread before the threads start
+    mut_alloc(heap, R_CACHE, <uint32_t>p.cache_objects, 0)
+    mut_set_global(heap, G_CACHE, R_CACHE)
+    for i in range(p.cache_objects):
+        mut_alloc(heap, R_SMALL, 0, p.small_bytes)
+        mut_store(heap, R_CACHE, <uint32_t>i, R_SMALL)
+    mut_clear(heap, R_SMALL)
+    mut_clear(heap, R_CACHE)
+    mt_run_threads(heap, run.nthreads, run.threads, thread_kernel, run.args)
+
+cdef dict run_threads(ManagedHeap heap, Params* p, int nthreads):
+    cdef ThreadedRun run
+    cdef ThreadServer* servers = NULL
+    cdef int i
+    run.p = p
+    run.nthreads = nthreads
+    run.threads = <MutatorThread*>calloc(nthreads, sizeof(MutatorThread))
+    run.args = <void**>calloc(nthreads, sizeof(void*))
+    servers = <ThreadServer*>calloc(nthreads, sizeof(ThreadServer))
+    try:
+        if run.threads == NULL or run.args == NULL or servers == NULL:
+            raise MemoryError()
+        for i in range(nthreads):
+            servers[i].m = &run.threads[i]
+            servers[i].p = p
+            servers[i].index = i
+            servers[i].nthreads = nthreads
+            servers[i].nworkers = (p.workers - i + nthreads - 1) // nthreads
+            run.args[i] = &servers[i]
+        run_kernel(heap, threaded_kernel, &run)
+        return {"threads": nthreads,
+                "thread_cpu_s": [run.threads[i].cpu_ns / 1e9 for i in range(nthreads)],
+                "thread_wall_s": [run.threads[i].wall_ns / 1e9 for i in range(nthreads)],
+                "thread_ops": [run.threads[i].ops for i in range(nthreads)]}
+    finally:
+        free(run.threads)
+        free(run.args)
+        free(servers)
+
+
 def _sample(values):
     """At most LATENCY_SAMPLE_CAP values, evenly spaced in request order; and the stride."""
     stride = max(1, -(-len(values) // LATENCY_SAMPLE_CAP))
@@ -287,6 +458,11 @@ def check_params(params):
                               "a request keeps some of its own small objects")
     if R_WORKER0 + 2 * params["workers"] > MAX_STACK_SLOTS:
         return "workers", f"too many workers for {MAX_STACK_SLOTS} stack slots"
+    threads = params.get("threads", 1)
+    if threads > params["workers"]:
+        return "threads", f"{threads} threads need at least as many workers (workers={params['workers']})"
+    if threads > 1 and params["rate"] > 0:
+        return "threads", "a schedule (rate) runs on one thread; use threads=1 with rate"
     return None
 
 
@@ -326,10 +502,16 @@ def run(ManagedHeap heap, dict params, uint64_t seed):
         sched_view = scheduled
         p.scheduled_ns = &sched_view[0]
     extra = {}
+    nthreads = params.get("threads", 1)
     if params["pool"]:
-        p.pool = pool_new(heap, p.workers, POOL_RING_CAPACITY, 0, p.buffer_payload)
+        # one P per worker on the run's thread, one P per thread with threads
+        p.pool = pool_new(heap, p.workers if nthreads == 1 else nthreads, POOL_RING_CAPACITY,
+                          0, p.buffer_payload)
     try:
-        run_kernel(heap, kernel, &p)
+        if nthreads > 1:
+            extra.update(run_threads(heap, &p, nthreads))
+        else:
+            run_kernel(heap, kernel, &p)
     finally:
         if p.pool != NULL:
             extra["pool"] = pool_stats(p.pool)

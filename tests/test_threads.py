@@ -1,0 +1,164 @@
+"""Mutator threads: mt-gcbench threads=N runs one benchmark per OS thread (each with its own
+stack slots and allocation cache), stops are handshakes whose time to safepoint is
+recorded per pause, a thread blocked outside the heap does not hold a stop up, the live set
+after a final collection does not depend on the interleaving, and plans that run one
+mutator thread refuse threads > 1 with one line."""
+import json
+import os
+
+import pytest
+
+import gcbench
+from gcbench import registry
+from gcbench.errors import UsageError
+from conftest import SMALL_TREES, params_args, run_cli
+from test_tricolor import _parallelism
+
+THREADED = dict(SMALL_TREES, threads=2)
+
+
+def tree_size(depth):
+    return (1 << (depth + 1)) - 1
+
+
+def multi_mutator_collectors():
+    return sorted(name for name, e in registry.collectors().items()
+                  if e.available and e.constraints.multi_mutator)
+
+
+def threaded_configurations():
+    """(collector, opts) of every plan that runs threads and reclaims exactly; tricolor
+    with each of its barriers."""
+    out = []
+    for collector in multi_mutator_collectors():
+        if not registry.get_collector(collector).constraints.reclaims_exactly:
+            continue
+        if collector == "tricolor":
+            out += [(collector, {"barrier": b}) for b in ("hybrid", "yuasa", "dijkstra")]
+            out.append((collector, {"barrier": "hybrid", "mode": "incremental"}))
+        else:
+            out.append((collector, {}))
+        if "markers" in registry.get_collector(collector).specs:
+            # 2 mutators and 2 markers: the parallel marker greys every thread's stack
+            out += [(collector, {"barrier": b, "markers": "2"}) for b in ("hybrid", "yuasa", "dijkstra")
+                    ] if collector == "tricolor" else [(collector, {"markers": "2"})]
+    return out
+
+
+def test_threaded_plans():
+    assert {"marksweep", "tricolor"} <= set(multi_mutator_collectors())
+
+
+@pytest.mark.parametrize("collector, opts", threaded_configurations(),
+                         ids=lambda v: v if isinstance(v, str) else ",".join(v.values()) or "-")
+def test_two_threads_verified_with_checkmark(collector, opts):
+    r = gcbench.run(collector, "mt-gcbench", params=THREADED, opts=opts, heap="64M", gogc=50,
+                    verify=True, checkmark=True)
+    assert r["threads"] == 2 and len(r["thread_ops"]) == 2
+    assert r["cycles"] >= 2 and r["counters"]["verified_cycles"] == r["cycles"]
+    # both threads ran the whole benchmark: the same operations each
+    assert r["thread_ops"][0] == r["thread_ops"][1] > 0
+    assert r["mutator_ops"] == sum(r["thread_ops"])
+
+
+def test_live_set_after_a_final_collection_is_the_same_for_every_collector():
+    from gcbench_core.heap import ManagedHeap
+    from gcbench_core.workloads import mt_gcbench
+    params = registry.resolve(registry.get_workload("mt-gcbench"), THREADED, "parameter")
+    # each thread leaves its long-lived tree and its array in globals
+    expected_objects = 2 * (tree_size(params["long_lived_depth"]) + 1)
+    lives = {}
+    for collector in multi_mutator_collectors():
+        entry = registry.get_collector(collector)
+        if not entry.constraints.reclaims_exactly:
+            continue         # nogc never frees: its heap holds every allocation
+        for _ in range(2):   # a different interleaving each time
+            heap = ManagedHeap(64 << 20, 50)
+            entry.module.attach(heap, registry.resolve(entry, {}, "option"))
+            mt_gcbench.run(heap, params, 1)
+            heap.collect()
+            heap.verify()
+            lives.setdefault(collector, set()).add(heap.live_after_full_gc())
+    assert lives
+    for collector, live in lives.items():
+        assert len(live) == 1, (collector, live)
+        assert next(iter(live))[0] == expected_objects, (collector, live)
+    assert len({next(iter(v)) for v in lives.values()}) == 1, lives
+
+
+def test_mutator_threads_run_at_the_same_time():
+    """Thread CPU clocks: two threads that together used more CPU than the wall time of
+    the longer of them ran at the same time.  A loaded machine may not give us both cores
+    at once: tried a few times, and skipped with the measured reason when two busy
+    processes cannot get 1.4 CPUs either (as tricolor's overlap test does)."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one CPU available: two threads cannot run at once")
+    params = dict(THREADED, max_depth=14, long_lived_depth=12)
+    seen = []
+    for _ in range(4):
+        r = gcbench.run("nogc", "mt-gcbench", params=params, heap="2G")
+        cpu, wall = sum(r["thread_cpu_s"]), max(r["thread_wall_s"])
+        seen.append((round(cpu, 3), round(wall, 3)))
+        if cpu > 1.1 * wall:
+            return
+    parallelism = _parallelism()
+    if parallelism < 1.4:
+        pytest.skip(f"machine too loaded to show overlap: two busy processes got {parallelism:.2f} CPUs; "
+                    f"(summed thread CPU s, wall s) {seen}")
+    pytest.fail(f"the threads never overlapped: (summed thread CPU s, wall s) {seen}")
+
+
+def test_time_to_safepoint_is_recorded_for_every_pause(tmp_path):
+    out = tmp_path / "run.json"
+    trace = tmp_path / "trace.json"
+    proc = run_cli("run", "-c", "marksweep", "-w", "mt-gcbench", *params_args(THREADED),
+                   "--heap", "64M", "--gogc", "50", "--gctrace", "--json", out,
+                   "--timeline", trace, check=0)
+    r = json.loads(out.read_text())
+    stops, pauses = r["pause_stopping_ns"], r["pauses_ns"]
+    assert len(stops) == len(pauses) >= 2
+    assert all(0 < s <= p for s, p in zip(stops, pauses)), list(zip(stops, pauses))
+    assert r["summary"]["stopping_ns"]["max"] == max(stops)
+    assert sum(r["metrics"]["/sched/pauses/stopping/gc:seconds"]["counts"]) == len(stops)
+    lines = [l for l in proc.stderr.splitlines() if l.startswith("gc ")]
+    assert lines and all(", stopping " in l for l in lines)
+    events = json.loads(trace.read_text())["traceEvents"]
+    assert sum(1 for e in events if e.get("name") == "stopping (time to safepoint)") == len(stops)
+
+
+def test_single_thread_records_no_stopping():
+    r = gcbench.run("marksweep", "mt-gcbench", params=SMALL_TREES, heap="64M", gogc=50)
+    assert r["cycles"] >= 2 and set(r["pause_stopping_ns"]) == {0}
+
+
+def test_a_thread_blocked_outside_the_heap_does_not_hold_up_a_stop():
+    # the second thread waits 1.5 s outside the heap (blocked on I/O) before it starts;
+    # meanwhile the first runs its whole benchmark and collects: its stops must not wait
+    block_ms = 1500
+    r = gcbench.run("marksweep", "mt-gcbench", params=dict(THREADED, block_ms=block_ms),
+                    heap="64M", gogc=50)
+    during = [(s, p) for start, s, p in zip(r["pause_starts_ns"], r["pause_stopping_ns"], r["pauses_ns"])
+              if start + p < block_ms * 1e6 * 0.9]
+    assert len(during) >= 2, r["pause_starts_ns"]
+    assert all(s < block_ms * 1e6 / 10 for s, _ in during), during
+    assert max(r["thread_wall_s"]) >= block_ms / 1e3
+
+
+def test_single_mutator_plans_refuse_threads():
+    refusing = sorted(name for name, e in registry.collectors().items()
+                      if e.available and not e.constraints.multi_mutator)
+    assert "semispace" in refusing and "refcount" in refusing
+    for collector in refusing:
+        with pytest.raises(UsageError, match="threads=2") as info:
+            gcbench.run(collector, "mt-gcbench", params=THREADED)
+        assert "\n" not in str(info.value)
+    proc = run_cli("run", "-c", "gencopy", "-w", "mt-gcbench", "--param", "threads=2")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_recording_refuses_threads(tmp_path):
+    # a trace is one operation stream: the threads' operations would be missing from it
+    proc = run_cli("record", "-c", "marksweep", "-w", "mt-gcbench", "--param", "threads=2",
+                   "-o", tmp_path / "t.trace")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "t.trace").exists()
