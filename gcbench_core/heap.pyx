@@ -18,6 +18,11 @@ from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memset, memcpy, strncpy, strlen
 from libc.stdio cimport snprintf, fprintf, stderr
 from libc.stdlib cimport abort
+from gcbench_core.pthread cimport (pthread_t, pthread_mutex_t, pthread_cond_t, pthread_create,
+                                   pthread_join, pthread_mutex_init, pthread_mutex_destroy,
+                                   pthread_mutex_lock, pthread_mutex_trylock, pthread_mutex_unlock,
+                                   pthread_cond_init, pthread_cond_destroy, pthread_cond_wait,
+                                   pthread_cond_broadcast)
 from gcbench_core.events cimport events_init, events_free
 from gcbench_core.pacer cimport pacer_init, pacer_heap_live, pacer_gc_cpu_ns
 from gcbench_core.record cimport record_append, record_free
@@ -49,6 +54,7 @@ CORRUPT_KINDS = {"free-reachable": CORRUPT_FREE_REACHABLE, "accounting": CORRUPT
 
 # ---------------------------------------------------------------------------
 # Errors
+
 
 cdef void heap_fail(HeapState* heap, int code, const char* msg) noexcept nogil:
     cdef MutatorThread* m
@@ -156,24 +162,6 @@ cdef void heap_poll_slow(HeapState* heap) noexcept nogil:
 #             and each thread that sees the error at its safepoint leaves too; the run's
 #             thread then fails the run with the first error.
 
-cdef extern from "<pthread.h>" nogil:
-    ctypedef unsigned long pthread_t
-    ctypedef struct pthread_mutex_t:
-        pass
-    ctypedef struct pthread_cond_t:
-        pass
-    ctypedef void* (*pthread_start_fn)(void*) noexcept nogil
-    int pthread_create(pthread_t* thread, const void* attr, pthread_start_fn start, void* arg)
-    int pthread_join(pthread_t thread, void** retval)
-    int pthread_mutex_init(pthread_mutex_t* m, const void* attr)
-    int pthread_mutex_destroy(pthread_mutex_t* m)
-    int pthread_mutex_lock(pthread_mutex_t* m)
-    int pthread_mutex_trylock(pthread_mutex_t* m)
-    int pthread_mutex_unlock(pthread_mutex_t* m)
-    int pthread_cond_init(pthread_cond_t* c, const void* attr)
-    int pthread_cond_destroy(pthread_cond_t* c)
-    int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m)
-    int pthread_cond_broadcast(pthread_cond_t* c)
 
 ctypedef struct ThreadSync:
     pthread_mutex_t lock             # the handshake

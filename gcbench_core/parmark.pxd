@@ -26,12 +26,7 @@
 from libc.stdint cimport int64_t
 from gcbench_core.heap cimport HeapState, MarkStack, Object
 
-cdef extern from "<pthread.h>" nogil:
-    ctypedef unsigned long pm_pthread_t "pthread_t"
-    ctypedef struct pm_mutex_t "pthread_mutex_t":
-        pass
-    ctypedef struct pm_cond_t "pthread_cond_t":
-        pass
+from gcbench_core.pthread cimport pthread_t, pthread_mutex_t, pthread_cond_t
 
 cdef enum:
     MAX_MARKERS = 64
@@ -62,10 +57,10 @@ ctypedef struct PMHelperArg:
 ctypedef struct ParMark:
     int nmarkers
     HeapState* heap
-    pm_mutex_t lock                  # guards every field down to `stop`
-    pm_cond_t start_cond             # helpers wait here for the next collection (epoch)
-    pm_cond_t work_cond              # idle markers wait here for a block or for `done`
-    pm_cond_t done_cond              # the pausing thread waits here for the helpers
+    pthread_mutex_t lock                  # guards every field down to `stop`
+    pthread_cond_t start_cond             # helpers wait here for the next collection (epoch)
+    pthread_cond_t work_cond              # idle markers wait here for a block or for `done`
+    pthread_cond_t done_cond              # the pausing thread waits here for the helpers
     PMBlock* full                    # published grey blocks (LIFO)
     PMBlock* free_blocks
     int64_t nfull                    # also read without the lock (atomically), as a hint
@@ -78,7 +73,7 @@ ctypedef struct ParMark:
     int nleft                        # of those, helpers that left it
     int stop                         # helpers exit
     int nthreads                     # helper threads running
-    pm_pthread_t threads[MAX_MARKERS]
+    pthread_t threads[MAX_MARKERS]
     PMHelperArg args[MAX_MARKERS]
     PMMarker markers[MAX_MARKERS]
 

@@ -18,31 +18,16 @@ from libc.stdint cimport uint32_t, int64_t
 from libc.stdlib cimport calloc, malloc, free, abort
 from libc.string cimport memcpy, memmove
 from libc.stdio cimport fprintf, stderr
+from gcbench_core.pthread cimport (pthread_create, pthread_join, pthread_mutex_init,
+                                   pthread_mutex_destroy, pthread_mutex_lock, pthread_mutex_unlock,
+                                   pthread_cond_init, pthread_cond_destroy, pthread_cond_wait,
+                                   pthread_cond_signal, pthread_cond_broadcast)
 from gcbench_core.heap cimport (HeapState, ManagedHeap, MarkStack, Object, obj_slots, mark_object_atomic,
                                 mark_stack_push, mark_stack_free, gcb_thread_cpu_ns, gcb_prefetch,
                                 gcb_load_int, gcb_store_int, gcb_load_i64, gcb_store_i64,
                                 gcb_unlikely, heap_fail, heap_check_interrupt, heap_sigint_pending,
                                 ERR_INTERNAL, PREFETCH_DEPTH, MAX_STACK_SLOTS, goroutine_count_scan)
 
-cdef extern from "<pthread.h>" nogil:
-    ctypedef struct pthread_attr_t:
-        pass
-    ctypedef struct pthread_mutexattr_t:
-        pass
-    ctypedef struct pthread_condattr_t:
-        pass
-    ctypedef void* (*pthread_start_fn)(void*) noexcept nogil
-    int pthread_create(pm_pthread_t* thread, const pthread_attr_t* attr, pthread_start_fn fn, void* arg)
-    int pthread_join(pm_pthread_t thread, void** ret)
-    int pthread_mutex_init(pm_mutex_t* m, const pthread_mutexattr_t* a)
-    int pthread_mutex_destroy(pm_mutex_t* m)
-    int pthread_mutex_lock(pm_mutex_t* m)
-    int pthread_mutex_unlock(pm_mutex_t* m)
-    int pthread_cond_init(pm_cond_t* c, const pthread_condattr_t* a)
-    int pthread_cond_destroy(pm_cond_t* c)
-    int pthread_cond_wait(pm_cond_t* c, pm_mutex_t* m)
-    int pthread_cond_signal(pm_cond_t* c)
-    int pthread_cond_broadcast(pm_cond_t* c)
 
 cdef enum:
     SHARE_EVERY = 64                 # objects scanned between looks at the other markers

@@ -80,6 +80,11 @@ verifying (--verify or checkmark, which run heap_verify with marks after each te
 without verification it is not measured and stays 0.
 """
 from libc.stdint cimport uint32_t, uint64_t, int64_t, uintptr_t, INT64_MAX
+from gcbench_core.pthread cimport (pthread_t, pthread_mutex_t, pthread_cond_t, pthread_create,
+                                   pthread_join, pthread_mutex_init, pthread_mutex_destroy,
+                                   pthread_mutex_lock, pthread_mutex_unlock, pthread_cond_init,
+                                   pthread_cond_destroy, pthread_cond_wait, pthread_cond_signal,
+                                   pthread_cond_broadcast)
 from gcbench_core.plan import PlanConstraints
 from libc.stdlib cimport calloc, malloc, free, abort
 from libc.string cimport memcpy
@@ -137,30 +142,6 @@ OPTIONS = {
 # hybrid (the default) deletes and inserts; its deletion half is the snapshot (SATB)
 CONSTRAINTS = PlanConstraints(barrier="satb", concurrent=True, multi_mutator=True)
 
-cdef extern from "<pthread.h>" nogil:
-    ctypedef unsigned long pthread_t
-    ctypedef struct pthread_mutex_t:
-        pass
-    ctypedef struct pthread_cond_t:
-        pass
-    ctypedef struct pthread_attr_t:
-        pass
-    ctypedef struct pthread_mutexattr_t:
-        pass
-    ctypedef struct pthread_condattr_t:
-        pass
-    ctypedef void* (*pthread_start_fn)(void*) noexcept nogil
-    int pthread_create(pthread_t* thread, const pthread_attr_t* attr, pthread_start_fn fn, void* arg)
-    int pthread_join(pthread_t thread, void** ret)
-    int pthread_mutex_init(pthread_mutex_t* m, const pthread_mutexattr_t* a)
-    int pthread_mutex_destroy(pthread_mutex_t* m)
-    int pthread_mutex_lock(pthread_mutex_t* m)
-    int pthread_mutex_unlock(pthread_mutex_t* m)
-    int pthread_cond_init(pthread_cond_t* c, const pthread_condattr_t* a)
-    int pthread_cond_destroy(pthread_cond_t* c)
-    int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m)
-    int pthread_cond_signal(pthread_cond_t* c)
-    int pthread_cond_broadcast(pthread_cond_t* c)
 
 cdef enum:
     BARRIER_NONE = 0
