@@ -91,6 +91,10 @@ def pause_and_total(collector, requests, opts=None):
     return r, max(c["stack_scan_pause_bytes"] for c in cycles), r["counters"]["stack_scan_bytes"]
 
 
+def largest_cycle_scan(result):
+    return max(c["stack_scan_bytes"] for c in result["cycle_log"] if not c["forced"])
+
+
 @pytest.mark.parametrize("barrier", BARRIERS)
 def test_tricolor_pause_scan_work_stays_at_k_while_total_grows(barrier):
     k_bytes = 8 * SMALL["stack_slots"]
@@ -99,8 +103,11 @@ def test_tricolor_pause_scan_work_stays_at_k_while_total_grows(barrier):
     assert big["goroutines"] > 6 * small["goroutines"]
     # in a pause: at most the running goroutine's K slots, at mark start and at termination
     assert small_pause <= 2 * k_bytes and big_pause <= 2 * k_bytes
-    # while the stack-scan work grows with the goroutines (more of them, and more cycles)
-    assert big_total > 6 * small_total
+    # while the stack-scan work grows with the goroutines: a cycle's (8x the goroutines:
+    # 7.7x here, quiet), and in total (12x quiet, with more cycles; how many more depends
+    # on the background worker's speed, so the bound is loose: 5.6x on a loaded machine)
+    assert largest_cycle_scan(big) > 4 * largest_cycle_scan(small)
+    assert big_total > 3 * small_total
 
 
 def test_marksweep_pause_scan_work_grows_with_the_goroutines():
