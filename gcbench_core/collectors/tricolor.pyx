@@ -89,6 +89,7 @@ from gcbench_core.plan import PlanConstraints
 from libc.stdlib cimport calloc, malloc, free, abort
 from libc.string cimport memcpy
 from libc.stdio cimport fprintf, stderr
+from posix.unistd cimport usleep
 from gcbench_core.heap cimport (HeapState, ManagedHeap, MarkStack, Object, collector_init,
                                 MutatorThread, heap_stop_world, heap_start_world, heap_current_thread,
                                 MAX_STACK_SLOTS,
@@ -161,6 +162,7 @@ cdef enum:
 cdef enum:
     BLOCK_OBJECTS = 254     # grey objects per hand-over block (a block is 2 KiB)
     DRAIN_CHUNK = 256       # the worker looks up from its private work this often
+    WORKER_STOP_YIELD_US = 50   # a worker's sleep when it sees a stop of the world requested
     BALANCE_MIN = 16        # the worker shares half its grey objects when it holds this many
                             # and the shared queue is empty
 
@@ -438,6 +440,13 @@ cdef void worker_mark(HeapState* heap, TricolorState* st, Marker* m) noexcept no
             if gcb_unlikely(gcb_load_int(&st.worker_stop)):
                 queue_put(st, m, 0)       # hand back what is left: a later collect() finishes it
                 return
+            if gcb_unlikely(gcb_load_int(&heap.mt.stop_requested)):
+                # a mutator thread is stopping the world: give up the CPU for a moment, so
+                # that a thread descheduled for this one reaches its safepoint now rather
+                # than at its next time slice (Go's workers run on Ps, and a stop takes the
+                # Ps; here they are OS threads beside the mutators: on 2 cores, 2 mutators
+                # and a worker, the time to safepoint was a scheduler slice, up to 25 ms)
+                usleep(WORKER_STOP_YIELD_US)
         if not queue_take(st, m):
             return
 
@@ -650,6 +659,14 @@ cdef bint mark_assist(HeapState* heap, TricolorState* st) noexcept nogil:
     cdef double budget = pacer_assist_work(&heap.pacer, allocated, done, heap.alloc_bytes, st.poll_bytes)
     st.last_assist_alloc = heap.alloc_bytes
     if budget < 0:
+        if heap.mt.count > 0 and threads_hold_grey(heap):
+            # another mutator thread's stack is still grey (hybrid) or its buffer holds grey
+            # objects: it is asked to poll, and scans and hands them over at its next
+            # operation.  Finishing now would leave that work (with threads, most of the
+            # heap can hang from their stacks) to the termination pause: mark what there is
+            # and finish at a later poll (the heap may pass its goal meanwhile: counted)
+            mutator_mark(heap, st, INT64_MAX, INT64_MAX)
+            return False
         # at the goal: the mutator must not outrun.  Its whole stall (marking, and waiting
         # for the worker) is assist time, the pause apart: GC time for the limiter.
         t0 = gcb_now_ns()
