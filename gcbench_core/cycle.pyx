@@ -30,7 +30,7 @@ cdef int64_t cycle_begin(HeapState* heap, bint forced) noexcept nogil:
     cycle.heap_before = heap_before
     cycle.forced = forced
     heap.goroutines.cycle_scan_slots0 = gcb_load_i64(&heap.goroutines.scan_slots)
-    heap.goroutines.cycle_scan_pause_slots0 = heap.goroutines.scan_pause_slots
+    heap.goroutines.cycle_scan_pause_slots0 = gcb_load_i64(&heap.goroutines.scan_pause_slots)
     if heap.cycle_start_hook != NULL:
         heap.cycle_start_hook(heap)
     return t0

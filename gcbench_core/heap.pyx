@@ -966,8 +966,8 @@ cdef class ManagedHeap:
             # goroutine stacks (goroutines.pyx): NumGoroutine, and the stack-scan work
             "goroutines": heap.goroutines.live,
             "goroutines_created": heap.goroutines.created,
-            "stack_scan_bytes": heap.goroutines.scan_slots * 8,
-            "stack_scan_pause_bytes": heap.goroutines.scan_pause_slots * 8,
+            "stack_scan_bytes": gcb_load_i64(&heap.goroutines.scan_slots) * 8,
+            "stack_scan_pause_bytes": gcb_load_i64(&heap.goroutines.scan_pause_slots) * 8,
         }
 
     def live_after_full_gc(self):

@@ -32,7 +32,7 @@ park and resume: `gcbench record` refuses this workload.
 """
 from libc.stdint cimport uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, free
-from gcbench_core.heap cimport HeapState, ManagedHeap, run_kernel, gcb_now_ns
+from gcbench_core.heap cimport HeapState, ManagedHeap, run_kernel, gcb_now_ns, gcb_load_i64
 from gcbench_core.mutator cimport (mut_alloc, mut_store, mut_store_null, mut_load, mut_clear, mut_drop,
                                    mut_payload)
 from gcbench_core.goroutines cimport goroutines_open, go_start, go_park, go_resume, go_exit
@@ -126,7 +126,7 @@ cdef void take_sample(Params* p, int64_t requests) noexcept nogil:
         s.last_cycle_stack_bytes = heap.events.cycles[heap.events.ncycles - 1].stack_scan_bytes
     elif heap.events.ncycles > 1:
         s.last_cycle_stack_bytes = heap.events.cycles[heap.events.ncycles - 2].stack_scan_bytes
-    s.stack_scan_bytes_total = heap.goroutines.scan_slots * 8
+    s.stack_scan_bytes_total = gcb_load_i64(&heap.goroutines.scan_slots) * 8
     s.stack_scan_pause_bytes_total = heap.goroutines.scan_pause_slots * 8
     s.cycles = heap.events.ncycles
     s.time_ns = gcb_now_ns() - heap.run_start_ns
