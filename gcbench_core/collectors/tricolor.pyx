@@ -94,7 +94,7 @@ from gcbench_core.heap cimport (HeapState, ManagedHeap, MarkStack, Object, colle
                                 MutatorThread, heap_stop_world, heap_start_world, heap_current_thread,
                                 MAX_STACK_SLOTS,
                                 gcb_now_ns, gcb_thread_cpu_ns,
-                                gcb_load_ptr, gcb_load_int,
+                                gcb_load_ptr, gcb_store_ptr, gcb_load_int,
                                 gcb_store_int, gcb_load_i64, gcb_store_i64, gcb_unlikely, gcb_fetch_add_i64,
                                 heap_in_use, heap_flip, heap_sweep_all, heap_sweep_one,
                                 heap_fail, heap_set_allocate_black,
@@ -234,13 +234,17 @@ ctypedef struct ThreadMark:
     int64_t barrier_calls
     int64_t barrier_shades
 
+# Made by its own thread at its first barrier (no lock), published with a release store:
+# threads_hold_grey reads it from another thread (acquire).
 cdef inline ThreadMark* thread_mark(MutatorThread* t) noexcept nogil:
-    if t.gc_local == NULL:
-        t.gc_local = calloc(1, sizeof(ThreadMark))
-        if t.gc_local == NULL:
+    cdef void* tm = gcb_load_ptr(&t.gc_local)
+    if tm == NULL:
+        tm = calloc(1, sizeof(ThreadMark))
+        if tm == NULL:
             fprintf(stderr, b"gcbench: out of memory for a thread's grey buffer\n")
             abort()
-    return <ThreadMark*>t.gc_local
+        gcb_store_ptr(&t.gc_local, tm)
+    return <ThreadMark*>tm
 
 
 # ---------------------------------------------------------------------------
@@ -849,7 +853,7 @@ cdef bint threads_hold_grey(HeapState* heap) noexcept nogil:
     cdef int i
     cdef ThreadMark* tm
     for i in range(heap.mt.count):
-        tm = <ThreadMark*>heap.mt.list[i].gc_local
+        tm = <ThreadMark*>gcb_load_ptr(&heap.mt.list[i].gc_local)
         if tm != NULL and (tm.stack_grey or gcb_load_i64(&tm.buffered) > 0):
             gcb_store_i64(&heap.mt.list[i].next_poll_ops, 0)
             grey = True
