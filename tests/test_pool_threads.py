@@ -2,14 +2,13 @@
 threads, stealing between threads, and `server threads=N` (worker threads, one pool P
 each) verified under every barrier, overlapping in time, and refused by single-mutator
 collectors."""
-import os
 
 import pytest
 
 import gcbench
 from gcbench import registry
 from conftest import run_cli
-from test_threads import threaded_configurations
+from test_threads import assert_threads_overlap, threaded_configurations
 from test_tricolor import _parallelism
 
 SERVER_THREADS = {"requests": 20000, "workers": 4, "cache_objects": 2000, "threads": 2, "pool": True}
@@ -89,24 +88,8 @@ def test_server_threads_with_pool_verified_with_checkmark(collector, opts):
 
 
 def test_server_threads_run_at_the_same_time():
-    """Thread CPU clocks: the two worker threads together used more CPU than the wall time
-    of the longer of them.  Tried a few times, skipped with the measured reason when the
-    loaded machine cannot give two busy processes 1.4 CPUs either."""
-    if len(os.sched_getaffinity(0)) < 2:
-        pytest.skip("one CPU available: two threads cannot run at once")
     params = dict(SERVER_THREADS, requests=100_000)
-    seen = []
-    for _ in range(4):
-        r = gcbench.run("marksweep", "server", params=params, heap="64M")
-        cpu, wall = sum(r["thread_cpu_s"]), max(r["thread_wall_s"])
-        seen.append((round(cpu, 3), round(wall, 3)))
-        if cpu > 1.1 * wall:
-            return
-    parallelism = _parallelism()
-    if parallelism < 1.4:
-        pytest.skip(f"machine too loaded to show overlap: two busy processes got {parallelism:.2f} CPUs; "
-                    f"(summed thread CPU s, wall s) {seen}")
-    pytest.fail(f"the threads never overlapped: (summed thread CPU s, wall s) {seen}")
+    assert_threads_overlap(lambda: gcbench.run("marksweep", "server", params=params, heap="64M"))
 
 
 def test_server_threads_refused_by_single_mutator_collectors_and_bad_params():

@@ -86,17 +86,17 @@ def test_live_set_after_a_final_collection_is_the_same_for_every_collector():
     assert len({next(iter(v)) for v in lives.values()}) == 1, lives
 
 
-def test_mutator_threads_run_at_the_same_time():
-    """Thread CPU clocks: two threads that together used more CPU than the wall time of
-    the longer of them ran at the same time.  A loaded machine may not give us both cores
-    at once: tried a few times, and skipped with the measured reason when two busy
-    processes cannot get 1.4 CPUs either (as tricolor's overlap test does)."""
+def assert_threads_overlap(run):
+    """Thread CPU clocks: threads that together used more CPU than the wall time of the
+    longest of them ran at the same time.  `run()` gives a result with `thread_cpu_s` and
+    `thread_wall_s`.  A loaded machine may not give us both cores at once: tried a few
+    times, and skipped with the measured reason when two busy processes cannot get 1.4
+    CPUs either (as tricolor's overlap test does)."""
     if len(os.sched_getaffinity(0)) < 2:
         pytest.skip("one CPU available: two threads cannot run at once")
-    params = dict(THREADED, max_depth=14, long_lived_depth=12)
     seen = []
     for _ in range(4):
-        r = gcbench.run("nogc", "mt-gcbench", params=params, heap="2G")
+        r = run()
         cpu, wall = sum(r["thread_cpu_s"]), max(r["thread_wall_s"])
         seen.append((round(cpu, 3), round(wall, 3)))
         if cpu > 1.1 * wall:
@@ -106,6 +106,11 @@ def test_mutator_threads_run_at_the_same_time():
         pytest.skip(f"machine too loaded to show overlap: two busy processes got {parallelism:.2f} CPUs; "
                     f"(summed thread CPU s, wall s) {seen}")
     pytest.fail(f"the threads never overlapped: (summed thread CPU s, wall s) {seen}")
+
+
+def test_mutator_threads_run_at_the_same_time():
+    params = dict(THREADED, max_depth=14, long_lived_depth=12)
+    assert_threads_overlap(lambda: gcbench.run("nogc", "mt-gcbench", params=params, heap="2G"))
 
 
 def test_time_to_safepoint_is_recorded_for_every_pause(tmp_path):
