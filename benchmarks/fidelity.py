@@ -169,7 +169,7 @@ def run_native(binary, args, env=None):
 def run_inlab(collector, workload, params, gogc=100, heap="256M", seed=1, procs=None, memlimit=None):
     spec = {"collector": collector, "workload": workload, "params": params, "gogc": gogc,
             "heap": heap, "seed": seed, "procs": procs, "memlimit": memlimit}
-    proc = subprocess.run([sys.executable, "-c", INLAB_PROGRAM, json.dumps(spec)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-P", "-c", INLAB_PROGRAM, json.dumps(spec)], capture_output=True,
                           text=True, cwd=tempfile.gettempdir())
     if proc.returncode != 0 or not proc.stdout.strip():
         return {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-300:]}"}

@@ -37,12 +37,18 @@ def write_suite(tmp_path, text, name="suite.toml"):
     return path
 
 
+# The directory the tests' gcbench processes run in: `python -m` puts the working directory
+# first on sys.path, so it must hold nothing importable.  Not the checkout (it would import
+# the uncompiled source tree instead of the installed package), and not the shared temporary
+# directory either: a stray `nt.py` there once shadowed the standard library's module in
+# every `python -m gcbench` the tests started (CI, session 22).
+NEUTRAL_CWD = tempfile.mkdtemp(prefix="gcbench-tests-cwd-")
+
+
 def run_cli(*args, check=None, timeout=300, cwd=None):
-    # run from a neutral directory: from the checkout, `python -m` would import the
-    # uncompiled source tree instead of the installed package
     proc = subprocess.run([sys.executable, "-m", "gcbench", *map(str, args)],
                           capture_output=True, text=True, timeout=timeout,
-                          cwd=cwd or tempfile.gettempdir())
+                          cwd=cwd or NEUTRAL_CWD)
     if check is not None:
         assert proc.returncode == check, (proc.returncode, proc.stdout, proc.stderr)
     return proc

@@ -6,13 +6,12 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 import pyperf
 import pytest
 
-from conftest import churn_suite, run_cli, write_suite as write
+from conftest import NEUTRAL_CWD, churn_suite, run_cli, write_suite as write
 
 distributed = pytest.importorskip("distributed")
 
@@ -75,7 +74,7 @@ def test_dask_suite_writes_what_a_local_suite_writes(tmp_path):
     run_files = list((on_dask.parent / "runs").glob("*.json"))
     assert len(run_files) == 4 and all("pauses_ns" in json.loads(p.read_text()) for p in run_files)
     stats = subprocess.run([sys.executable, "-m", "pyperf", "stats", str(on_dask)], capture_output=True,
-                           text=True, timeout=120, cwd=tempfile.gettempdir())
+                           text=True, timeout=120, cwd=NEUTRAL_CWD)
     assert stats.returncode == 0 and "marksweep" in stats.stdout, stats.stderr
 
 
@@ -117,7 +116,7 @@ def test_worker_killed_twice_mid_configuration_is_retried_then_failed(tmp_path, 
     out = tmp_path / "k" / "suite.json"
     proc = subprocess.Popen([sys.executable, "-m", "gcbench", "suite", str(suite_file), "--fast", "-o", str(out),
                              "--dask", cl.scheduler_address, "--order-seed", "3"],
-                            cwd=tempfile.gettempdir(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=NEUTRAL_CWD, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         def running_configuration():
             # a configuration task under way: (its name in the key, its worker's pid)
@@ -181,7 +180,7 @@ def test_ctrl_c_on_a_dask_suite_then_resume_locally(tmp_path):
     out = tmp_path / "c" / "suite.json"
     proc = subprocess.Popen([sys.executable, "-m", "gcbench", "suite", str(suite_file), "--fast", "-o", str(out),
                              "--dask", "local:2"],
-                            cwd=tempfile.gettempdir(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=NEUTRAL_CWD, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         def finished():
             try:

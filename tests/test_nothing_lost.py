@@ -20,14 +20,13 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
 import time
 
 import pytest
 
-from conftest import interrupt, run_cli
+from conftest import NEUTRAL_CWD, interrupt, run_cli
 
 STOP_WITHIN_S = 1.0
 
@@ -40,7 +39,7 @@ def one_line_exit(proc, code):
 
 def python(script, timeout=120, **kwargs):
     return subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True,
-                          text=True, timeout=timeout, cwd=tempfile.gettempdir(), **kwargs)
+                          text=True, timeout=timeout, cwd=NEUTRAL_CWD, **kwargs)
 
 
 def write(path, text):
@@ -174,7 +173,7 @@ def test_two_suites_started_together_never_both_write(tmp_path):
     out = tmp_path / "same.json"
     procs = [subprocess.Popen([sys.executable, "-m", "gcbench", "suite", str(suite_file), "-o", str(out)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              cwd=tempfile.gettempdir()) for _ in range(2)]
+                              cwd=NEUTRAL_CWD) for _ in range(2)]
     results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
     codes = sorted(code for code, _ in results)
     assert codes == [0, 2], results
@@ -226,7 +225,7 @@ def test_a_closed_stdout_costs_no_output_file(tmp_path):
               f"-p ops=20000 --memstats --json {result} --timeline {tmp_path / 't.json'} | true; "
               "echo ${PIPESTATUS[0]}")
     proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120,
-                          cwd=tempfile.gettempdir())
+                          cwd=NEUTRAL_CWD)
     assert proc.stdout.strip() == "0", (proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
     assert json.loads(result.read_text())["alloc_count"] > 0
@@ -240,7 +239,7 @@ def test_a_suite_whose_stdout_closes_finishes_every_configuration(tmp_path):
     script = (f"{sys.executable} -m gcbench suite {suite_file} -o {out} 2>&1 | head -1 >/dev/null; "
               "echo ${PIPESTATUS[0]}")
     proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300,
-                          cwd=tempfile.gettempdir())
+                          cwd=NEUTRAL_CWD)
     assert proc.stdout.strip() == "0", proc.stdout
     status = json.loads((tmp_path / "o.status.json").read_text())
     assert status["finished"] and len(status["configurations"]) == 2
@@ -418,7 +417,7 @@ def _wait_for_descendants(proc, count, timeout=60):
 def test_minheap_probes_die_with_it(sig):
     proc = subprocess.Popen([sys.executable, "-m", "gcbench", "minheap", "-c", "marksweep", "-w", "churn",
                              "-p", "ops=10000000000"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, cwd=tempfile.gettempdir())
+                            stderr=subprocess.DEVNULL, cwd=NEUTRAL_CWD)
     probes = _wait_for_descendants(proc, 1)
     proc.send_signal(sig)
     proc.wait(timeout=10)
@@ -431,7 +430,7 @@ def test_a_killed_suite_leaves_no_pyperf_process(tmp_path):
     suite_file.write_text(SUITE.format(ops=10_000_000_000).replace("processes = 1", "processes = 2"))
     proc = subprocess.Popen([sys.executable, "-m", "gcbench", "suite", str(suite_file), "-o",
                              str(tmp_path / "o.json")], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, cwd=tempfile.gettempdir())
+                            stderr=subprocess.DEVNULL, cwd=NEUTRAL_CWD)
     # the recorded run is long (ops=1e10): pyperf's main process is running it
     tree = _wait_for_descendants(proc, 1)
     proc.kill()
@@ -511,7 +510,7 @@ def test_out_of_memory_while_loading_is_one_line(tmp_path):
     (tmp_path / "t.trace").write_bytes(b"# gcbench trace 1\nroots 1\n" + line * 3_000_000)
     proc = subprocess.run(["bash", "-c", f"ulimit -v 700000; exec {sys.executable} -m gcbench run -c nogc "
                            f"--trace {tmp_path / 't.trace'}"], capture_output=True, text=True,
-                          timeout=120, cwd=tempfile.gettempdir())
+                          timeout=120, cwd=NEUTRAL_CWD)
     if proc.returncode != 0:
         assert proc.returncode in (1, 2) and proc.stderr.count("\n") == 1, proc.stderr
         assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr, proc.stderr
@@ -558,7 +557,7 @@ def test_a_relative_trace_in_a_suite_is_the_suite_files_neighbour(tmp_path):
     text = SUITE.format(ops=1000).replace('name = "churn"\nparams = { live_objects = 500, ops = 1000 }',
                                           'name = "trace-replay"\nparams = { path = "t.trace" }')
     (tmp_path / "s.toml").write_text(text)
-    run_cli("suite", tmp_path / "s.toml", "-o", tmp_path / "o.json", check=0, cwd=tempfile.gettempdir())
+    run_cli("suite", tmp_path / "s.toml", "-o", tmp_path / "o.json", check=0, cwd=NEUTRAL_CWD)
     status = json.loads((tmp_path / "o.status.json").read_text())
     assert [s["status"] for s in status["configurations"].values()] == ["done"]
 

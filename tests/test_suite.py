@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 import pyperf
@@ -16,7 +15,7 @@ import gcbench
 from gcbench import registry
 from gcbench.suite import suitefile
 from gcbench.errors import RunError, UsageError
-from conftest import FAST_SUITE, churn_suite, run_cli, write_suite as write
+from conftest import FAST_SUITE, NEUTRAL_CWD, churn_suite, run_cli, write_suite as write
 
 
 SMALL_SUITE = """
@@ -39,7 +38,7 @@ params = { long_lived_depth = 10, array_len = 10000, max_depth = 10 }
 
 def pyperf_cli(*args):
     return subprocess.run([sys.executable, "-m", "pyperf", *map(str, args)], capture_output=True,
-                          text=True, timeout=120, cwd=tempfile.gettempdir())
+                          text=True, timeout=120, cwd=NEUTRAL_CWD)
 
 
 def load_benchmarks(path):
@@ -183,7 +182,7 @@ def test_killed_suite_keeps_finished_configurations_and_resumes(tmp_path):
     out = tmp_path / "r" / "suite.json"
     status_path = out.parent / "suite.status.json"
     proc = subprocess.Popen([sys.executable, "-m", "gcbench", "suite", str(suite_file), "-o", str(out), "--fast"],
-                            cwd=tempfile.gettempdir(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=NEUTRAL_CWD, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     finished = {}
     while time.monotonic() < deadline and proc.poll() is None:
