@@ -156,17 +156,19 @@ def t_test(sample1, sample2):
     return abs(t) >= t_critical_95(df), t
 
 
-def gc_cpu_fraction(counters):
+def gc_cpu_fraction(counters, mutators=1):
     """The share of the run's processor time spent on collection: GC work on the mutator's
     thread (pauses, sweeping and assists, timed with the wall clock while that thread did
     nothing else) plus the background mark worker's CPU time, over the mutator thread's
     wall time (less verification, which is neither) plus the worker's CPU time.  At most 1.
     (Thread CPU clocks would undercount the mutator thread on a busy machine while the
-    pauses, wall-timed, did not: that once gave fractions above 100%.)"""
+    pauses, wall-timed, did not: that once gave fractions above 100%.)  With `mutators`
+    threads each pause stops all of them and each has the wall time to spend (Go counts a
+    pause x GOMAXPROCS); sweeping and assists are already summed over the threads."""
     wall = counters["run_end_ns"] - counters["run_start_ns"] - counters.get("verify_ns", 0)
     background = counters["background_cpu_ns"]
-    gc = counters["stw_ns"] + counters["sweep_ns"] + counters["assist_ns"] + background
-    total = wall + background
+    gc = counters["stw_ns"] * mutators + counters["sweep_ns"] + counters["assist_ns"] + background
+    total = wall * mutators + background
     return min(1.0, gc / total) if total > 0 else 0.0
 
 

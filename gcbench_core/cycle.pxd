@@ -48,3 +48,5 @@ cdef void cycle_note_generation(HeapState* heap, int kind, int64_t young_bytes, 
 # the mark phase, the objects marked by markers other than the first; called before
 # cycle_end (heap_collect_stw calls it; tricolor for its concurrent mark).
 cdef void cycle_note_marking(HeapState* heap, int markers, int64_t cpu_ns, int64_t helper_objects) noexcept nogil
+# The open cycle's objects marked inside its mark-termination pause (concurrent plans).
+cdef void cycle_note_termination(HeapState* heap, int64_t marked_objects) noexcept nogil

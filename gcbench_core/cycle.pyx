@@ -138,3 +138,7 @@ cdef void cycle_note_marking(HeapState* heap, int markers, int64_t cpu_ns, int64
     cycle.markers = markers
     cycle.mark_cpu_ns = cpu_ns
     cycle.mark_helper_objects = helper_objects
+
+cdef void cycle_note_termination(HeapState* heap, int64_t marked_objects) noexcept nogil:
+    if heap.events.open_cycle >= 0:
+        heap.events.cycles[heap.events.open_cycle].termination_marked_objects = marked_objects

@@ -67,6 +67,10 @@ ctypedef struct CycleRecord:
     int64_t markers
     int64_t mark_cpu_ns
     int64_t mark_helper_objects
+    # concurrent plans: objects marked inside the mark-termination pause, the work the
+    # concurrent mark left to it (short pauses need it small; stop-the-world plans mark
+    # everything in their one pause and leave it 0)
+    int64_t termination_marked_objects
 
 ctypedef struct EventLog:
     PauseRecord* pauses

@@ -488,6 +488,8 @@ cdef bint heap_sigint_pending() noexcept nogil
 # mutator (the calling thread, mutator 0, waits blocked; it fails the run if one failed).
 cdef void mt_poll_slow(MutatorThread* m) noexcept nogil
 cdef Object* mt_alloc_slow(MutatorThread* m, uint32_t nbytes, uint32_t nslots) noexcept nogil
+# runtime.GC() on a mutator thread: the plan's collect under the heap lock (it stops the world).
+cdef void mt_collect(MutatorThread* m) noexcept nogil
 cdef void mt_enter_blocked(MutatorThread* m) noexcept nogil
 cdef void mt_leave_blocked(MutatorThread* m) noexcept nogil
 cdef bint world_stop(HeapState* heap, MutatorThread* m) noexcept nogil
@@ -688,6 +690,8 @@ cdef inline Object* heap_alloc(HeapState* heap, uint32_t nslots, uint32_t payloa
 # The allocation fast path of a mutator thread: heap_alloc's, over the thread's own
 # allocation cache, counting into the thread (added to the heap at its slow path).
 # The collector's trigger is tested on the slow path (a refill), as Go's mallocgc does.
+# Under --stress every allocation takes the slow path, so that the plan's stress count
+# sees each one (a collection every N allocations, whichever thread makes them).
 cdef inline Object* mt_heap_alloc(MutatorThread* m, uint32_t nslots, uint32_t payload) noexcept nogil:
     cdef uint64_t wide = <uint64_t>HEADER_BYTES + (<uint64_t>nslots << 3) + payload
     cdef uint32_t nbytes = <uint32_t>wide
@@ -697,7 +701,7 @@ cdef inline Object* mt_heap_alloc(MutatorThread* m, uint32_t nslots, uint32_t pa
     cdef int bit
     cdef uint32_t index
     cdef Object* obj
-    if gcb_likely(wide <= MAX_SMALL_SIZE):
+    if gcb_likely(wide <= MAX_SMALL_SIZE and heap.stress_allocs == 0):
         span = m.current[size_class_of(heap, nbytes)]
         obj = <Object*>span.bump_next
         if gcb_likely(<uintptr_t>obj < <uintptr_t>span.bump_end):

@@ -326,6 +326,12 @@ cdef Object* mt_alloc_slow(MutatorThread* m, uint32_t nbytes, uint32_t nslots) n
     mt_heap_unlock(m)
     return obj
 
+cdef void mt_collect(MutatorThread* m) noexcept nogil:
+    mt_heap_lock(m)
+    mt_flush_counts(m.heap, m)
+    m.heap.collector.collect(m.heap)
+    mt_heap_unlock(m)
+
 # Only a mutator thread stops the world: the run's own thread (mutator 0) never runs at
 # the same time as the threads (it waits for them), so from it there is nothing to stop
 # and its pauses stay exactly as in a single-threaded run.
@@ -721,7 +727,7 @@ CYCLE_DTYPE = np.dtype([(name, np.int64) for name in (
     "start_ns", "end_ns", "heap_before", "heap_after", "live_bytes", "live_objects",
     "goal_bytes", "mark_ns", "sweep_ns", "forced", "kind", "young_bytes", "survived_bytes",
     "cycle_goal_bytes", "gc_cpu_ns", "stack_scan_bytes", "stack_scan_pause_bytes",
-    "markers", "mark_cpu_ns", "mark_helper_objects")])
+    "markers", "mark_cpu_ns", "mark_helper_objects", "termination_marked_objects")])
 
 
 # One TraceRecord (heap.pxd); the binary trace format stores these after its header.

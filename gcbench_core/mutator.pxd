@@ -34,6 +34,9 @@
 # recorded (a trace is one operation stream), and stack writes are plain (plans that
 # count stack references refuse threads).
 #
+# A workload that runs on both writes its code once over the fused type Mutator (the
+# op_* operations at the end of this file), compiled once for each.
+#
 # Recording (`gcbench record`): every operation first tests heap.trace != NULL (one
 # predictable branch) and, when recording, appends one TraceRecord (heap.pxd).  A
 # workload's own mut_tick() is recorded too (as `tick`), so a replay performs the same
@@ -41,7 +44,7 @@
 
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
 from gcbench_core.heap cimport (HeapState, Object, obj_slots, heap_alloc, heap_poll_slow,
-                                MutatorThread, mt_heap_alloc, mt_poll_slow, mt_enter_blocked,
+                                MutatorThread, mt_heap_alloc, mt_poll_slow, mt_collect, mt_enter_blocked,
                                 mt_leave_blocked, gcb_load_i64_relaxed,
                                 heap_trace_append, gcb_unlikely, gcb_load_ptr, gcb_store_ptr,
                                 TRACE_ALLOC, TRACE_STORE, TRACE_LOAD, TRACE_CLEAR, TRACE_GC,
@@ -208,6 +211,12 @@ cdef inline Object* mt_load(MutatorThread* m, int r, int s, uint32_t slot) noexc
     mt_safepoint(m)
     return value
 
+# slot `slot` of m.stack[r] := NULL
+cdef inline void mt_store_null(MutatorThread* m, int r, uint32_t slot) noexcept nogil:
+    mut_check_live(m.heap, m.stack[r], "store into")
+    mt_heap_write(m, obj_slots(m.stack[r]) + slot, NULL)
+    mt_safepoint(m)
+
 # m.stack[r] := NULL
 cdef inline void mt_clear(MutatorThread* m, int r) noexcept nogil:
     m.stack[r] = NULL
@@ -217,6 +226,19 @@ cdef inline void mt_clear(MutatorThread* m, int r) noexcept nogil:
 cdef inline void mt_set_global(MutatorThread* m, int g, int r) noexcept nogil:
     mut_check_live(m.heap, m.stack[r], "store to a global of")
     mt_heap_write(m, &m.heap.roots.globals[g], m.stack[r])
+    mt_safepoint(m)
+
+# m.stack[r] := globals[g]
+cdef inline Object* mt_get_global(MutatorThread* m, int r, int g) noexcept nogil:
+    cdef Object* value = <Object*>gcb_load_ptr(<void**>&m.heap.roots.globals[g])
+    mut_check_live(m.heap, value, "load from a global of")
+    m.stack[r] = value
+    mt_safepoint(m)
+    return value
+
+# runtime.GC() from this thread
+cdef inline void mt_gc(MutatorThread* m) noexcept nogil:
+    mt_collect(m)
     mt_safepoint(m)
 
 cdef inline char* mt_payload(MutatorThread* m, int r) noexcept nogil:
@@ -231,3 +253,83 @@ cdef inline void mt_blocked_enter(MutatorThread* m) noexcept nogil:
 cdef inline void mt_blocked_leave(MutatorThread* m) noexcept nogil:
     mt_leave_blocked(m)
     mt_safepoint(m)
+
+
+# ---------------------------------------------------------------------------
+# Either mutator: a workload whose code runs both on the run's own thread (HeapState*,
+# the mut_* operations) and on mutator threads (MutatorThread*, the mt_* operations) is
+# written once over the fused type Mutator; Cython compiles one copy for each, so the
+# single-threaded copy is exactly the mut_* code.  op_drop on a thread is a clear (plans
+# that act on drops, malloc, refuse threads).
+
+ctypedef HeapState* RunThread
+ctypedef MutatorThread* OtherThread
+ctypedef fused Mutator:
+    RunThread
+    OtherThread
+
+cdef inline Object* op_alloc(Mutator m, int r, uint32_t nslots, uint32_t payload) noexcept nogil:
+    if Mutator is RunThread:
+        return mut_alloc(m, r, nslots, payload)
+    else:
+        return mt_alloc(m, r, nslots, payload)
+
+cdef inline void op_store(Mutator m, int r, uint32_t slot, int s) noexcept nogil:
+    if Mutator is RunThread:
+        mut_store(m, r, slot, s)
+    else:
+        mt_store(m, r, slot, s)
+
+cdef inline void op_store_null(Mutator m, int r, uint32_t slot) noexcept nogil:
+    if Mutator is RunThread:
+        mut_store_null(m, r, slot)
+    else:
+        mt_store_null(m, r, slot)
+
+cdef inline Object* op_load(Mutator m, int r, int s, uint32_t slot) noexcept nogil:
+    if Mutator is RunThread:
+        return mut_load(m, r, s, slot)
+    else:
+        return mt_load(m, r, s, slot)
+
+cdef inline void op_clear(Mutator m, int r) noexcept nogil:
+    if Mutator is RunThread:
+        mut_clear(m, r)
+    else:
+        mt_clear(m, r)
+
+cdef inline void op_drop(Mutator m, int r, bint recursive) noexcept nogil:
+    if Mutator is RunThread:
+        mut_drop(m, r, recursive)
+    else:
+        mt_clear(m, r)
+
+cdef inline Object* op_get_global(Mutator m, int r, int g) noexcept nogil:
+    if Mutator is RunThread:
+        return mut_get_global(m, r, g)
+    else:
+        return mt_get_global(m, r, g)
+
+cdef inline void op_set_global(Mutator m, int g, int r) noexcept nogil:
+    if Mutator is RunThread:
+        mut_set_global(m, g, r)
+    else:
+        mt_set_global(m, g, r)
+
+cdef inline char* op_payload(Mutator m, int r) noexcept nogil:
+    if Mutator is RunThread:
+        return mut_payload(m, r)
+    else:
+        return mt_payload(m, r)
+
+cdef inline void op_tick(Mutator m) noexcept nogil:
+    if Mutator is RunThread:
+        mut_tick(m)
+    else:
+        mt_tick(m)
+
+cdef inline void op_gc(Mutator m) noexcept nogil:
+    if Mutator is RunThread:
+        mut_gc(m)
+    else:
+        mt_gc(m)

@@ -153,7 +153,10 @@ def collect_result(managed, config, extra, kind_names, cycle_kind_names=("full",
     # verification runs on the mutator thread too, but is neither mutator nor GC work: the
     # run's wall time (and so every throughput figure) leaves it out; event times keep it
     wall_ns = counters["run_end_ns"] - start - counters["verify_ns"]
-    gc_on_mutator_ns = counters["stw_ns"] + counters["sweep_ns"] + counters["assist_ns"]
+    # mutator threads of a multi-threaded workload (its result's `threads`): each has the
+    # wall time, and each pause stops them all
+    mutators = int(extra.get("threads", 1)) if isinstance(extra, dict) else 1
+    gc_on_mutator_ns = counters["stw_ns"] * mutators + counters["sweep_ns"] + counters["assist_ns"]
     cycle_log = []
     for row in cycles:
         entry = {name: int(row[name]) for name in cycles.dtype.names}
@@ -175,7 +178,7 @@ def collect_result(managed, config, extra, kind_names, cycle_kind_names=("full",
         "pause_stopping_ns": pauses["stopping_ns"].tolist(),
         "wall_s": wall_ns / 1e9,
         "verify_s": counters["verify_ns"] / 1e9,
-        "mutator_s": max(wall_ns - gc_on_mutator_ns, 0) / 1e9,
+        "mutator_s": max(wall_ns * mutators - gc_on_mutator_ns, 0) / 1e9,
         "mutator_ops": counters["mutator_ops"],
         "alloc_count": counters["alloc_count"],
         "alloc_bytes": counters["alloc_bytes"],
@@ -183,7 +186,7 @@ def collect_result(managed, config, extra, kind_names, cycle_kind_names=("full",
         "free_bytes": counters["free_bytes"],
         "peak_heap_bytes": counters["peak_heap_bytes"],
         "peak_live_bytes": counters["peak_live_bytes"],
-        "gc_cpu_fraction": metrics.gc_cpu_fraction(counters),
+        "gc_cpu_fraction": metrics.gc_cpu_fraction(counters, mutators),
         "verified": bool(config.verify),
         "cycle_log": cycle_log,
         "counters": counters,

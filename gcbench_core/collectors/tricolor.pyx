@@ -105,7 +105,7 @@ from gcbench_core.cycle cimport CycleResult, cycle_begin, cycle_pause, cycle_end
 from gcbench_core.pacer cimport (pacer_use_runway, pacer_mark_start, pacer_next_poll_bytes,
                                  pacer_assist_work, pacer_sweep_spans_per_poll, pacer_should_start,
                                  pacer_limiter_update)
-from gcbench_core.cycle cimport cycle_note_marking
+from gcbench_core.cycle cimport cycle_note_marking, cycle_note_termination
 from gcbench_core.parmark cimport ParMark, MAX_MARKERS, parmark_new, parmark_free, parmark_stop_threads
 from gcbench_core.heap cimport PAGE_SIZE, GoroutineStacks, goroutine_count_scan, gcb_fetch_add_i64
 from gcbench_core.goroutines cimport goroutine_claim, goroutine_release, goroutines_pending
@@ -657,7 +657,7 @@ cdef void mutator_mark(HeapState* heap, TricolorState* st, int64_t max_objects, 
 # until the cycle ends (Go parks an assist that finds no work until credit comes).
 # Returns whether the cycle ended.
 cdef bint mark_assist(HeapState* heap, TricolorState* st) noexcept nogil:
-    cdef int64_t t0, assist0, stw0
+    cdef int64_t t0, assist0, stw0, verify0
     cdef int64_t allocated = heap.alloc_bytes - st.last_assist_alloc
     cdef int64_t done = st.mut.scanned_bytes + gcb_load_i64(&st.bg_scanned_published)
     cdef double budget = pacer_assist_work(&heap.pacer, allocated, done, heap.alloc_bytes, st.poll_bytes)
@@ -673,11 +673,14 @@ cdef bint mark_assist(HeapState* heap, TricolorState* st) noexcept nogil:
             return False
         # at the goal: the mutator must not outrun.  Its whole stall (marking, and waiting
         # for the worker) is assist time, the pause apart: GC time for the limiter.
+        # (--verify checks the heap inside the pause: neither GC nor mutator time)
         t0 = gcb_now_ns()
         assist0 = heap.assist_ns
         stw0 = heap.events.stw_ns
+        verify0 = heap.verifier.verify_ns
         finish_marking(heap, st, False)
-        heap.assist_ns = assist0 + (gcb_now_ns() - t0) - (heap.events.stw_ns - stw0)
+        heap.assist_ns = assist0 + (gcb_now_ns() - t0) - (heap.events.stw_ns - stw0) \
+            - (heap.verifier.verify_ns - verify0)
         return True
     if budget >= 1.0:
         mutator_mark(heap, st, INT64_MAX, <int64_t>budget + 1)
@@ -758,7 +761,7 @@ cdef void mark_start(HeapState* heap, TricolorState* st) noexcept nogil:
                      overhead)
 
 cdef void mark_termination(HeapState* heap, TricolorState* st, bint forced) noexcept nogil:
-    cdef int64_t t0, pages, drained = 0, helper_objects
+    cdef int64_t t0, pages, drained = 0, helper_objects, marked0
     cdef int i
     cdef CycleResult r
     cdef Marker* m = &st.mut
@@ -766,6 +769,7 @@ cdef void mark_termination(HeapState* heap, TricolorState* st, bint forced) noex
     cdef ThreadMark* tm
     heap_stop_world(heap)                     # mutator threads: the handshake
     t0 = heap.mt.request_ns if heap.mt.request_ns != 0 else gcb_now_ns()
+    marked0 = m.marked_objects
     # The world is stopped (we are the mutator, the worker is idle and will not take work).
     if st.barrier == BARRIER_DIJKSTRA:
         scan_stack(heap, m, True)             # stack slots had no barrier: rescan
@@ -779,6 +783,7 @@ cdef void mark_termination(HeapState* heap, TricolorState* st, bint forced) noex
         if st.barrier == BARRIER_DIJKSTRA or tm.stack_grey:
             scan_thread_stack(heap, m, t)
             tm.stack_grey = 0
+        marked0 += tm.grey.marked_objects     # shaded by its barrier before the pause
         take_thread_mark(heap, st, tm)
     if claim_roots(st):
         scan_globals(heap, m)
@@ -787,6 +792,7 @@ cdef void mark_termination(HeapState* heap, TricolorState* st, bint forced) noex
         marker_drain(heap, m, INT64_MAX, INT64_MAX, &drained)
         if not queue_take(st, m):
             break
+    cycle_note_termination(heap, m.marked_objects - marked0)
     gcb_store_int(&heap.barrier_on, 0)
     heap_set_allocate_black(heap, False)
     heap.goroutines.marking = 0

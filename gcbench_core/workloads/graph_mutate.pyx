@@ -19,12 +19,23 @@ slot pointing to a random node with probability 1/2.  Then, for `ops` steps:
     replaces a random table entry (the old one lives on while other nodes point to it);
   * every `gc_every` steps (if not 0), runtime.GC().
 Every choice comes from the seed; every operation is a mutator.pxd operation.
+
+`threads=N` (N > 1): the graph is built on the run's thread as above, then N mutator
+threads (OS threads, each with its own stack slots, parked slots and allocation cache)
+share the `ops` steps and rewrite the same graph at the same time, each drawing its
+choices from its own generator (seeded from the run's, in order), reaching the table
+through the global.  Their stores race on the same slots, as unsynchronised goroutines'
+would: every store goes through the barrier, and a barrier race between mutators is
+exactly what a concurrent collector must survive (--verify, --checkmark).  The choices
+are seeded; the interleaving, and so the final graph, is the machine's.
 """
 from libc.stdint cimport uint32_t, uint64_t, int64_t
-from gcbench_core.heap cimport HeapState, ManagedHeap, Object, run_kernel
-from gcbench_core.mutator cimport (mut_alloc, mut_store, mut_store_null, mut_load, mut_clear,
-                                   mut_set_global, mut_gc)
-from gcbench_core.rng cimport Rng, rng_seed, rng_below, rng_double
+from libc.stdlib cimport calloc, free
+from gcbench_core.heap cimport HeapState, ManagedHeap, Object, run_kernel, MutatorThread, mt_run_threads
+from gcbench_core.mutator cimport (Mutator, op_alloc, op_store, op_store_null, op_load, op_clear,
+                                   op_get_global, op_gc, mut_alloc, mut_store, mut_load, mut_clear,
+                                   mut_set_global)
+from gcbench_core.rng cimport Rng, rng_seed, rng_next, rng_below, rng_double
 
 NAME = "graph-mutate"
 DESCRIPTION = "a random object graph under heavy pointer rewriting that moves references between objects and stack roots"
@@ -46,7 +57,11 @@ PARAMS = (
     {"name": "walk_depth", "type": "int", "default": 2, "min": 0, "max": 16,
      "help": "hops of the random walk from a table entry that picks the nodes rewritten"},
     {"name": "gc_every", "type": "int", "default": 0, "min": 0, "max": 10_000_000_000,
-     "help": "steps between runtime.GC() calls (0: never), e.g. to force a collection mid-cycle"},
+     "help": "steps between runtime.GC() calls (0: never), e.g. to force a collection mid-cycle; "
+             "with threads, each thread's own steps"},
+    {"name": "threads", "type": "int", "default": 1, "min": 1, "max": 32,
+     "help": "mutator threads that share the steps and rewrite the same graph at once; collectors "
+             "with multi_mutator support it (1: the single-threaded workload on the run's thread)"},
 )
 
 cdef enum:
@@ -73,28 +88,63 @@ ctypedef struct Params:
     uint64_t seed
 
 # stack[r] := a node reached by a random walk from a random table entry (never NULL).
-cdef inline void pick_node(HeapState* heap, Rng* rng, Params* p, int r) noexcept nogil:
+cdef inline void pick_node(Mutator m, Rng* rng, Params* p, int r) noexcept nogil:
     cdef int d
     cdef uint32_t s
-    mut_load(heap, r, R_TABLE, <uint32_t>rng_below(rng, p.nodes))
+    op_load(m, r, R_TABLE, <uint32_t>rng_below(rng, p.nodes))
     for d in range(p.walk_depth):
         s = <uint32_t>rng_below(rng, p.slots)
-        if mut_load(heap, R_PEEK, r, s) == NULL:
+        if op_load(m, R_PEEK, r, s) == NULL:
             break
-        mut_load(heap, r, r, s)
-    mut_clear(heap, R_PEEK)
+        op_load(m, r, r, s)
+    op_clear(m, R_PEEK)
 
-cdef void kernel(void* arg) noexcept nogil:
-    cdef Params* p = <Params*>arg
-    cdef HeapState* heap = p.heap
-    cdef Rng rng
-    cdef int64_t i, step
+# `steps` rewriting steps on the graph whose table is in stack[R_TABLE].
+cdef void mutate(Mutator m, Rng* rng, Params* p, int64_t steps) noexcept nogil:
+    cdef int64_t step
     cdef uint32_t s
     cdef int park
     cdef bint occupied[256]            # the workload's own record of its parked slots
     for park in range(256):
         occupied[park] = False
-    rng_seed(&rng, p.seed)
+    for step in range(steps):
+        if rng_double(rng) < p.rewrite_rate:
+            pick_node(m, rng, p, R_A)
+            if p.parked > 0 and rng_below(rng, 2):
+                park = R_PARKED + <int>rng_below(rng, p.parked)
+                if occupied[park]:
+                    pick_node(m, rng, p, R_B)
+                    op_store(m, R_B, <uint32_t>rng_below(rng, p.slots), park)
+                s = <uint32_t>rng_below(rng, p.slots)
+                occupied[park] = op_load(m, park, R_A, s) != NULL
+                op_store_null(m, R_A, s)
+            else:
+                s = <uint32_t>rng_below(rng, p.slots)
+                op_load(m, R_X, R_A, s)
+                op_store_null(m, R_A, s)
+                pick_node(m, rng, p, R_B)
+                op_store(m, R_B, <uint32_t>rng_below(rng, p.slots), R_X)
+                op_clear(m, R_X)
+            op_clear(m, R_A)
+            op_clear(m, R_B)
+        if rng_double(rng) < p.alloc_rate:
+            op_alloc(m, R_NEW, p.slots, p.payload)
+            for s in range(p.slots):
+                if rng_below(rng, 2):
+                    pick_node(m, rng, p, R_B)
+                    op_store(m, R_NEW, s, R_B)
+            op_store(m, R_TABLE, <uint32_t>rng_below(rng, p.nodes), R_NEW)
+            op_clear(m, R_NEW)
+            op_clear(m, R_B)
+        if p.gc_every > 0 and (step + 1) % p.gc_every == 0:
+            op_gc(m)
+    for park in range(R_PARKED, R_PARKED + p.parked):
+        op_clear(m, park)
+
+# The graph: the table in stack[R_TABLE] and global G_TABLE, `nodes` nodes, random edges.
+cdef void build(HeapState* heap, Rng* rng, Params* p) noexcept nogil:
+    cdef int64_t i
+    cdef uint32_t s
     mut_alloc(heap, R_TABLE, <uint32_t>p.nodes, 0)
     mut_set_global(heap, G_TABLE, R_TABLE)
     for i in range(p.nodes):
@@ -104,45 +154,80 @@ cdef void kernel(void* arg) noexcept nogil:
     for i in range(p.nodes):
         mut_load(heap, R_A, R_TABLE, <uint32_t>i)
         for s in range(p.slots):
-            if rng_below(&rng, 2):
-                mut_load(heap, R_B, R_TABLE, <uint32_t>rng_below(&rng, p.nodes))
+            if rng_below(rng, 2):
+                mut_load(heap, R_B, R_TABLE, <uint32_t>rng_below(rng, p.nodes))
                 mut_store(heap, R_A, s, R_B)
     mut_clear(heap, R_A)
     mut_clear(heap, R_B)
-    for step in range(p.ops):
-        if rng_double(&rng) < p.rewrite_rate:
-            pick_node(heap, &rng, p, R_A)
-            if p.parked > 0 and rng_below(&rng, 2):
-                park = R_PARKED + <int>rng_below(&rng, p.parked)
-                if occupied[park]:
-                    pick_node(heap, &rng, p, R_B)
-                    mut_store(heap, R_B, <uint32_t>rng_below(&rng, p.slots), park)
-                s = <uint32_t>rng_below(&rng, p.slots)
-                occupied[park] = mut_load(heap, park, R_A, s) != NULL
-                mut_store_null(heap, R_A, s)
-            else:
-                s = <uint32_t>rng_below(&rng, p.slots)
-                mut_load(heap, R_X, R_A, s)
-                mut_store_null(heap, R_A, s)
-                pick_node(heap, &rng, p, R_B)
-                mut_store(heap, R_B, <uint32_t>rng_below(&rng, p.slots), R_X)
-                mut_clear(heap, R_X)
-            mut_clear(heap, R_A)
-            mut_clear(heap, R_B)
-        if rng_double(&rng) < p.alloc_rate:
-            mut_alloc(heap, R_NEW, p.slots, p.payload)
-            for s in range(p.slots):
-                if rng_below(&rng, 2):
-                    pick_node(heap, &rng, p, R_B)
-                    mut_store(heap, R_NEW, s, R_B)
-            mut_store(heap, R_TABLE, <uint32_t>rng_below(&rng, p.nodes), R_NEW)
-            mut_clear(heap, R_NEW)
-            mut_clear(heap, R_B)
-        if p.gc_every > 0 and (step + 1) % p.gc_every == 0:
-            mut_gc(heap)
-    for park in range(R_PARKED, R_PARKED + p.parked):
-        mut_clear(heap, park)
+
+cdef void kernel(void* arg) noexcept nogil:
+    cdef Params* p = <Params*>arg
+    cdef HeapState* heap = p.heap
+    cdef Rng rng
+    rng_seed(&rng, p.seed)
+    build(heap, &rng, p)
+    mutate(heap, &rng, p, p.ops)
     mut_clear(heap, R_TABLE)
+
+# ---------------------------------------------------------------------------
+# threads > 1: the steps shared by N mutator threads.
+
+ctypedef struct ThreadParams:
+    MutatorThread* m
+    Params* p
+    Rng rng
+    int64_t steps
+
+cdef void thread_kernel(void* arg) noexcept nogil:
+    cdef ThreadParams* t = <ThreadParams*>arg
+    op_get_global(t.m, R_TABLE, G_TABLE)
+    mutate(t.m, &t.rng, t.p, t.steps)
+    op_clear(t.m, R_TABLE)
+
+ctypedef struct ThreadedRun:
+    Params* p
+    int nthreads
+    MutatorThread* threads
+    ThreadParams* params
+    void** args
+
+cdef void threaded_kernel(void* arg) noexcept nogil:
+    cdef ThreadedRun* run = <ThreadedRun*>arg
+    cdef HeapState* heap = run.p.heap
+    cdef Rng rng
+    cdef int i
+    rng_seed(&rng, run.p.seed)
+    build(heap, &rng, run.p)
+    mut_clear(heap, R_TABLE)         # the threads reach the table through the global
+    for i in range(run.nthreads):
+        rng_seed(&run.params[i].rng, rng_next(&rng))
+    mt_run_threads(heap, run.nthreads, run.threads, thread_kernel, run.args)
+
+cdef dict run_threads(ManagedHeap heap, Params* p, int nthreads):
+    cdef ThreadedRun run
+    cdef int i
+    run.p = p
+    run.nthreads = nthreads
+    run.threads = <MutatorThread*>calloc(nthreads, sizeof(MutatorThread))
+    run.params = <ThreadParams*>calloc(nthreads, sizeof(ThreadParams))
+    run.args = <void**>calloc(nthreads, sizeof(void*))
+    try:
+        if run.threads == NULL or run.params == NULL or run.args == NULL:
+            raise MemoryError()
+        for i in range(nthreads):
+            run.params[i].m = &run.threads[i]
+            run.params[i].p = p
+            run.params[i].steps = p.ops // nthreads + (1 if i < p.ops % nthreads else 0)
+            run.args[i] = &run.params[i]
+        run_kernel(heap, threaded_kernel, &run)
+        return {"threads": nthreads,
+                "thread_cpu_s": [run.threads[i].cpu_ns / 1e9 for i in range(nthreads)],
+                "thread_wall_s": [run.threads[i].wall_ns / 1e9 for i in range(nthreads)],
+                "thread_ops": [run.threads[i].ops for i in range(nthreads)]}
+    finally:
+        free(run.threads)
+        free(run.params)
+        free(run.args)
 
 def run(ManagedHeap heap, dict params, uint64_t seed):
     cdef Params p
@@ -160,4 +245,6 @@ def run(ManagedHeap heap, dict params, uint64_t seed):
     if heap.state.collector.drop != NULL:
         raise ValueError("graph-mutate rewrites pointers at random, so only a tracing collector can tell "
                          "when a node dies; a collector that frees on drop (malloc) cannot run it")
+    if params["threads"] > 1:
+        return run_threads(heap, &p, params["threads"])
     run_kernel(heap, kernel, &p)

@@ -33,9 +33,8 @@ from libc.stdlib cimport calloc, free
 from posix.time cimport nanosleep, timespec
 from gcbench_core.heap cimport (HeapState, ManagedHeap, run_kernel, MutatorThread, mt_run_threads,
                                 MAX_GLOBALS)
-from gcbench_core.mutator cimport (mut_alloc, mut_store, mut_clear, mut_drop, mut_load, mut_payload,
-                                   mut_tick, mt_alloc, mt_store, mt_clear, mt_load, mt_payload, mt_tick,
-                                   mt_set_global, mt_blocked_enter, mt_blocked_leave)
+from gcbench_core.mutator cimport (Mutator, op_alloc, op_store, op_clear, op_drop, op_load, op_payload,
+                                   op_tick, mt_set_global, mt_blocked_enter, mt_blocked_leave)
 
 NAME = "mt-gcbench"
 DESCRIPTION = ("Whippet's mt-gcbench: GCBench with power-law 'hole' garbage between nodes "
@@ -100,86 +99,91 @@ ctypedef struct Params:
     int64_t hole_objects
     int64_t hole_bytes
 
-cdef inline void allocate_garbage(Params* p) noexcept nogil:
+# The benchmark is written once over the fused Mutator (mutator.pxd): Cython compiles it
+# for the run's own thread (threads=1: the mut_* operations, recorded in traces) and for
+# a mutator thread (the mt_* operations over its own stack slots).
+
+cdef inline void allocate_garbage(Mutator m, Params* p) noexcept nogil:
     cdef uint32_t words
     if not p.holes:
         return
     words = POWER_LAW[p.counter & 0xFF]
     p.counter += 1
     if words:
-        mut_alloc(p.heap, R_HOLE, 0, 8 + 8 * words)      # length + values
-        (<uint64_t*>mut_payload(p.heap, R_HOLE))[0] = words
-        mut_drop(p.heap, R_HOLE, False)
+        op_alloc(m, R_HOLE, 0, 8 + 8 * words)      # length + values
+        (<uint64_t*>op_payload(m, R_HOLE))[0] = words
+        op_drop(m, R_HOLE, False)
         p.hole_objects += 1
         p.hole_bytes += 16 + 8 * words
 
-cdef inline void alloc_node(HeapState* heap, int r, int depth) noexcept nogil:
-    mut_alloc(heap, r, NODE_SLOTS, NODE_PAYLOAD)
-    (<int*>mut_payload(heap, r))[1] = depth            # j (i stays 0)
+cdef inline void alloc_node(Mutator m, int r, int depth) noexcept nogil:
+    op_alloc(m, r, NODE_SLOTS, NODE_PAYLOAD)
+    (<int*>op_payload(m, r))[1] = depth            # j (i stays 0)
 
 # Build the children of the node in stack[r], `depth` levels, top-down (Populate).
-cdef void populate(Params* p, int depth, int r) noexcept nogil:
-    cdef HeapState* heap = p.heap
+cdef void populate(Mutator m, Params* p, int depth, int r) noexcept nogil:
     if depth <= 0:
         return
-    allocate_garbage(p)
-    alloc_node(heap, r + 1, 0)
-    allocate_garbage(p)
-    alloc_node(heap, r + 2, 0)
-    mut_store(heap, r, 0, r + 1)
-    mut_store(heap, r, 1, r + 2)
-    (<int*>mut_payload(heap, r))[1] = depth
-    mut_clear(heap, r + 2)
-    populate(p, depth - 1, r + 1)
-    mut_load(heap, r + 1, r, 1)
-    populate(p, depth - 1, r + 1)
-    mut_clear(heap, r + 1)
+    allocate_garbage(m, p)
+    alloc_node(m, r + 1, 0)
+    allocate_garbage(m, p)
+    alloc_node(m, r + 2, 0)
+    op_store(m, r, 0, r + 1)
+    op_store(m, r, 1, r + 2)
+    (<int*>op_payload(m, r))[1] = depth
+    op_clear(m, r + 2)
+    populate(m, p, depth - 1, r + 1)
+    op_load(m, r + 1, r, 1)
+    populate(m, p, depth - 1, r + 1)
+    op_clear(m, r + 1)
 
 # stack[r] := a tree of `depth` levels, built bottom-up (MakeTree).
-cdef void make_tree(Params* p, int depth, int r) noexcept nogil:
-    cdef HeapState* heap = p.heap
+cdef void make_tree(Mutator m, Params* p, int depth, int r) noexcept nogil:
     if depth <= 0:
-        alloc_node(heap, r, 0)
+        alloc_node(m, r, 0)
         return
-    make_tree(p, depth - 1, r + 1)
-    make_tree(p, depth - 1, r + 2)
-    allocate_garbage(p)
-    alloc_node(heap, r, depth)
-    mut_store(heap, r, 0, r + 1)
-    mut_store(heap, r, 1, r + 2)
-    mut_clear(heap, r + 1)
-    mut_clear(heap, r + 2)
+    make_tree(m, p, depth - 1, r + 1)
+    make_tree(m, p, depth - 1, r + 2)
+    allocate_garbage(m, p)
+    alloc_node(m, r, depth)
+    op_store(m, r, 0, r + 1)
+    op_store(m, r, 1, r + 2)
+    op_clear(m, r + 1)
+    op_clear(m, r + 2)
 
 cdef inline int64_t tree_size(int depth) noexcept nogil:
     return ((<int64_t>1) << (depth + 1)) - 1
 
-cdef void kernel(void* arg) noexcept nogil:
-    cdef Params* p = <Params*>arg
-    cdef HeapState* heap = p.heap
+# The whole benchmark: the long-lived tree and array, then the tree construction.
+cdef void benchmark(Mutator m, Params* p) noexcept nogil:
     cdef int depth
     cdef int64_t i, iters
     cdef double* values
-    alloc_node(heap, R_LONG_TREE, 0)
-    populate(p, p.long_lived_depth, R_LONG_TREE)
-    mut_alloc(heap, R_ARRAY, 0, <uint32_t>(8 + p.array_len * 8))   # length + values
-    values = (<double*>mut_payload(heap, R_ARRAY)) + 1
+    alloc_node(m, R_LONG_TREE, 0)
+    populate(m, p, p.long_lived_depth, R_LONG_TREE)
+    op_alloc(m, R_ARRAY, 0, <uint32_t>(8 + p.array_len * 8))   # length + values
+    values = (<double*>op_payload(m, R_ARRAY)) + 1
     for i in range(p.array_len // 2):
         values[i] = 1.0 / i if i > 0 else 0.0
-    mut_tick(heap)
+    op_tick(m)
     depth = p.min_depth
     while depth <= p.max_depth:
         iters = 2 * tree_size(p.max_depth + 2) // tree_size(depth)
         for i in range(iters):
-            alloc_node(heap, R_TEMP, 0)
-            populate(p, depth, R_TEMP)
-            mut_drop(heap, R_TEMP, True)
+            alloc_node(m, R_TEMP, 0)
+            populate(m, p, depth, R_TEMP)
+            op_drop(m, R_TEMP, True)
         for i in range(iters):
-            make_tree(p, depth, R_TEMP)
-            mut_drop(heap, R_TEMP, True)
+            make_tree(m, p, depth, R_TEMP)
+            op_drop(m, R_TEMP, True)
         depth += 2
 
+cdef void kernel(void* arg) noexcept nogil:
+    cdef Params* p = <Params*>arg
+    benchmark(p.heap, p)
+
 # ---------------------------------------------------------------------------
-# The same benchmark on a mutator thread (mt_* operations over the thread's own stack).
+# threads > 1: the same benchmark on each of N mutator threads.
 
 ctypedef struct ThreadParams:
     MutatorThread* m
@@ -187,86 +191,17 @@ ctypedef struct ThreadParams:
     int index                        # 0..threads-1: globals 2*index and 2*index + 1
     bint blocks                      # this thread first waits block_ms outside the heap
 
-cdef inline void t_allocate_garbage(ThreadParams* t) noexcept nogil:
-    cdef uint32_t words
-    if not t.p.holes:
-        return
-    words = POWER_LAW[t.p.counter & 0xFF]
-    t.p.counter += 1
-    if words:
-        mt_alloc(t.m, R_HOLE, 0, 8 + 8 * words)
-        (<uint64_t*>mt_payload(t.m, R_HOLE))[0] = words
-        mt_clear(t.m, R_HOLE)
-        t.p.hole_objects += 1
-        t.p.hole_bytes += 16 + 8 * words
-
-cdef inline void t_alloc_node(MutatorThread* m, int r, int depth) noexcept nogil:
-    mt_alloc(m, r, NODE_SLOTS, NODE_PAYLOAD)
-    (<int*>mt_payload(m, r))[1] = depth
-
-cdef void t_populate(ThreadParams* t, int depth, int r) noexcept nogil:
-    cdef MutatorThread* m = t.m
-    if depth <= 0:
-        return
-    t_allocate_garbage(t)
-    t_alloc_node(m, r + 1, 0)
-    t_allocate_garbage(t)
-    t_alloc_node(m, r + 2, 0)
-    mt_store(m, r, 0, r + 1)
-    mt_store(m, r, 1, r + 2)
-    (<int*>mt_payload(m, r))[1] = depth
-    mt_clear(m, r + 2)
-    t_populate(t, depth - 1, r + 1)
-    mt_load(m, r + 1, r, 1)
-    t_populate(t, depth - 1, r + 1)
-    mt_clear(m, r + 1)
-
-cdef void t_make_tree(ThreadParams* t, int depth, int r) noexcept nogil:
-    cdef MutatorThread* m = t.m
-    if depth <= 0:
-        t_alloc_node(m, r, 0)
-        return
-    t_make_tree(t, depth - 1, r + 1)
-    t_make_tree(t, depth - 1, r + 2)
-    t_allocate_garbage(t)
-    t_alloc_node(m, r, depth)
-    mt_store(m, r, 0, r + 1)
-    mt_store(m, r, 1, r + 2)
-    mt_clear(m, r + 1)
-    mt_clear(m, r + 2)
-
 cdef void thread_kernel(void* arg) noexcept nogil:
     cdef ThreadParams* t = <ThreadParams*>arg
     cdef MutatorThread* m = t.m
-    cdef Params* p = &t.p
-    cdef int depth
-    cdef int64_t i, iters
-    cdef double* values
     cdef timespec pause
-    if t.blocks and p.block_ms > 0:
+    if t.blocks and t.p.block_ms > 0:
         mt_blocked_enter(m)
-        pause.tv_sec = p.block_ms // 1000
-        pause.tv_nsec = (p.block_ms % 1000) * 1000000
+        pause.tv_sec = t.p.block_ms // 1000
+        pause.tv_nsec = (t.p.block_ms % 1000) * 1000000
         nanosleep(&pause, NULL)
         mt_blocked_leave(m)
-    t_alloc_node(m, R_LONG_TREE, 0)
-    t_populate(t, p.long_lived_depth, R_LONG_TREE)
-    mt_alloc(m, R_ARRAY, 0, <uint32_t>(8 + p.array_len * 8))
-    values = (<double*>mt_payload(m, R_ARRAY)) + 1
-    for i in range(p.array_len // 2):
-        values[i] = 1.0 / i if i > 0 else 0.0
-    mt_tick(m)
-    depth = p.min_depth
-    while depth <= p.max_depth:
-        iters = 2 * tree_size(p.max_depth + 2) // tree_size(depth)
-        for i in range(iters):
-            t_alloc_node(m, R_TEMP, 0)
-            t_populate(t, depth, R_TEMP)
-            mt_clear(m, R_TEMP)
-        for i in range(iters):
-            t_make_tree(t, depth, R_TEMP)
-            mt_clear(m, R_TEMP)
-        depth += 2
+    benchmark(m, &t.p)
     mt_set_global(m, 2 * t.index, R_LONG_TREE)
     mt_set_global(m, 2 * t.index + 1, R_ARRAY)
 
