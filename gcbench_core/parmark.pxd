@@ -21,7 +21,9 @@
 # lock is taken once per block (hundreds of objects), so it is never contended enough to
 # matter, and a lock-free Treiber stack of reused blocks would need ABA protection
 # (tagged pointers or hazard pointers) for no measurable gain; the mutex also gives the
-# idle markers a condition variable to sleep on.
+# idle markers a condition variable to sleep on.  An idle marker first spins (50 us) for a
+# block or the end, then sleeps: a sleeping thread's wake-up takes longer than a busy
+# marker takes to share.
 
 from libc.stdint cimport int64_t
 from gcbench_core.heap cimport HeapState, MarkStack, Object
@@ -47,6 +49,8 @@ ctypedef struct PMMarker:
     int64_t cpu_ns                   # thread CPU time of this marker in the last mark
     int64_t blocks_published
     int64_t blocks_taken
+    int64_t drain_cpu_ns             # of cpu_ns, the part spent draining (the rest: taking,
+    int64_t drain_calls              # sharing, spinning and waiting for work)
     char pad1[64]
 
 ctypedef struct PMHelperArg:

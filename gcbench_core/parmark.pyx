@@ -6,7 +6,8 @@ One collection (parmark_mark, called by heap_collect_stw inside its pause):
      greys every root into its private stack, resets the pool (busy = N, done = 0) and
      wakes the helpers by advancing the epoch;
   2. every marker runs pm_run: drain its stack (prefetch FIFO, atomic mark bits, sharing
-     work as it goes), then take a block from the shared list, or wait for one, or leave;
+     work as it goes), then take a block from the shared list, or spin a while and then
+     sleep until one comes, or leave;
   3. the last marker to find itself idle with the list empty declares the mark done;
   4. marker 0 waits until every helper that joined the mark has recorded its figures and
      left it (a helper not yet running when the mark ended skips it: the pause never
@@ -25,12 +26,13 @@ from gcbench_core.pthread cimport (pthread_create, pthread_join, pthread_mutex_i
 from gcbench_core.heap cimport (HeapState, ManagedHeap, MarkStack, Object, obj_slots, mark_object_atomic,
                                 mark_stack_push, mark_stack_free, gcb_thread_cpu_ns, gcb_prefetch,
                                 gcb_load_int, gcb_store_int, gcb_load_i64, gcb_store_i64,
-                                gcb_unlikely, heap_fail, heap_check_interrupt, heap_sigint_pending,
+                                gcb_unlikely, gcb_now_ns, gcb_cpu_relax, heap_fail, heap_check_interrupt, heap_sigint_pending,
                                 ERR_INTERNAL, PREFETCH_DEPTH, MAX_STACK_SLOTS, goroutine_count_scan)
 
 
 cdef enum:
     SHARE_EVERY = 64                 # objects scanned between looks at the other markers
+    SPIN_NS = 50000                  # an idle marker spins this long before it sleeps
     INTERRUPT_EVERY = 0x10000        # marker 0 looks for Ctrl-C this often
 
 
@@ -167,13 +169,33 @@ cdef void drain(HeapState* heap, ParMark* pm, PMMarker* m, bint first) noexcept 
     m.marked_objects += objects
     m.marked_bytes += nbytes
 
+# Before sleeping, an idle marker spins a while without the lock for a block or the end
+# of the mark (Go's getfull spins with procyield before it parks): a busy marker shares
+# within SHARE_EVERY objects of seeing it wait, far sooner than a sleeping thread wakes.
+# Called and returns with the lock held; true if something came.
+cdef bint spin_for_work(ParMark* pm) noexcept nogil:
+    cdef int64_t deadline = gcb_now_ns() + SPIN_NS
+    cdef int i
+    cdef bint came = False
+    pthread_mutex_unlock(&pm.lock)
+    while not came and gcb_now_ns() < deadline:
+        for i in range(64):
+            gcb_cpu_relax()
+        came = (gcb_load_i64(&pm.nfull) > 0 or gcb_load_int(&pm.done) or gcb_load_int(&pm.abort))
+    pthread_mutex_lock(&pm.lock)
+    return came
+
 # A marker's whole part of one collection: drain, take a block or wait for one, until done.
 cdef void pm_run(HeapState* heap, ParMark* pm, PMMarker* m, bint first) noexcept nogil:
     cdef int64_t c0 = gcb_thread_cpu_ns()
     cdef bint busy = first               # a helper is busy once it holds a block
+    cdef int64_t c1
     while True:
         if not gcb_load_int(&pm.abort):
+            c1 = gcb_thread_cpu_ns()
             drain(heap, pm, m, first)
+            m.drain_cpu_ns += gcb_thread_cpu_ns() - c1
+            m.drain_calls += 1
         pthread_mutex_lock(&pm.lock)
         if gcb_load_int(&pm.abort):
             m.grey.length = 0            # the run fails: drop the work
@@ -189,11 +211,12 @@ cdef void pm_run(HeapState* heap, ParMark* pm, PMMarker* m, bint first) noexcept
                 busy = False
                 pm.nbusy -= 1
             if pm.nbusy == 0:
-                pm.done = 1              # nobody holds grey work and the list is empty
+                gcb_store_int(&pm.done, 1)   # nobody holds grey work and the list is empty
                 pthread_cond_broadcast(&pm.work_cond)
                 break
             gcb_store_int(&pm.nwaiting, pm.nwaiting + 1)     # (read without the lock by share)
-            pthread_cond_wait(&pm.work_cond, &pm.lock)
+            if not spin_for_work(pm):
+                pthread_cond_wait(&pm.work_cond, &pm.lock)
             gcb_store_int(&pm.nwaiting, pm.nwaiting - 1)
         if pm.done:
             pthread_mutex_unlock(&pm.lock)
@@ -283,6 +306,8 @@ cdef int64_t parmark_mark(HeapState* heap, ParMark* pm, int64_t* cpu_ns, int64_t
         pm.markers[i].cpu_ns = 0
         pm.markers[i].blocks_published = 0
         pm.markers[i].blocks_taken = 0
+        pm.markers[i].drain_cpu_ns = 0
+        pm.markers[i].drain_calls = 0
     while pm.full != NULL:               # left over only by an aborted mark
         b = pm.full
         pm.full = b.next
@@ -291,7 +316,7 @@ cdef int64_t parmark_mark(HeapState* heap, ParMark* pm, int64_t* cpu_ns, int64_t
     gcb_store_i64(&pm.nfull, 0)
     gcb_store_int(&pm.nwaiting, 0)
     pm.nbusy = 1                         # marker 0; a helper counts once it takes a block
-    pm.done = 1                          # no mark under way until the epoch advances
+    gcb_store_int(&pm.done, 1)           # no mark under way until the epoch advances
     gcb_store_int(&pm.abort, 0)
     pm.njoined = 0
     pm.nleft = 0
@@ -309,7 +334,7 @@ cdef int64_t parmark_mark(HeapState* heap, ParMark* pm, int64_t* cpu_ns, int64_t
         for j in range(heap.roots.extra_roots[i].count):
             grey_root(heap, m0, heap.roots.extra_roots[i].slots[j])
     pthread_mutex_lock(&pm.lock)
-    pm.done = 0
+    gcb_store_int(&pm.done, 0)
     pm.epoch += 1
     pthread_cond_broadcast(&pm.start_cond)
     pthread_mutex_unlock(&pm.lock)
@@ -367,5 +392,5 @@ def last_mark(ManagedHeap heap):
         m = &pm.markers[i]
         out.append({"marked_objects": m.marked_objects, "marked_bytes": m.marked_bytes,
                     "scanned_objects": m.scanned_objects, "cpu_ns": m.cpu_ns,
-                    "blocks_published": m.blocks_published, "blocks_taken": m.blocks_taken})
+                    "blocks_published": m.blocks_published, "blocks_taken": m.blocks_taken, "drain_cpu_ns": m.drain_cpu_ns, "drain_calls": m.drain_calls})
     return out
