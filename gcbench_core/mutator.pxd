@@ -316,6 +316,13 @@ cdef inline void op_set_global(Mutator m, int g, int r) noexcept nogil:
     else:
         mt_set_global(m, g, r)
 
+# The object in stack slot r (valid until the next operation, as mutator.pxd says above).
+cdef inline Object* op_stack(Mutator m, int r) noexcept nogil:
+    if Mutator is RunThread:
+        return m.roots.stack[r]
+    else:
+        return m.stack[r]
+
 cdef inline char* op_payload(Mutator m, int r) noexcept nogil:
     if Mutator is RunThread:
         return mut_payload(m, r)

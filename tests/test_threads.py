@@ -96,7 +96,9 @@ def test_two_mutators_without_a_barrier_are_caught(markers):
 def test_stress_collects_every_n_allocations_on_every_thread():
     # threads allocate from their own caches; under --stress each allocation still counts
     r = gcbench.run("marksweep", "graph-mutate", params=GRAPH_THREADED, heap="64M", stress=STRESS)
-    assert r["cycles"] >= r["alloc_count"] // STRESS - 2, (r["cycles"], r["alloc_count"])
+    # (about one per STRESS allocations; a thread allocation that skipped the count, as
+    # from a thread's cache before the fix, left 6 cycles instead of about 140)
+    assert r["cycles"] >= 0.95 * r["alloc_count"] / STRESS, (r["cycles"], r["alloc_count"])
 
 
 def test_one_thread_runs_the_same_operations_as_before_threads():

@@ -92,7 +92,7 @@ from libc.stdio cimport fprintf, stderr
 from posix.unistd cimport usleep
 from gcbench_core.heap cimport (HeapState, ManagedHeap, MarkStack, Object, collector_init,
                                 MutatorThread, heap_stop_world, heap_start_world, heap_current_thread,
-                                MAX_STACK_SLOTS,
+                                MAX_STACK_SLOTS, PREFETCH_DEPTH, gcb_prefetch,
                                 gcb_now_ns, gcb_thread_cpu_ns,
                                 gcb_load_ptr, gcb_store_ptr, gcb_load_int,
                                 gcb_store_int, gcb_load_i64, gcb_store_i64, gcb_unlikely, gcb_fetch_add_i64,
@@ -274,16 +274,32 @@ cdef inline int64_t marker_scan(HeapState* heap, Marker* m, Object* obj) noexcep
     return obj.nbytes
 
 # Scan private grey objects until empty or a budget (objects, bytes) is spent.
-# Returns the objects scanned; adds the bytes scanned to *nbytes.
+# Returns the objects scanned; adds the bytes scanned to *nbytes.  Grey objects pass
+# through a prefetch FIFO on their way to being scanned, as in heap_drain (no more are
+# taken into it than the object budget has left); what it still holds at the end goes
+# back on the stack.
 cdef inline int64_t marker_drain(HeapState* heap, Marker* m, int64_t max_objects, int64_t max_bytes,
                                  int64_t* nbytes) noexcept nogil:
     cdef int64_t objects = 0, scanned = 0
+    cdef Object* fifo[PREFETCH_DEPTH]
+    cdef int head = 0, count = 0, i
     cdef Object* obj
-    while m.grey.length > 0 and objects < max_objects and scanned < max_bytes:
-        m.grey.length -= 1
-        obj = m.grey.items[m.grey.length]
+    while objects < max_objects and scanned < max_bytes:
+        while count < PREFETCH_DEPTH and m.grey.length > 0 and objects + count < max_objects:
+            m.grey.length -= 1
+            obj = m.grey.items[m.grey.length]
+            gcb_prefetch(obj)
+            fifo[(head + count) & (PREFETCH_DEPTH - 1)] = obj
+            count += 1
+        if count == 0:
+            break
+        obj = fifo[head]
+        head = (head + 1) & (PREFETCH_DEPTH - 1)
+        count -= 1
         scanned += marker_scan(heap, m, obj)
         objects += 1
+    for i in range(count - 1, -1, -1):       # back in the order they were taken
+        mark_stack_push(&m.grey, fifo[(head + i) & (PREFETCH_DEPTH - 1)])
     nbytes[0] += scanned
     return objects
 

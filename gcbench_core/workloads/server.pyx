@@ -59,9 +59,9 @@ from libc.stdlib cimport calloc, free
 from gcbench_core.heap cimport (HeapState, heap_check_interrupt, ManagedHeap, Object, run_kernel, obj_slots,
                                 gcb_now_ns, gcb_cpu_relax, gcb_load_ptr, HEADER_BYTES, MAX_STACK_SLOTS,
                                 MutatorThread, mt_run_threads, MAX_MUTATOR_THREADS)
-from gcbench_core.mutator cimport (mut_alloc, mut_store, mut_store_null, mut_load, mut_clear,
-                                   mut_drop, mut_set_global, mut_payload, mt_alloc, mt_store, mt_load,
-                                   mt_clear, mt_payload, mt_tick, mt_heap_write)
+from gcbench_core.mutator cimport (Mutator, RunThread, op_alloc, op_store, op_store_null, op_load,
+                                   op_clear, op_drop, op_payload, op_stack, op_get_global, mut_alloc,
+                                   mut_store, mut_clear, mut_set_global, mt_clear)
 from gcbench_core.rng cimport Rng, rng_seed, rng_below
 from gcbench_core.pool cimport (Pool, pool_new, pool_destroy, pool_get, pool_put, pool_get_mt,
                                 pool_put_mt, pool_stats)
@@ -155,35 +155,55 @@ cdef void wait_until(HeapState* heap, int64_t when_ns) noexcept nogil:
     while run_now(heap) < when_ns:
         gcb_cpu_relax()
 
-cdef inline void start_request(HeapState* heap, Params* p, int w, int64_t index) noexcept nogil:
+# The requests' steps are written once over the fused Mutator (mutator.pxd): compiled for
+# the run's own thread (threads=1) and for a mutator thread.  Worker w's stack slots hold
+# its request; `P` is the pool's P (the worker on the run's thread, the thread's index on
+# a thread).
+
+cdef inline void pool_take(Mutator m, Pool* pool, int P, int r) noexcept nogil:
+    if Mutator is RunThread:
+        pool_get(pool, P, r)
+    else:
+        pool_get_mt(pool, m, P, r)
+
+cdef inline void pool_give_back(Mutator m, Pool* pool, int P, int r) noexcept nogil:
+    if Mutator is RunThread:
+        pool_put(pool, P, r)
+    else:
+        pool_put_mt(pool, m, P, r)
+
+cdef inline void start_request(Mutator m, Params* p, int w, int P, int64_t index) noexcept nogil:
     cdef uint32_t k
     if p.pool != NULL:
-        pool_get(p.pool, w, buf_reg(w))
+        pool_take(m, p.pool, P, buf_reg(w))
     else:
-        mut_alloc(heap, buf_reg(w), 0, p.buffer_payload)
+        op_alloc(m, buf_reg(w), 0, p.buffer_payload)
     # read the request into the buffer: every byte is written (up to 16 MiB and only a
-    # few mutator operations per request, so check for Ctrl-C here, not only at polls)
-    memset(mut_payload(heap, buf_reg(w)), <int>(index & 0xFF), p.buffer_payload)
-    if p.buffer_payload >= BIG_BUFFER:
-        heap_check_interrupt(heap)
-    mut_alloc(heap, req_reg(w), p.small_objects, REQUEST_PAYLOAD)
-    (<int64_t*>mut_payload(heap, req_reg(w)))[0] = index
+    # few mutator operations per request, so check for Ctrl-C here, not only at polls;
+    # a thread polls at its operations)
+    memset(op_payload(m, buf_reg(w)), <int>(index & 0xFF), p.buffer_payload)
+    if Mutator is RunThread:
+        if p.buffer_payload >= BIG_BUFFER:
+            heap_check_interrupt(m)
+    op_alloc(m, req_reg(w), p.small_objects, REQUEST_PAYLOAD)
+    (<int64_t*>op_payload(m, req_reg(w)))[0] = index
     for k in range(p.small_objects):
-        mut_alloc(heap, R_SMALL, 0, p.small_bytes)
+        op_alloc(m, R_SMALL, 0, p.small_bytes)
         if p.small_bytes > 0:
-            memset(mut_payload(heap, R_SMALL), <int>((index + k) & 0xFF), p.small_bytes)
-        mut_store(heap, req_reg(w), k, R_SMALL)
-    mut_clear(heap, R_SMALL)
+            memset(op_payload(m, R_SMALL), <int>((index + k) & 0xFF), p.small_bytes)
+        op_store(m, req_reg(w), k, R_SMALL)
+    op_clear(m, R_SMALL)
 
-cdef inline void finish_request(HeapState* heap, Rng* rng, Params* p, int w) noexcept nogil:
+cdef inline void finish_request(Mutator m, Rng* rng, Params* p, int w, int P,
+                                uint64_t* checksum) noexcept nogil:
     cdef uint64_t sum = 0
     cdef uint32_t k, i, j, pick, entry
     cdef uint32_t kept[MAX_KEEP]
-    cdef Object* request = heap.roots.stack[req_reg(w)]
+    cdef Object* request = op_stack(m, req_reg(w))
     cdef Object* small
     cdef unsigned char* data
     # touch: read the buffer (one byte per cache line) and every small object
-    data = <unsigned char*>mut_payload(heap, buf_reg(w))
+    data = <unsigned char*>op_payload(m, buf_reg(w))
     i = 0
     while i < p.buffer_payload:
         sum += data[i]
@@ -193,8 +213,8 @@ cdef inline void finish_request(HeapState* heap, Rng* rng, Params* p, int w) noe
         data = <unsigned char*>(obj_slots(small) + small.nslots)
         for i in range(p.small_bytes):
             sum += data[i]
-    (<uint64_t*>mut_payload(heap, req_reg(w)))[1] = sum
-    p.checksum += sum
+    (<uint64_t*>op_payload(m, req_reg(w)))[1] = sum
+    checksum[0] += sum
     # keep a few in the long-lived cache, replacing what was there
     for k in range(p.cache_keep):
         pick = <uint32_t>rng_below(rng, p.small_objects)
@@ -207,18 +227,29 @@ cdef inline void finish_request(HeapState* heap, Rng* rng, Params* p, int w) noe
                 j += 1
         kept[k] = pick
         entry = <uint32_t>rng_below(rng, p.cache_objects)
-        mut_load(heap, R_SMALL, req_reg(w), pick)
-        mut_store_null(heap, req_reg(w), pick)   # the cache owns it now
-        mut_load(heap, R_OLD, R_CACHE, entry)
-        mut_store(heap, R_CACHE, entry, R_SMALL)
-        mut_drop(heap, R_OLD, False)             # the entry it replaced is dead
-    mut_clear(heap, R_SMALL)
-    mut_drop(heap, req_reg(w), True)             # with the small objects it did not keep
+        op_load(m, R_SMALL, req_reg(w), pick)
+        op_store_null(m, req_reg(w), pick)       # the cache owns it now
+        op_load(m, R_OLD, R_CACHE, entry)
+        op_store(m, R_CACHE, entry, R_SMALL)
+        op_drop(m, R_OLD, False)                 # the entry it replaced is dead
+    op_clear(m, R_SMALL)
+    op_drop(m, req_reg(w), True)                 # with the small objects it did not keep
     if p.pool != NULL:
-        pool_put(p.pool, w, buf_reg(w))
-        mut_clear(heap, buf_reg(w))
+        pool_give_back(m, p.pool, P, buf_reg(w))
+        op_clear(m, buf_reg(w))
     else:
-        mut_drop(heap, buf_reg(w), False)
+        op_drop(m, buf_reg(w), False)
+
+# stack[R_CACHE] and global G_CACHE := the long-lived cache, full from the start so that
+# the live set is steady.
+cdef void build_cache(HeapState* heap, Params* p) noexcept nogil:
+    cdef int64_t i
+    mut_alloc(heap, R_CACHE, <uint32_t>p.cache_objects, 0)
+    mut_set_global(heap, G_CACHE, R_CACHE)
+    for i in range(p.cache_objects):
+        mut_alloc(heap, R_SMALL, 0, p.small_bytes)
+        mut_store(heap, R_CACHE, <uint32_t>i, R_SMALL)
+    mut_clear(heap, R_SMALL)
 
 cdef void kernel(void* arg) noexcept nogil:
     cdef Params* p = <Params*>arg
@@ -235,13 +266,7 @@ cdef void kernel(void* arg) noexcept nogil:
     for w in range(p.workers):
         idle_worker[w] = w
     rng_seed(&rng, p.seed)
-    # the long-lived cache, full from the start so the live set is steady
-    mut_alloc(heap, R_CACHE, <uint32_t>p.cache_objects, 0)
-    mut_set_global(heap, G_CACHE, R_CACHE)
-    for i in range(p.cache_objects):
-        mut_alloc(heap, R_SMALL, 0, p.small_bytes)
-        mut_store(heap, R_CACHE, <uint32_t>i, R_SMALL)
-    mut_clear(heap, R_SMALL)
+    build_cache(heap, p)
     # One step at a time: start the next request when it has arrived and a worker is
     # idle, else finish the oldest request in flight; wait for an arrival only when
     # nothing is in flight.  Back to back (no schedule) this is a pipeline of `workers`
@@ -262,7 +287,7 @@ cdef void kernel(void* arg) noexcept nogil:
             idle_head = (idle_head + 1) % p.workers
             idle_count -= 1
             p.start_ns[arrival] = run_now(heap)
-            start_request(heap, p, w, arrival)
+            start_request(heap, p, w, w, arrival)
             flight_request[(flight_head + flight_count) % p.workers] = arrival
             flight_worker[(flight_head + flight_count) % p.workers] = w
             flight_count += 1
@@ -279,7 +304,7 @@ cdef inline void finish_oldest(HeapState* heap, Rng* rng, Params* p, int64_t* fl
     cdef int64_t index = flight_request[flight_head[0]]
     flight_head[0] = (flight_head[0] + 1) % p.workers
     flight_count[0] -= 1
-    finish_request(heap, rng, p, w)
+    finish_request(heap, rng, p, w, w, &p.checksum)
     p.end_ns[index] = run_now(heap)
     idle_worker[(idle_head + idle_count[0]) % p.workers] = w
     idle_count[0] += 1
@@ -297,68 +322,6 @@ ctypedef struct ThreadServer:
     int nworkers                     # this thread's workers (its requests in flight)
     uint64_t checksum
 
-cdef inline void t_start_request(ThreadServer* t, int w, int64_t index) noexcept nogil:
-    cdef MutatorThread* m = t.m
-    cdef Params* p = t.p
-    cdef uint32_t k
-    if p.pool != NULL:
-        pool_get_mt(p.pool, m, t.index, buf_reg(w))
-    else:
-        mt_alloc(m, buf_reg(w), 0, p.buffer_payload)
-    memset(mt_payload(m, buf_reg(w)), <int>(index & 0xFF), p.buffer_payload)
-    mt_alloc(m, req_reg(w), p.small_objects, REQUEST_PAYLOAD)
-    (<int64_t*>mt_payload(m, req_reg(w)))[0] = index
-    for k in range(p.small_objects):
-        mt_alloc(m, R_SMALL, 0, p.small_bytes)
-        if p.small_bytes > 0:
-            memset(mt_payload(m, R_SMALL), <int>((index + k) & 0xFF), p.small_bytes)
-        mt_store(m, req_reg(w), k, R_SMALL)
-    mt_clear(m, R_SMALL)
-
-cdef inline void t_finish_request(ThreadServer* t, Rng* rng, int w) noexcept nogil:
-    cdef MutatorThread* m = t.m
-    cdef Params* p = t.p
-    cdef uint64_t sum = 0
-    cdef uint32_t k, i, j, pick, entry
-    cdef uint32_t kept[MAX_KEEP]
-    cdef Object* request = m.stack[req_reg(w)]
-    cdef Object* small
-    cdef unsigned char* data
-    data = <unsigned char*>mt_payload(m, buf_reg(w))
-    i = 0
-    while i < p.buffer_payload:
-        sum += data[i]
-        i += 64
-    for k in range(p.small_objects):
-        small = obj_slots(request)[k]
-        data = <unsigned char*>(obj_slots(small) + small.nslots)
-        for i in range(p.small_bytes):
-            sum += data[i]
-    (<uint64_t*>mt_payload(m, req_reg(w)))[1] = sum
-    t.checksum += sum
-    for k in range(p.cache_keep):
-        pick = <uint32_t>rng_below(rng, p.small_objects)
-        j = 0
-        while j < k:
-            if kept[j] == pick:
-                pick = (pick + 1) % p.small_objects
-                j = 0
-            else:
-                j += 1
-        kept[k] = pick
-        entry = <uint32_t>rng_below(rng, p.cache_objects)
-        mt_load(m, R_SMALL, req_reg(w), pick)
-        mt_heap_write(m, obj_slots(m.stack[req_reg(w)]) + pick, NULL)   # the cache owns it now
-        mt_tick(m)
-        mt_load(m, R_OLD, R_CACHE, entry)
-        mt_store(m, R_CACHE, entry, R_SMALL)
-        mt_clear(m, R_OLD)                       # the entry it replaced is garbage
-    mt_clear(m, R_SMALL)
-    mt_clear(m, req_reg(w))
-    if p.pool != NULL:
-        pool_put_mt(p.pool, m, t.index, buf_reg(w))
-    mt_clear(m, buf_reg(w))
-
 cdef void thread_kernel(void* arg) noexcept nogil:
     cdef ThreadServer* t = <ThreadServer*>arg
     cdef MutatorThread* m = t.m
@@ -367,8 +330,7 @@ cdef void thread_kernel(void* arg) noexcept nogil:
     cdef Rng rng
     cdef int64_t count, started = 0, finished = 0, index
     rng_seed(&rng, p.seed + <uint64_t>THREAD_SEED_STEP * <uint64_t>(t.index + 1))
-    m.stack[R_CACHE] = <Object*>gcb_load_ptr(<void**>&heap.roots.globals[G_CACHE])
-    mt_tick(m)
+    op_get_global(m, R_CACHE, G_CACHE)
     count = (p.requests - t.index + t.nthreads - 1) // t.nthreads
     # the pipeline of the single-threaded kernel: local request j on local worker
     # j % nworkers, at most nworkers in flight, finished oldest first
@@ -376,11 +338,11 @@ cdef void thread_kernel(void* arg) noexcept nogil:
         if started < count and started - finished < t.nworkers:
             index = t.index + started * t.nthreads
             p.start_ns[index] = run_now(heap)
-            t_start_request(t, <int>(started % t.nworkers), index)
+            start_request(m, p, <int>(started % t.nworkers), t.index, index)
             started += 1
         else:
             index = t.index + finished * t.nthreads
-            t_finish_request(t, &rng, <int>(finished % t.nworkers))
+            finish_request(m, &rng, p, <int>(finished % t.nworkers), t.index, &t.checksum)
             p.end_ns[index] = run_now(heap)
             finished += 1
     mt_clear(m, R_CACHE)
@@ -395,15 +357,8 @@ cdef void threaded_kernel(void* arg) noexcept nogil:
     cdef ThreadedRun* run = <ThreadedRun*>arg
     cdef Params* p = run.p
     cdef HeapState* heap = p.heap
-    cdef int64_t i
-    # the long-lived cache, built on the run's own thread before the threads start
-    mut_alloc(heap, R_CACHE, <uint32_t>p.cache_objects, 0)
-    mut_set_global(heap, G_CACHE, R_CACHE)
-    for i in range(p.cache_objects):
-        mut_alloc(heap, R_SMALL, 0, p.small_bytes)
-        mut_store(heap, R_CACHE, <uint32_t>i, R_SMALL)
-    mut_clear(heap, R_SMALL)
-    mut_clear(heap, R_CACHE)
+    build_cache(heap, p)                 # on the run's own thread, before the threads start
+    mut_clear(heap, R_CACHE)             # they reach it through the global
     mt_run_threads(heap, run.nthreads, run.threads, thread_kernel, run.args)
 
 cdef dict run_threads(ManagedHeap heap, Params* p, int nthreads):
