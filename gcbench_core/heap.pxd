@@ -108,10 +108,9 @@ cdef enum:
     MAX_EXTRA_ROOTS = 16
     MAX_MUTATOR_THREADS = 64         # mutator threads of one run besides the run's own
     NO_SPAN = -1
-    PREFETCH_DEPTH = 32              # mark loop prefetch FIFO (a power of two): about as many
-                                     # objects ahead as one memory latency covers (8 was half
-                                     # of that: bench_markers.py marked a 1M-node tree in
-                                     # 12.6 ms with 8, 9.9 ms with 32)
+    PREFETCH_DEPTH = 8               # mark loop prefetch FIFO (a power of two); see the
+                                     # note on marker_drain in collectors/tricolor.pyx for
+                                     # why a deeper one is not used yet
 
 # Span.alloc_flags: extra work for every object the fast path takes from the span.
 cdef enum:

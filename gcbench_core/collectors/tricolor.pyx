@@ -92,7 +92,7 @@ from libc.stdio cimport fprintf, stderr
 from posix.unistd cimport usleep
 from gcbench_core.heap cimport (HeapState, ManagedHeap, MarkStack, Object, collector_init,
                                 MutatorThread, heap_stop_world, heap_start_world, heap_current_thread,
-                                MAX_STACK_SLOTS, PREFETCH_DEPTH, gcb_prefetch,
+                                MAX_STACK_SLOTS,
                                 gcb_now_ns, gcb_thread_cpu_ns,
                                 gcb_load_ptr, gcb_store_ptr, gcb_load_int,
                                 gcb_store_int, gcb_load_i64, gcb_store_i64, gcb_unlikely, gcb_fetch_add_i64,
@@ -274,32 +274,24 @@ cdef inline int64_t marker_scan(HeapState* heap, Marker* m, Object* obj) noexcep
     return obj.nbytes
 
 # Scan private grey objects until empty or a budget (objects, bytes) is spent.
-# Returns the objects scanned; adds the bytes scanned to *nbytes.  Grey objects pass
-# through a prefetch FIFO on their way to being scanned, as in heap_drain (no more are
-# taken into it than the object budget has left); what it still holds at the end goes
-# back on the stack.
+# Returns the objects scanned; adds the bytes scanned to *nbytes.  No prefetch FIFO here,
+# unlike the stop-the-world drains (heap_drain, parmark): Go 1.19's scanobject does not
+# prefetch, and the concurrent mark's length sets how much is allocated black during it,
+# which Go counts as marked and so puts in the next goal.  Tried (session 23): with a
+# 32-object FIFO here and in the stop-the-world drains, marking ran up to twice as fast,
+# and one run of benchmarks/fidelity.py --shape gcbench gave tricolor 1.39x Go's cycles
+# (marked heap 0.85x); without it, four runs gave 1.07-1.24x (the README's spread).  So
+# every drain keeps the 8-object FIFO (PREFETCH_DEPTH) until the pacing is re-checked
+# against Go with a faster mark.
 cdef inline int64_t marker_drain(HeapState* heap, Marker* m, int64_t max_objects, int64_t max_bytes,
                                  int64_t* nbytes) noexcept nogil:
     cdef int64_t objects = 0, scanned = 0
-    cdef Object* fifo[PREFETCH_DEPTH]
-    cdef int head = 0, count = 0, i
     cdef Object* obj
-    while objects < max_objects and scanned < max_bytes:
-        while count < PREFETCH_DEPTH and m.grey.length > 0 and objects + count < max_objects:
-            m.grey.length -= 1
-            obj = m.grey.items[m.grey.length]
-            gcb_prefetch(obj)
-            fifo[(head + count) & (PREFETCH_DEPTH - 1)] = obj
-            count += 1
-        if count == 0:
-            break
-        obj = fifo[head]
-        head = (head + 1) & (PREFETCH_DEPTH - 1)
-        count -= 1
+    while m.grey.length > 0 and objects < max_objects and scanned < max_bytes:
+        m.grey.length -= 1
+        obj = m.grey.items[m.grey.length]
         scanned += marker_scan(heap, m, obj)
         objects += 1
-    for i in range(count - 1, -1, -1):       # back in the order they were taken
-        mark_stack_push(&m.grey, fifo[(head + i) & (PREFETCH_DEPTH - 1)])
     nbytes[0] += scanned
     return objects
 
