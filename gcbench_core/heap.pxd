@@ -497,6 +497,16 @@ cdef void mt_leave_blocked(MutatorThread* m) noexcept nogil
 cdef bint world_stop(HeapState* heap, MutatorThread* m) noexcept nogil
 cdef void world_start(HeapState* heap) noexcept nogil
 cdef void mt_run_threads(HeapState* heap, int n, MutatorThread* threads, gcb_fn kernel, void** args) noexcept nogil
+# A multi-threaded workload's N thread records and kernel arguments (args[i] is for thread
+# i; the workload sets them): allocated zeroed (MemoryError when they cannot be), freed,
+# and the threads' figures for the result (threads, thread_cpu_s, thread_wall_s, thread_ops).
+ctypedef struct MutatorGroup:
+    int n
+    MutatorThread* threads
+    void** args
+cdef int mt_group_init(MutatorGroup* group, int n) except -1
+cdef void mt_group_free(MutatorGroup* group) noexcept
+cdef dict mt_group_figures(MutatorGroup* group)
 # A plan's pause with mutator threads running: stop every other thread (the caller holds
 # the heap lock: every collector entry from a thread does) / restart them.  No-ops when
 # no thread is registered (a single-threaded run), so plans call them around every pause.

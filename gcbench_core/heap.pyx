@@ -454,6 +454,29 @@ cdef void mt_run_threads(HeapState* heap, int n, MutatorThread* threads, gcb_fn 
         gcb_throw(&heap.escape)
 
 
+cdef int mt_group_init(MutatorGroup* group, int n) except -1:
+    group.n = n
+    group.threads = <MutatorThread*>calloc(n, sizeof(MutatorThread))
+    group.args = <void**>calloc(n, sizeof(void*))
+    if group.threads == NULL or group.args == NULL:
+        mt_group_free(group)
+        raise MemoryError()
+    return 0
+
+cdef void mt_group_free(MutatorGroup* group) noexcept:
+    free(group.threads)
+    free(group.args)
+    group.threads = NULL
+    group.args = NULL
+
+cdef dict mt_group_figures(MutatorGroup* group):
+    cdef int i
+    return {"threads": group.n,
+            "thread_cpu_s": [group.threads[i].cpu_ns / 1e9 for i in range(group.n)],
+            "thread_wall_s": [group.threads[i].wall_ns / 1e9 for i in range(group.n)],
+            "thread_ops": [group.threads[i].ops for i in range(group.n)]}
+
+
 cdef void heap_check_interrupt(HeapState* heap) noexcept nogil:
     if gcb_sigint_pending():
         heap_fail(heap, ERR_INTERRUPTED, "interrupted")

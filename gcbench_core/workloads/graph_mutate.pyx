@@ -31,7 +31,8 @@ are seeded; the interleaving, and so the final graph, is the machine's.
 """
 from libc.stdint cimport uint32_t, uint64_t, int64_t
 from libc.stdlib cimport calloc, free
-from gcbench_core.heap cimport HeapState, ManagedHeap, Object, run_kernel, MutatorThread, mt_run_threads
+from gcbench_core.heap cimport (HeapState, ManagedHeap, Object, run_kernel, MutatorThread, mt_run_threads,
+                                MutatorGroup, mt_group_init, mt_group_free, mt_group_figures)
 from gcbench_core.mutator cimport (Mutator, op_alloc, op_store, op_store_null, op_load, op_clear,
                                    op_get_global, op_gc, mut_alloc, mut_store, mut_load, mut_clear,
                                    mut_set_global)
@@ -186,10 +187,8 @@ cdef void thread_kernel(void* arg) noexcept nogil:
 
 ctypedef struct ThreadedRun:
     Params* p
-    int nthreads
-    MutatorThread* threads
+    MutatorGroup group
     ThreadParams* params
-    void** args
 
 cdef void threaded_kernel(void* arg) noexcept nogil:
     cdef ThreadedRun* run = <ThreadedRun*>arg
@@ -199,35 +198,29 @@ cdef void threaded_kernel(void* arg) noexcept nogil:
     rng_seed(&rng, run.p.seed)
     build(heap, &rng, run.p)
     mut_clear(heap, R_TABLE)         # the threads reach the table through the global
-    for i in range(run.nthreads):
+    for i in range(run.group.n):
         rng_seed(&run.params[i].rng, rng_next(&rng))
-    mt_run_threads(heap, run.nthreads, run.threads, thread_kernel, run.args)
+    mt_run_threads(heap, run.group.n, run.group.threads, thread_kernel, run.group.args)
 
 cdef dict run_threads(ManagedHeap heap, Params* p, int nthreads):
     cdef ThreadedRun run
     cdef int i
     run.p = p
-    run.nthreads = nthreads
-    run.threads = <MutatorThread*>calloc(nthreads, sizeof(MutatorThread))
+    mt_group_init(&run.group, nthreads)
     run.params = <ThreadParams*>calloc(nthreads, sizeof(ThreadParams))
-    run.args = <void**>calloc(nthreads, sizeof(void*))
     try:
-        if run.threads == NULL or run.params == NULL or run.args == NULL:
+        if run.params == NULL:
             raise MemoryError()
         for i in range(nthreads):
-            run.params[i].m = &run.threads[i]
+            run.params[i].m = &run.group.threads[i]
             run.params[i].p = p
             run.params[i].steps = p.ops // nthreads + (1 if i < p.ops % nthreads else 0)
-            run.args[i] = &run.params[i]
+            run.group.args[i] = &run.params[i]
         run_kernel(heap, threaded_kernel, &run)
-        return {"threads": nthreads,
-                "thread_cpu_s": [run.threads[i].cpu_ns / 1e9 for i in range(nthreads)],
-                "thread_wall_s": [run.threads[i].wall_ns / 1e9 for i in range(nthreads)],
-                "thread_ops": [run.threads[i].ops for i in range(nthreads)]}
+        return mt_group_figures(&run.group)
     finally:
-        free(run.threads)
+        mt_group_free(&run.group)
         free(run.params)
-        free(run.args)
 
 def run(ManagedHeap heap, dict params, uint64_t seed):
     cdef Params p

@@ -32,7 +32,7 @@ from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport calloc, free
 from posix.time cimport nanosleep, timespec
 from gcbench_core.heap cimport (HeapState, ManagedHeap, run_kernel, MutatorThread, mt_run_threads,
-                                MAX_GLOBALS)
+                                MAX_GLOBALS, MutatorGroup, mt_group_init, mt_group_free, mt_group_figures)
 from gcbench_core.mutator cimport (Mutator, op_alloc, op_store, op_clear, op_drop, op_load, op_payload,
                                    op_tick, mt_set_global, mt_blocked_enter, mt_blocked_leave)
 
@@ -207,43 +207,35 @@ cdef void thread_kernel(void* arg) noexcept nogil:
 
 ctypedef struct ThreadedRun:
     HeapState* heap
-    int nthreads
-    MutatorThread* threads
-    ThreadParams* params
-    void** args
+    MutatorGroup group
 
 cdef void threaded_kernel(void* arg) noexcept nogil:
     cdef ThreadedRun* run = <ThreadedRun*>arg
-    mt_run_threads(run.heap, run.nthreads, run.threads, thread_kernel, run.args)
+    mt_run_threads(run.heap, run.group.n, run.group.threads, thread_kernel, run.group.args)
 
 cdef dict run_threads(ManagedHeap heap, Params* p, int nthreads):
     cdef ThreadedRun run
+    cdef ThreadParams* params
     cdef int i
     run.heap = heap.state
-    run.nthreads = nthreads
-    run.threads = <MutatorThread*>calloc(nthreads, sizeof(MutatorThread))
-    run.params = <ThreadParams*>calloc(nthreads, sizeof(ThreadParams))
-    run.args = <void**>calloc(nthreads, sizeof(void*))
+    mt_group_init(&run.group, nthreads)
+    params = <ThreadParams*>calloc(nthreads, sizeof(ThreadParams))
     try:
-        if run.threads == NULL or run.params == NULL or run.args == NULL:
+        if params == NULL:
             raise MemoryError()
         for i in range(nthreads):
-            run.params[i].m = &run.threads[i]
-            run.params[i].p = p[0]
-            run.params[i].index = i
-            run.params[i].blocks = i == nthreads - 1
-            run.args[i] = &run.params[i]
+            params[i].m = &run.group.threads[i]
+            params[i].p = p[0]
+            params[i].index = i
+            params[i].blocks = i == nthreads - 1
+            run.group.args[i] = &params[i]
         run_kernel(heap, threaded_kernel, &run)
-        return {"hole_objects": sum(run.params[i].p.hole_objects for i in range(nthreads)),
-                "hole_bytes": sum(run.params[i].p.hole_bytes for i in range(nthreads)),
-                "threads": nthreads,
-                "thread_cpu_s": [run.threads[i].cpu_ns / 1e9 for i in range(nthreads)],
-                "thread_wall_s": [run.threads[i].wall_ns / 1e9 for i in range(nthreads)],
-                "thread_ops": [run.threads[i].ops for i in range(nthreads)]}
+        return {"hole_objects": sum(params[i].p.hole_objects for i in range(nthreads)),
+                "hole_bytes": sum(params[i].p.hole_bytes for i in range(nthreads)),
+                **mt_group_figures(&run.group)}
     finally:
-        free(run.threads)
-        free(run.params)
-        free(run.args)
+        mt_group_free(&run.group)
+        free(params)
 
 
 def run(ManagedHeap heap, dict params, uint64_t seed):

@@ -58,7 +58,8 @@ import numpy as np
 from libc.stdlib cimport calloc, free
 from gcbench_core.heap cimport (HeapState, heap_check_interrupt, ManagedHeap, Object, run_kernel, obj_slots,
                                 gcb_now_ns, gcb_cpu_relax, gcb_load_ptr, HEADER_BYTES, MAX_STACK_SLOTS,
-                                MutatorThread, mt_run_threads, MAX_MUTATOR_THREADS)
+                                MutatorThread, mt_run_threads, MAX_MUTATOR_THREADS, MutatorGroup,
+                                mt_group_init, mt_group_free, mt_group_figures)
 from gcbench_core.mutator cimport (Mutator, RunThread, op_alloc, op_store, op_store_null, op_load,
                                    op_clear, op_drop, op_payload, op_stack, op_get_global, mut_alloc,
                                    mut_store, mut_clear, mut_set_global, mt_clear)
@@ -349,9 +350,7 @@ cdef void thread_kernel(void* arg) noexcept nogil:
 
 ctypedef struct ThreadedRun:
     Params* p
-    int nthreads
-    MutatorThread* threads
-    void** args
+    MutatorGroup group
 
 cdef void threaded_kernel(void* arg) noexcept nogil:
     cdef ThreadedRun* run = <ThreadedRun*>arg
@@ -359,35 +358,29 @@ cdef void threaded_kernel(void* arg) noexcept nogil:
     cdef HeapState* heap = p.heap
     build_cache(heap, p)                 # on the run's own thread, before the threads start
     mut_clear(heap, R_CACHE)             # they reach it through the global
-    mt_run_threads(heap, run.nthreads, run.threads, thread_kernel, run.args)
+    mt_run_threads(heap, run.group.n, run.group.threads, thread_kernel, run.group.args)
 
 cdef dict run_threads(ManagedHeap heap, Params* p, int nthreads):
     cdef ThreadedRun run
-    cdef ThreadServer* servers = NULL
+    cdef ThreadServer* servers
     cdef int i
     run.p = p
-    run.nthreads = nthreads
-    run.threads = <MutatorThread*>calloc(nthreads, sizeof(MutatorThread))
-    run.args = <void**>calloc(nthreads, sizeof(void*))
+    mt_group_init(&run.group, nthreads)
     servers = <ThreadServer*>calloc(nthreads, sizeof(ThreadServer))
     try:
-        if run.threads == NULL or run.args == NULL or servers == NULL:
+        if servers == NULL:
             raise MemoryError()
         for i in range(nthreads):
-            servers[i].m = &run.threads[i]
+            servers[i].m = &run.group.threads[i]
             servers[i].p = p
             servers[i].index = i
             servers[i].nthreads = nthreads
             servers[i].nworkers = (p.workers - i + nthreads - 1) // nthreads
-            run.args[i] = &servers[i]
+            run.group.args[i] = &servers[i]
         run_kernel(heap, threaded_kernel, &run)
-        return {"threads": nthreads,
-                "thread_cpu_s": [run.threads[i].cpu_ns / 1e9 for i in range(nthreads)],
-                "thread_wall_s": [run.threads[i].wall_ns / 1e9 for i in range(nthreads)],
-                "thread_ops": [run.threads[i].ops for i in range(nthreads)]}
+        return mt_group_figures(&run.group)
     finally:
-        free(run.threads)
-        free(run.args)
+        mt_group_free(&run.group)
         free(servers)
 
 
