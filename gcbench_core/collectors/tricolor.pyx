@@ -550,14 +550,18 @@ cdef void tc_write_barrier(HeapState* heap, Object** slot, Object* new_value) no
     if st.barrier == BARRIER_DIJKSTRA:
         shade_from_mutator(heap, st, new_value)
     elif st.barrier == BARRIER_YUASA:
-        shade_from_mutator(heap, st, slot[0])
+        shade_from_mutator(heap, st, <Object*>gcb_load_ptr(<void**>slot))
     elif st.barrier == BARRIER_HYBRID:
-        shade_from_mutator(heap, st, slot[0])
+        shade_from_mutator(heap, st, <Object*>gcb_load_ptr(<void**>slot))
         if st.stack_grey:
             shade_from_mutator(heap, st, new_value)
 
 # The barrier's slow path on a mutator thread: as above, into the thread's own buffer,
-# which goes to the shared queue a block at a time.
+# which goes to the shared queue a block at a time.  The old value is read atomically:
+# another mutator may store to the same slot at the same moment (unsynchronised stores, as
+# in a racy Go program).  If that store lands between this read and this store, its value
+# is overwritten unshaded; it was not in the slot when marking began, so the snapshot
+# (Yuasa, hybrid) does not need it, and Dijkstra shades every value as it is stored.
 cdef void tc_thread_write_barrier(HeapState* heap, MutatorThread* t, Object** slot, Object* new_value) noexcept nogil:
     cdef TricolorState* st = state_of(heap)
     cdef ThreadMark* tm = thread_mark(t)
@@ -565,9 +569,9 @@ cdef void tc_thread_write_barrier(HeapState* heap, MutatorThread* t, Object** sl
     if st.barrier == BARRIER_DIJKSTRA:
         thread_shade(heap, st, tm, new_value)
     elif st.barrier == BARRIER_YUASA:
-        thread_shade(heap, st, tm, slot[0])
+        thread_shade(heap, st, tm, <Object*>gcb_load_ptr(<void**>slot))
     elif st.barrier == BARRIER_HYBRID:
-        thread_shade(heap, st, tm, slot[0])
+        thread_shade(heap, st, tm, <Object*>gcb_load_ptr(<void**>slot))
         if tm.stack_grey:
             thread_shade(heap, st, tm, new_value)
 

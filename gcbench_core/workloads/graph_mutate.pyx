@@ -35,7 +35,7 @@ from gcbench_core.heap cimport (HeapState, ManagedHeap, Object, run_kernel, Muta
                                 MutatorGroup, mt_group_init, mt_group_free, mt_group_figures)
 from gcbench_core.mutator cimport (Mutator, op_alloc, op_store, op_store_null, op_load, op_clear,
                                    op_get_global, op_gc, mut_alloc, mut_store, mut_load, mut_clear,
-                                   mut_set_global)
+                                   mut_set_global, RunThread, mt_tick)
 from gcbench_core.rng cimport Rng, rng_seed, rng_next, rng_below, rng_double
 
 NAME = "graph-mutate"
@@ -97,7 +97,13 @@ cdef inline void pick_node(Mutator m, Rng* rng, Params* p, int r) noexcept nogil
         s = <uint32_t>rng_below(rng, p.slots)
         if op_load(m, R_PEEK, r, s) == NULL:
             break
-        op_load(m, r, r, s)
+        if Mutator is RunThread:
+            op_load(m, r, r, s)
+        else:
+            # not a second load: another mutator may clear the slot in between (the walk
+            # would stand on NULL); the copy and a tick are the same two operations
+            m.stack[r] = m.stack[R_PEEK]
+            mt_tick(m)
     op_clear(m, R_PEEK)
 
 # `steps` rewriting steps on the graph whose table is in stack[R_TABLE].
