@@ -108,9 +108,10 @@ cdef enum:
     MAX_EXTRA_ROOTS = 16
     MAX_MUTATOR_THREADS = 64         # mutator threads of one run besides the run's own
     NO_SPAN = -1
-    PREFETCH_DEPTH = 8               # mark loop prefetch FIFO (a power of two); see the
+    PREFETCH_MAX = 64                # the stop-the-world mark loops' prefetch FIFO: its
+    PREFETCH_DEFAULT = 8             # room, and the depth every plan starts with (see the
                                      # note on marker_drain in collectors/tricolor.pyx for
-                                     # why a deeper one is not used yet
+                                     # why the default is not deeper)
 
 # Span.alloc_flags: extra work for every object the fast path takes from the span.
 cdef enum:
@@ -401,6 +402,10 @@ ctypedef struct HeapState:
     int checkmark                    # re-mark with the world stopped after each concurrent mark
     int verify                       # verify the heap at the end of every cycle
     int64_t poll_interval_ops
+    int prefetch_depth               # objects the stop-the-world mark loops (heap_drain,
+                                     # parmark) look ahead: a power of two <= PREFETCH_MAX;
+                                     # PREFETCH_DEFAULT unless the plan sets it (marksweep's
+                                     # `prefetch` option)
     void* par_mark                   # markers=N > 1: the plan's ParMark (parmark.pxd), which
                                      # heap_collect_stw marks with; NULL: one marker (heap_drain)
 

@@ -575,23 +575,24 @@ cdef void heap_mark_roots(HeapState* heap, MarkStack* stack, bint include_stack)
 # after another.  Marking happens on push (mark_object), so an object enters the stack once.
 cdef int64_t heap_drain(HeapState* heap, MarkStack* stack) noexcept nogil:
     cdef int64_t scanned = 0
-    cdef Object* fifo[PREFETCH_DEPTH]
+    cdef Object* fifo[PREFETCH_MAX]
     cdef int head = 0, count = 0
+    cdef int depth = heap.prefetch_depth, mask = heap.prefetch_depth - 1
     cdef Object* obj
     cdef Object* child
     cdef Object** slots
     cdef uint32_t i, n
     while True:
-        while count < PREFETCH_DEPTH and stack.length > 0:
+        while count < depth and stack.length > 0:
             stack.length -= 1
             obj = stack.items[stack.length]
             gcb_prefetch(obj)
-            fifo[(head + count) & (PREFETCH_DEPTH - 1)] = obj
+            fifo[(head + count) & mask] = obj
             count += 1
         if count == 0:
             break
         obj = fifo[head]
-        head = (head + 1) & (PREFETCH_DEPTH - 1)
+        head = (head + 1) & mask
         count -= 1
         scanned += 1
         if gcb_unlikely((scanned & 0xFFFF) == 0):
@@ -680,6 +681,7 @@ cdef int collector_init(ManagedHeap heap, str name) except -1:
         raise ValueError(f"collector name {name!r} is too long")
     heap.state.collector.destroy(heap.state)
     collector_reset(heap.state, encoded)
+    heap.state.prefetch_depth = PREFETCH_DEFAULT
     return 0
 
 
@@ -796,6 +798,7 @@ cdef class ManagedHeap:
         heap.peak_live_bytes = 0
         heap.next_poll_bytes = INT64_MAX
         heap.poll_interval_ops = 4096
+        heap.prefetch_depth = PREFETCH_DEFAULT
         heap.next_poll_ops = heap.poll_interval_ops
         heap.verify = verify
         heap.stress_allocs = stress_allocs

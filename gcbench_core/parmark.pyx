@@ -27,7 +27,7 @@ from gcbench_core.heap cimport (HeapState, ManagedHeap, MarkStack, Object, obj_s
                                 mark_stack_push, mark_stack_free, gcb_thread_cpu_ns, gcb_prefetch,
                                 gcb_load_int, gcb_store_int, gcb_load_i64, gcb_store_i64,
                                 gcb_unlikely, gcb_now_ns, gcb_cpu_relax, heap_fail, heap_check_interrupt, heap_sigint_pending,
-                                ERR_INTERNAL, PREFETCH_DEPTH, MAX_STACK_SLOTS, goroutine_count_scan)
+                                ERR_INTERNAL, PREFETCH_MAX, MAX_STACK_SLOTS, goroutine_count_scan)
 
 
 cdef enum:
@@ -123,7 +123,8 @@ cdef inline void share(ParMark* pm, PMMarker* m) noexcept nogil:
 # Scan m's grey objects until its stack is empty (or the pool aborts).  Grey objects pass
 # through a small FIFO and are prefetched as they enter it, as in heap_drain.
 cdef void drain(HeapState* heap, ParMark* pm, PMMarker* m, bint first) noexcept nogil:
-    cdef Object* fifo[PREFETCH_DEPTH]
+    cdef Object* fifo[PREFETCH_MAX]
+    cdef int depth = heap.prefetch_depth, mask = heap.prefetch_depth - 1
     cdef int head = 0, count = 0, i
     cdef int64_t scanned = 0, objects = 0, nbytes = 0
     cdef uint32_t j, n, size
@@ -132,16 +133,16 @@ cdef void drain(HeapState* heap, ParMark* pm, PMMarker* m, bint first) noexcept 
     cdef Object** slots
     cdef MarkStack* grey = &m.grey
     while True:
-        while count < PREFETCH_DEPTH and grey.length > 0:
+        while count < depth and grey.length > 0:
             grey.length -= 1
             obj = grey.items[grey.length]
             gcb_prefetch(obj)
-            fifo[(head + count) & (PREFETCH_DEPTH - 1)] = obj
+            fifo[(head + count) & mask] = obj
             count += 1
         if count == 0:
             break
         obj = fifo[head]
-        head = (head + 1) & (PREFETCH_DEPTH - 1)
+        head = (head + 1) & mask
         count -= 1
         scanned += 1
         n = obj.nslots
@@ -164,7 +165,7 @@ cdef void drain(HeapState* heap, ParMark* pm, PMMarker* m, bint first) noexcept 
                 break
     # what the FIFO still holds goes back (only when aborting is anything left there)
     for i in range(count):
-        mark_stack_push(grey, fifo[(head + i) & (PREFETCH_DEPTH - 1)])
+        mark_stack_push(grey, fifo[(head + i) & mask])
     m.scanned_objects += scanned
     m.marked_objects += objects
     m.marked_bytes += nbytes

@@ -5,9 +5,10 @@ The plan: when the heap in use reaches the pacer's trigger (= its goal: Go's GOG
 the mutator stops and the heap's one stop-the-world collection (the cycle room's
 heap_collect_stw) runs in a single pause of kind stw-collect:
   1. cycle start: the heap's cycle-start hooks (the Pool drops its victim cache);
-  2. mark: grey every root, then drain an explicit mark stack (mark-on-push); with
-     markers=N > 1, N markers drain in parallel with work stealing (parmark.pyx: the
-     pausing thread and N-1 helper threads parked between collections);
+  2. mark: grey every root, then drain an explicit mark stack (mark-on-push, through a
+     prefetch FIFO of `prefetch` objects); with markers=N > 1, N markers drain in
+     parallel with work stealing (parmark.pyx: the pausing thread and N-1 helper threads
+     parked between collections);
   3. sweep: flip the sweep generation and sweep every span of every space;
   4. the pacer sets the next goal from the bytes that survived.
 Invariant: when the pause ends, every allocated object was reachable at its start and
@@ -16,7 +17,8 @@ every mark bit is clear.  Spaces: size classes and large objects; no barrier.
 from libc.stdint cimport int64_t
 from libc.stdlib cimport calloc, free
 from gcbench_core.plan import PlanConstraints
-from gcbench_core.heap cimport HeapState, ManagedHeap, heap_in_use, collector_init, PAUSE_STW_COLLECT
+from gcbench_core.heap cimport (HeapState, ManagedHeap, heap_in_use, collector_init, PAUSE_STW_COLLECT,
+                                PREFETCH_DEFAULT)
 from gcbench_core.cycle cimport heap_collect_stw
 from gcbench_core.pacer cimport pacer_next_poll_bytes
 from gcbench_core.parmark cimport ParMark, MAX_MARKERS, parmark_new, parmark_free, parmark_stop_threads
@@ -27,6 +29,9 @@ OPTIONS = {
     "markers": {"type": "int", "default": 1, "min": 1, "max": MAX_MARKERS,
                 "help": "mark threads in the pause: the pausing thread plus markers-1 helper "
                         "threads, work stealing between them (1: the single-threaded mark)"},
+    "prefetch": {"type": "int", "default": PREFETCH_DEFAULT, "choices": (1, 2, 4, 8, 16, 32, 64),
+                 "help": "objects the mark loop looks ahead: popped objects wait in a FIFO of "
+                         "this depth and are prefetched as they enter it (1: no look-ahead)"},
 }
 CONSTRAINTS = PlanConstraints(multi_mutator=True)
 
@@ -75,6 +80,7 @@ def attach(ManagedHeap heap, dict opts):
     h.collector.collect = ms_collect_forced
     h.collector.destroy = ms_destroy
     h.collector.finish = ms_finish
+    h.prefetch_depth = opts.get("prefetch", PREFETCH_DEFAULT)
     if opts.get("markers", 1) > 1:
         h.par_mark = parmark_new(h, opts["markers"])
         if h.par_mark == NULL:

@@ -281,8 +281,9 @@ cdef inline int64_t marker_scan(HeapState* heap, Marker* m, Object* obj) noexcep
 # 32-object FIFO here and in the stop-the-world drains, marking ran up to twice as fast,
 # and one run of benchmarks/fidelity.py --shape gcbench gave tricolor 1.39x Go's cycles
 # (marked heap 0.85x); without it, four runs gave 1.07-1.24x (the README's spread).  So
-# every drain keeps the 8-object FIFO (PREFETCH_DEPTH) until the pacing is re-checked
-# against Go with a faster mark.
+# this drain has none, and the stop-the-world drains start at PREFETCH_DEFAULT (8): a
+# deeper default would also move the GC CPU comparison with marksweep that
+# benchmarks/bench_pauses.py prints.  marksweep's `prefetch` option sets the depth.
 cdef inline int64_t marker_drain(HeapState* heap, Marker* m, int64_t max_objects, int64_t max_bytes,
                                  int64_t* nbytes) noexcept nogil:
     cdef int64_t objects = 0, scanned = 0
