@@ -173,7 +173,8 @@ cdef void drain(HeapState* heap, ParMark* pm, PMMarker* m, bint first) noexcept 
 # Before sleeping, an idle marker spins a while without the lock for a block or the end
 # of the mark (Go's getfull spins with procyield before it parks): a busy marker shares
 # within SHARE_EVERY objects of seeing it wait, far sooner than a sleeping thread wakes.
-# Called and returns with the lock held; true if something came.
+# Called and returns with the lock held; true if something came (then the caller must
+# not sleep).
 cdef bint spin_for_work(ParMark* pm) noexcept nogil:
     cdef int64_t deadline = gcb_now_ns() + SPIN_NS
     cdef int i
@@ -184,7 +185,10 @@ cdef bint spin_for_work(ParMark* pm) noexcept nogil:
             gcb_cpu_relax()
         came = (gcb_load_i64(&pm.nfull) > 0 or gcb_load_int(&pm.done) or gcb_load_int(&pm.abort))
     pthread_mutex_lock(&pm.lock)
-    return came
+    # decided again under the lock: a block or the end that came between the last look and
+    # the lock was announced (broadcast) while this marker did not wait; sleeping now would
+    # miss it for ever (the pause would wait on this marker)
+    return pm.full != NULL or pm.done or gcb_load_int(&pm.abort)
 
 # A marker's whole part of one collection: drain, take a block or wait for one, until done.
 cdef void pm_run(HeapState* heap, ParMark* pm, PMMarker* m, bint first) noexcept nogil:
