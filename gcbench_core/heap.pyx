@@ -177,6 +177,17 @@ ctypedef struct ThreadStart:
 cdef inline ThreadSync* sync_of(HeapState* heap) noexcept nogil:
     return <ThreadSync*>heap.mt.sync
 
+# The thread counts as stopped: blocked outside the heap, or waiting for the heap lock.
+cdef void mt_enter_blocked(MutatorThread* m) noexcept nogil:
+    cdef HeapState* heap = m.heap
+    cdef ThreadSync* sync = sync_of(heap)
+    pthread_mutex_lock(&sync.lock)
+    m.blocked = 1
+    heap.mt.nblocked += 1
+    heap.mt.nstopped += 1
+    pthread_cond_broadcast(&sync.stopped_cond)
+    pthread_mutex_unlock(&sync.lock)
+
 # Take the heap lock; while waiting the thread counts as blocked (stopped), so a stop
 # requested by the holder does not wait for it.  No stop is in effect once it has the
 # lock (a stop's requester holds the lock until the restart).
@@ -186,12 +197,7 @@ cdef void mt_heap_lock(MutatorThread* m) noexcept nogil:
     if pthread_mutex_trylock(&sync.heap_lock) == 0:
         m.holds_heap_lock = 1
         return
-    pthread_mutex_lock(&sync.lock)
-    m.blocked = 1
-    heap.mt.nblocked += 1
-    heap.mt.nstopped += 1
-    pthread_cond_broadcast(&sync.stopped_cond)
-    pthread_mutex_unlock(&sync.lock)
+    mt_enter_blocked(m)
     pthread_mutex_lock(&sync.heap_lock)
     m.holds_heap_lock = 1
     pthread_mutex_lock(&sync.lock)
@@ -239,16 +245,6 @@ cdef void mt_poll_slow(MutatorThread* m) noexcept nogil:
         mt_heap_lock(m)
         heap.collector.poll_hook(heap)
         mt_heap_unlock(m)
-
-cdef void mt_enter_blocked(MutatorThread* m) noexcept nogil:
-    cdef HeapState* heap = m.heap
-    cdef ThreadSync* sync = sync_of(heap)
-    pthread_mutex_lock(&sync.lock)
-    m.blocked = 1
-    heap.mt.nblocked += 1
-    heap.mt.nstopped += 1
-    pthread_cond_broadcast(&sync.stopped_cond)
-    pthread_mutex_unlock(&sync.lock)
 
 cdef void mt_leave_blocked(MutatorThread* m) noexcept nogil:
     cdef HeapState* heap = m.heap
