@@ -6,10 +6,13 @@
     python benchmarks/bench_markers.py --check     # exit 1 when the 1.6x target is missed
     python benchmarks/bench_markers.py --prefetch 8   # only the default look-ahead
 
-marksweep: one heap per marker count holds a complete binary tree of 2^(depth+1) - 1 nodes
+marksweep: one heap (markers=2) holds a complete binary tree of 2^(depth+1) - 1 nodes
 (binary-trees' long-lived tree, depth 19: 1,048,575 live objects) in one root; each
-repetition forces a full collection on each heap in turn (interleaved, so that a change in
-the machine's load falls on both), and the medians of the mark phase's wall time
+repetition forces two full collections of that same heap, one marked by the serial mark
+loop (1 marker) and one by 2 markers (parmark.collect_with: interleaved, so that a change
+in the machine's load falls on both, and on one heap, so that where its pages landed does
+too: two heaps built alike differed by up to a quarter in mark time), and the medians of
+the mark phase's wall time
 (CycleRecord.mark_ns) and of the markers' summed thread CPU time (mark_cpu_ns,
 CLOCK_THREAD_CPUTIME_ID) are printed, with the speedup of 2 markers over 1 (target >= 1.6x
 on an idle 2-core machine: PASS or MISS).  CPU time above wall time in the mark phase
@@ -35,24 +38,22 @@ from gcbench_core import parmark
 TARGET = 1.6
 
 
-def tree_heap(markers, depth, prefetch):
+def tree_heap(depth):
     holder = {}
-    gcbench.run("marksweep", "binary-trees", heap="1G", gogc="off",
-                opts={"markers": markers, "prefetch": prefetch},
+    gcbench.run("marksweep", "binary-trees", heap="1G", gogc="off", opts={"markers": 2},
                 params=dict(long_lived_depth=depth, array_len=0, min_depth=0, max_depth=0),
                 on_heap=lambda h: holder.setdefault("heap", h))
     return holder["heap"]
 
 
-def marksweep_figures(depth, repeats, prefetch):
-    heaps = {m: tree_heap(m, depth, prefetch) for m in (1, 2)}
+def marksweep_figures(heap, repeats, prefetch):
     wall = {1: [], 2: []}
     cpu = {1: [], 2: []}
     shares = []
     live = 0
     for _ in range(repeats):
-        for m, heap in heaps.items():
-            heap.collect()
+        for m in (1, 2):
+            parmark.collect_with(heap, m, prefetch)
             cycle = heap.cycles()[-1]
             wall[m].append(int(cycle["mark_ns"]))
             cpu[m].append(int(cycle["mark_cpu_ns"]))
@@ -101,8 +102,9 @@ def main(argv=None):
     print(f"machine: {cores} cores, load average {load:.2f} at the start "
           f"({'loaded: the figures understate the speedup' if load > 0.5 else 'idle'})")
     met_any = False
+    heap = tree_heap(depth)
     for prefetch in args.prefetch:
-        live, wall, cpu, shares = marksweep_figures(depth, repeats, prefetch)
+        live, wall, cpu, shares = marksweep_figures(heap, repeats, prefetch)
         w1, w2 = statistics.median(wall[1]), statistics.median(wall[2])
         c1, c2 = statistics.median(cpu[1]), statistics.median(cpu[2])
         speedup = w1 / w2 if w2 else float("nan")

@@ -399,3 +399,29 @@ def last_mark(ManagedHeap heap):
                     "scanned_objects": m.scanned_objects, "cpu_ns": m.cpu_ns,
                     "blocks_published": m.blocks_published, "blocks_taken": m.blocks_taken, "drain_cpu_ns": m.drain_cpu_ns, "drain_calls": m.drain_calls})
     return out
+
+
+def collect_with(ManagedHeap heap, int markers, int prefetch):
+    """A measurement hook (benchmarks/bench_markers.py): one full collection of this heap,
+    marked by `markers` markers (1: the serial mark loop, heap_drain; or the heap's own
+    count, > 1) with a look-ahead of `prefetch` objects.  Comparing marker counts and
+    depths on one heap keeps its layout out of the comparison (two heaps built alike can
+    differ by a quarter in mark time, by where their pages landed).  The heap's own
+    settings are restored after."""
+    cdef HeapState* heap_state = heap.state
+    cdef void* own = heap_state.par_mark
+    cdef int own_depth = heap_state.prefetch_depth
+    if own == NULL and markers != 1:
+        raise ValueError("collect_with: this heap marks with one marker")
+    if own != NULL and markers not in (1, (<ParMark*>own).nmarkers):
+        raise ValueError(f"collect_with: markers must be 1 or {(<ParMark*>own).nmarkers}")
+    if prefetch < 1 or prefetch > PREFETCH_MAX or prefetch & (prefetch - 1):
+        raise ValueError(f"collect_with: prefetch must be a power of two in [1, {PREFETCH_MAX}]")
+    heap_state.prefetch_depth = prefetch
+    if markers == 1:
+        heap_state.par_mark = NULL
+    try:
+        heap.collect()
+    finally:
+        heap_state.par_mark = own
+        heap_state.prefetch_depth = own_depth

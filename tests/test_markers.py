@@ -176,6 +176,29 @@ def test_prefetch_depth_changes_no_mark(markers):
         assert [c["live_objects"] for c in r["cycle_log"]] == [c["live_objects"] for c in runs[0]["cycle_log"]]
 
 
+def test_collect_with_marks_one_heap_serially_or_in_parallel():
+    """bench_markers.py compares 1 and 2 markers on one heap (parmark.collect_with): the
+    serial collection must not run the helpers (no per-marker figures change, the cycle
+    says 1 marker) and both must mark the same live set; the heap's own settings stay."""
+    heap = tree_heap("marksweep", 12, 2)
+    parmark.collect_with(heap, 2, 32)
+    parallel = heap.cycles()[-1]
+    figures = parmark.last_mark(heap)
+    parmark.collect_with(heap, 1, 4)
+    serial = heap.cycles()[-1]
+    assert parallel["markers"] == 2 and serial["markers"] == 1
+    assert serial["live_objects"] == parallel["live_objects"] >= (1 << 13) - 1
+    assert parmark.last_mark(heap) == figures          # the helpers did not run
+    heap.collect()                                      # the heap's own count again
+    assert heap.cycles()[-1]["markers"] == 2
+    with pytest.raises(ValueError, match="markers must be 1 or 2"):
+        parmark.collect_with(heap, 3, 8)
+    with pytest.raises(ValueError, match="prefetch must be a power of two"):
+        parmark.collect_with(heap, 1, 12)
+    with pytest.raises(ValueError, match="marks with one marker"):
+        parmark.collect_with(tree_heap("marksweep", 4, 1), 2, 8)
+
+
 def test_prefetch_option_is_checked():
     with pytest.raises(UsageError, match="prefetch"):
         gcbench.run("marksweep", "churn", opts={"prefetch": 3})

@@ -275,15 +275,20 @@ cdef inline int64_t marker_scan(HeapState* heap, Marker* m, Object* obj) noexcep
 
 # Scan private grey objects until empty or a budget (objects, bytes) is spent.
 # Returns the objects scanned; adds the bytes scanned to *nbytes.  No prefetch FIFO here,
-# unlike the stop-the-world drains (heap_drain, parmark): Go 1.19's scanobject does not
-# prefetch, and the concurrent mark's length sets how much is allocated black during it,
-# which Go counts as marked and so puts in the next goal.  Tried (session 23): with a
-# 32-object FIFO here and in the stop-the-world drains, marking ran up to twice as fast,
-# and one run of benchmarks/fidelity.py --shape gcbench gave tricolor 1.39x Go's cycles
-# (marked heap 0.85x); without it, four runs gave 1.07-1.24x (the README's spread).  So
-# this drain has none, and the stop-the-world drains start at PREFETCH_DEFAULT (8): a
-# deeper default would also move the GC CPU comparison with marksweep that
-# benchmarks/bench_pauses.py prints.  marksweep's `prefetch` option sets the depth.
+# unlike the stop-the-world drains (heap_drain, parmark).  Go 1.19 prefetches an object as
+# greyobject queues it and as scanobject starts on it, with no look-ahead queue; the
+# concurrent mark's length sets how much is allocated black during it, which Go counts as
+# marked and so puts in the next goal.  Tried: (session 23) a 32-object FIFO here and in
+# the stop-the-world drains: marking up to twice as fast, and benchmarks/fidelity.py
+# --shape gcbench gave tricolor 1.39x Go's cycles (marked heap 0.85x) against 1.07-1.24x
+# without; (session 24) a 16-object FIFO: binary-trees at 48 MiB went from 42 to 57 cycles
+# (GC CPU 69% -> 42%); Go's greyobject prefetch alone: no faster (tricolor / marksweep GC
+# CPU on binary-trees 1.62-1.65x in bench_pauses.py against 1.58x without, both with a
+# 16-deep marksweep), cycles vs Go at GOGC=400 0.80-1.0x against 0.70-0.75x without (five
+# and four runs): closer to Go, not adopted on runs this noisy.  So this drain has
+# none; the stop-the-world drains start at PREFETCH_DEFAULT (8), and a deeper default
+# there moves the GC CPU comparison with marksweep that benchmarks/bench_pauses.py prints
+# (README, "Parallel marking").  marksweep's `prefetch` option sets their depth.
 cdef inline int64_t marker_drain(HeapState* heap, Marker* m, int64_t max_objects, int64_t max_bytes,
                                  int64_t* nbytes) noexcept nogil:
     cdef int64_t objects = 0, scanned = 0
