@@ -172,6 +172,14 @@ ctypedef struct MarkStack:
     int64_t length
     int64_t capacity
 
+# The stop-the-world mark loops' look-ahead (heap_drain, parmark): grey objects popped from
+# a MarkStack wait here, `depth` of them, each prefetched as it enters (mark_fifo_next).
+ctypedef struct MarkFifo:
+    Object* items[PREFETCH_MAX]
+    int head
+    int count
+    int depth                        # a power of two <= PREFETCH_MAX
+
 # The size-class mark-sweep space (spaces/sizeclass.pyx).  Hot fields first: the
 # allocation fast path reads `current` and the size tables.
 ctypedef struct SizeClassSpace:
@@ -580,6 +588,36 @@ cdef inline void mark_stack_push(MarkStack* stack, Object* obj) noexcept nogil:
         mark_stack_grow(stack)
     stack.items[stack.length] = obj
     stack.length += 1
+
+cdef inline void mark_fifo_init(MarkFifo* fifo, int depth) noexcept nogil:
+    fifo.head = 0
+    fifo.count = 0
+    fifo.depth = depth
+
+# The next grey object to scan: the FIFO is topped up from the stack first (prefetching
+# each object it takes), then its oldest object leaves it.  NULL when both are empty.
+cdef inline Object* mark_fifo_next(MarkFifo* fifo, MarkStack* stack) noexcept nogil:
+    cdef Object* obj
+    cdef int mask = fifo.depth - 1
+    while fifo.count < fifo.depth and stack.length > 0:
+        stack.length -= 1
+        obj = stack.items[stack.length]
+        gcb_prefetch(obj)
+        fifo.items[(fifo.head + fifo.count) & mask] = obj
+        fifo.count += 1
+    if fifo.count == 0:
+        return NULL
+    obj = fifo.items[fifo.head]
+    fifo.head = (fifo.head + 1) & mask
+    fifo.count -= 1
+    return obj
+
+# What the FIFO still holds goes back to the stack (a drain that stops early).
+cdef inline void mark_fifo_return(MarkFifo* fifo, MarkStack* stack) noexcept nogil:
+    cdef int i
+    for i in range(fifo.count):
+        mark_stack_push(stack, fifo.items[(fifo.head + i) & (fifo.depth - 1)])
+    fifo.count = 0
 
 cdef inline int64_t heap_in_use(HeapState* heap) noexcept nogil:
     return heap.alloc_bytes - heap.freed_bytes

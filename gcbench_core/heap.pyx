@@ -571,25 +571,16 @@ cdef void heap_mark_roots(HeapState* heap, MarkStack* stack, bint include_stack)
 # after another.  Marking happens on push (mark_object), so an object enters the stack once.
 cdef int64_t heap_drain(HeapState* heap, MarkStack* stack) noexcept nogil:
     cdef int64_t scanned = 0
-    cdef Object* fifo[PREFETCH_MAX]
-    cdef int head = 0, count = 0
-    cdef int depth = heap.prefetch_depth, mask = heap.prefetch_depth - 1
+    cdef MarkFifo fifo
     cdef Object* obj
     cdef Object* child
     cdef Object** slots
     cdef uint32_t i, n
+    mark_fifo_init(&fifo, heap.prefetch_depth)
     while True:
-        while count < depth and stack.length > 0:
-            stack.length -= 1
-            obj = stack.items[stack.length]
-            gcb_prefetch(obj)
-            fifo[(head + count) & mask] = obj
-            count += 1
-        if count == 0:
+        obj = mark_fifo_next(&fifo, stack)
+        if obj == NULL:
             break
-        obj = fifo[head]
-        head = (head + 1) & mask
-        count -= 1
         scanned += 1
         if gcb_unlikely((scanned & 0xFFFF) == 0):
             heap_check_interrupt(heap)       # Ctrl-C within a pause over a large heap

@@ -23,7 +23,7 @@ from gcbench_core.pthread cimport (pthread_create, pthread_join, pthread_mutex_i
                                    pthread_mutex_destroy, pthread_mutex_lock, pthread_mutex_unlock,
                                    pthread_cond_init, pthread_cond_destroy, pthread_cond_wait,
                                    pthread_cond_signal, pthread_cond_broadcast)
-from gcbench_core.heap cimport (HeapState, ManagedHeap, MarkStack, Object, obj_slots, mark_object_atomic,
+from gcbench_core.heap cimport (HeapState, ManagedHeap, MarkStack, MarkFifo, mark_fifo_init, mark_fifo_next, mark_fifo_return, Object, obj_slots, mark_object_atomic,
                                 mark_stack_push, mark_stack_free, gcb_thread_cpu_ns, gcb_prefetch,
                                 gcb_load_int, gcb_store_int, gcb_load_i64, gcb_store_i64,
                                 gcb_unlikely, gcb_now_ns, gcb_cpu_relax, heap_fail, heap_check_interrupt, heap_sigint_pending,
@@ -123,27 +123,18 @@ cdef inline void share(ParMark* pm, PMMarker* m) noexcept nogil:
 # Scan m's grey objects until its stack is empty (or the pool aborts).  Grey objects pass
 # through a small FIFO and are prefetched as they enter it, as in heap_drain.
 cdef void drain(HeapState* heap, ParMark* pm, PMMarker* m, bint first) noexcept nogil:
-    cdef Object* fifo[PREFETCH_MAX]
-    cdef int depth = heap.prefetch_depth, mask = heap.prefetch_depth - 1
-    cdef int head = 0, count = 0, i
+    cdef MarkFifo fifo
     cdef int64_t scanned = 0, objects = 0, nbytes = 0
     cdef uint32_t j, n, size
     cdef Object* obj
     cdef Object* child
     cdef Object** slots
     cdef MarkStack* grey = &m.grey
+    mark_fifo_init(&fifo, heap.prefetch_depth)
     while True:
-        while count < depth and grey.length > 0:
-            grey.length -= 1
-            obj = grey.items[grey.length]
-            gcb_prefetch(obj)
-            fifo[(head + count) & mask] = obj
-            count += 1
-        if count == 0:
+        obj = mark_fifo_next(&fifo, grey)
+        if obj == NULL:
             break
-        obj = fifo[head]
-        head = (head + 1) & mask
-        count -= 1
         scanned += 1
         n = obj.nslots
         slots = obj_slots(obj)
@@ -163,9 +154,7 @@ cdef void drain(HeapState* heap, ParMark* pm, PMMarker* m, bint first) noexcept 
                     and heap_sigint_pending()):
                 gcb_store_int(&pm.abort, 1)    # every marker stops; marker 0 fails the run after
                 break
-    # what the FIFO still holds goes back (only when aborting is anything left there)
-    for i in range(count):
-        mark_stack_push(grey, fifo[(head + i) & mask])
+    mark_fifo_return(&fifo, grey)        # (only when aborting is anything left there)
     m.scanned_objects += scanned
     m.marked_objects += objects
     m.marked_bytes += nbytes
