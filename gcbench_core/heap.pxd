@@ -685,48 +685,58 @@ cdef inline Object* heap_alloc_bump(HeapState* heap, uint32_t nslots, uint32_t n
     obj.nbytes = nbytes
     return obj
 
+# The size-class fast path, from the allocating thread's own cache `current` (mutator 0's
+# is the space's; a thread's is its MutatorThread's): the class's current span hands out
+# its bump run or, from scattered free objects, the next bit of its alloc cache (counted
+# into *count and *nbytes: the thread's own counters); the object gets its header.  NULL
+# when the span has nothing left (the caller takes its slow path, which refills).
+cdef inline Object* sizeclass_alloc_fast(HeapState* heap, Span** current, int64_t* count, int64_t* nbytes_count,
+                                         uint32_t nslots, uint32_t nbytes) noexcept nogil:
+    cdef Span* span = current[size_class_of(heap, nbytes)]
+    cdef Object* obj = <Object*>span.bump_next
+    cdef uint64_t cache
+    cdef int bit
+    cdef uint32_t index
+    if gcb_likely(<uintptr_t>obj < <uintptr_t>span.bump_end):
+        # a run of free objects: bump (the shortest dependency chain there is); the
+        # whole run was counted as allocated when it was set up (as Go counts a span
+        # at refill) and what is left of it is given back when it is synced
+        span.bump_next = (<char*>obj) + span.elemsize
+    else:
+        cache = span.alloc_cache
+        if cache == 0 or span.bump_end != NULL:
+            return NULL
+        # scattered free objects: the cache holds only free objects of this span
+        # (bits past nelems are masked off when it is loaded), so no bounds test
+        bit = gcb_ctz64(cache)
+        index = span.freeindex + bit
+        span.alloc_cache = (cache >> bit) >> 1     # two shifts: bit may be 63
+        span.freeindex = index + 1
+        obj = <Object*>(span.base + <uint64_t>index * span.elemsize)
+        count[0] += 1
+        nbytes_count[0] += span.elemsize
+    if span.alloc_flags:
+        if span.alloc_flags & ALLOC_CLEAR_SLOTS:
+            clear_slots(obj, nslots)
+        if span.alloc_flags & ALLOC_BLACK:
+            mark_object_atomic(heap, obj)
+    (<uint64_t*>obj)[0] = <uint64_t>nslots | (<uint64_t>nbytes << 32)   # the header
+    return obj
+
 cdef inline Object* heap_alloc(HeapState* heap, uint32_t nslots, uint32_t payload) noexcept nogil:
     # the size in 64 bits: 8 + 8 * nslots + payload wraps in 32 (a 0-byte object whose
     # slots lie outside it); anything above MAX_OBJECT_BYTES leaves by the slow branch
     cdef uint64_t wide = <uint64_t>HEADER_BYTES + (<uint64_t>nslots << 3) + payload
     cdef uint32_t nbytes = <uint32_t>wide
-    cdef Span* span
-    cdef uint64_t cache
-    cdef int bit
-    cdef uint32_t index
     cdef Object* obj
     if gcb_unlikely(heap.alloc_bytes >= heap.next_poll_bytes):
         heap.collector.alloc_hook(heap)
     if heap.alloc_bump and gcb_likely(wide <= MAX_SMALL_SIZE):
         return heap_alloc_bump(heap, nslots, nbytes)
     if gcb_likely(wide <= MAX_SMALL_SIZE):
-        span = heap.sizeclass.current[size_class_of(heap, nbytes)]
-        obj = <Object*>span.bump_next
-        if gcb_likely(<uintptr_t>obj < <uintptr_t>span.bump_end):
-            # a run of free objects: bump (the shortest dependency chain there is); the
-            # whole run was counted as allocated when it was set up (as Go counts a span
-            # at refill) and what is left of it is given back when it is synced
-            span.bump_next = (<char*>obj) + span.elemsize
-        else:
-            obj = NULL
-            cache = span.alloc_cache
-            if cache != 0 and span.bump_end == NULL:
-                # scattered free objects: the cache holds only free objects of this span
-                # (bits past nelems are masked off when it is loaded), so no bounds test
-                bit = gcb_ctz64(cache)
-                index = span.freeindex + bit
-                span.alloc_cache = (cache >> bit) >> 1     # two shifts: bit may be 63
-                span.freeindex = index + 1
-                obj = <Object*>(span.base + <uint64_t>index * span.elemsize)
-                heap.alloc_count += 1
-                heap.alloc_bytes += span.elemsize
+        obj = sizeclass_alloc_fast(heap, heap.sizeclass.current, &heap.alloc_count, &heap.alloc_bytes,
+                                   nslots, nbytes)
         if gcb_likely(obj != NULL):
-            if span.alloc_flags:
-                if span.alloc_flags & ALLOC_CLEAR_SLOTS:
-                    clear_slots(obj, nslots)
-                if span.alloc_flags & ALLOC_BLACK:
-                    mark_object_atomic(heap, obj)
-            (<uint64_t*>obj)[0] = <uint64_t>nslots | (<uint64_t>nbytes << 32)   # the header
             return obj
     if gcb_unlikely(wide > MAX_OBJECT_BYTES):
         return heap_refuse_object(heap, nslots, payload)
@@ -751,34 +761,10 @@ cdef inline Object* mt_heap_alloc(MutatorThread* m, uint32_t nslots, uint32_t pa
     cdef uint64_t wide = <uint64_t>HEADER_BYTES + (<uint64_t>nslots << 3) + payload
     cdef uint32_t nbytes = <uint32_t>wide
     cdef HeapState* heap = m.heap
-    cdef Span* span
-    cdef uint64_t cache
-    cdef int bit
-    cdef uint32_t index
     cdef Object* obj
     if gcb_likely(wide <= MAX_SMALL_SIZE and heap.stress_allocs == 0):
-        span = m.current[size_class_of(heap, nbytes)]
-        obj = <Object*>span.bump_next
-        if gcb_likely(<uintptr_t>obj < <uintptr_t>span.bump_end):
-            span.bump_next = (<char*>obj) + span.elemsize
-        else:
-            obj = NULL
-            cache = span.alloc_cache
-            if cache != 0 and span.bump_end == NULL:
-                bit = gcb_ctz64(cache)
-                index = span.freeindex + bit
-                span.alloc_cache = (cache >> bit) >> 1
-                span.freeindex = index + 1
-                obj = <Object*>(span.base + <uint64_t>index * span.elemsize)
-                m.alloc_count += 1
-                m.alloc_bytes += span.elemsize
+        obj = sizeclass_alloc_fast(heap, m.current, &m.alloc_count, &m.alloc_bytes, nslots, nbytes)
         if gcb_likely(obj != NULL):
-            if span.alloc_flags:
-                if span.alloc_flags & ALLOC_CLEAR_SLOTS:
-                    clear_slots(obj, nslots)
-                if span.alloc_flags & ALLOC_BLACK:
-                    mark_object_atomic(heap, obj)
-            (<uint64_t*>obj)[0] = <uint64_t>nslots | (<uint64_t>nbytes << 32)   # the header
             return obj
     if gcb_unlikely(wide > MAX_OBJECT_BYTES):
         return heap_refuse_object(heap, nslots, payload)
