@@ -97,9 +97,12 @@ cdef inline bint deque_push_head(Pool* pool, MutatorThread* m, PoolLocal* l, Obj
     pool_add_u64(&l.head_tail, (<uint64_t>1) << 32)
     return True
 
-cdef inline Object* deque_pop_head(Pool* pool, MutatorThread* m, PoolLocal* l) noexcept nogil:
+# Pop at the head (the owner: Go's popHead) or at the tail (a thief: popTail).  Claiming
+# the slot is one CAS of head_tail; the slot is cleared after (release: the owner may push
+# into it again only once it reads NULL).
+cdef inline Object* deque_pop(Pool* pool, MutatorThread* m, PoolLocal* l, bint at_head) noexcept nogil:
     cdef uint64_t ht
-    cdef uint32_t head, tail
+    cdef uint32_t head, tail, index
     cdef Object** slot
     cdef Object* x
     while True:
@@ -108,30 +111,17 @@ cdef inline Object* deque_pop_head(Pool* pool, MutatorThread* m, PoolLocal* l) n
         tail = <uint32_t>ht
         if head == tail:
             return NULL
-        head -= 1
-        if pool_cas_u64(&l.head_tail, ht, pack(head, tail)):
-            break
-    slot = &l.ring[head & pool.ring_mask]
+        if at_head:
+            index = head - 1
+            if pool_cas_u64(&l.head_tail, ht, pack(index, tail)):
+                break
+        else:
+            index = tail
+            if pool_cas_u64(&l.head_tail, ht, pack(head, tail + 1)):
+                break
+    slot = &l.ring[index & pool.ring_mask]
     x = <Object*>gcb_load_ptr(<void**>slot)
     pool_write(pool, m, slot, NULL)
-    return x
-
-cdef inline Object* deque_pop_tail(Pool* pool, MutatorThread* m, PoolLocal* l) noexcept nogil:
-    cdef uint64_t ht
-    cdef uint32_t head, tail
-    cdef Object** slot
-    cdef Object* x
-    while True:
-        ht = pool_load_u64(&l.head_tail)
-        head = <uint32_t>(ht >> 32)
-        tail = <uint32_t>ht
-        if head == tail:
-            return NULL
-        if pool_cas_u64(&l.head_tail, ht, pack(head, tail + 1)):
-            break
-    slot = &l.ring[tail & pool.ring_mask]
-    x = <Object*>gcb_load_ptr(<void**>slot)
-    pool_write(pool, m, slot, NULL)  # release: the owner may push into it again
     return x
 
 cdef inline int64_t deque_count(PoolLocal* l) noexcept nogil:
@@ -148,7 +138,7 @@ cdef Object* pool_get_slow(Pool* pool, MutatorThread* m, int worker) noexcept no
     cdef Object* x
     cdef PoolLocal* v
     cdef PoolP* p = &pool.per_p[worker]
-    x = deque_pop_head(pool, m, &pool.local[worker])
+    x = deque_pop(pool, m, &pool.local[worker], True)
     if x != NULL:
         p.stats.hits_shared += 1
         p.last_source = POOL_FROM_SHARED
@@ -156,7 +146,7 @@ cdef Object* pool_get_slow(Pool* pool, MutatorThread* m, int worker) noexcept no
     # Go's getSlow: steal from the tail, starting at the next worker; the loop ends on
     # the own deque, which is empty by now.
     for i in range(n):
-        x = deque_pop_tail(pool, m, &pool.local[(worker + i + 1) % n])
+        x = deque_pop(pool, m, &pool.local[(worker + i + 1) % n], False)
         if x != NULL:
             p.stats.hits_stolen += 1
             p.last_source = POOL_FROM_STOLEN
@@ -170,7 +160,7 @@ cdef Object* pool_get_slow(Pool* pool, MutatorThread* m, int worker) noexcept no
             p.last_source = POOL_FROM_VICTIM
             return x
         for i in range(n):
-            x = deque_pop_tail(pool, m, &pool.victim[(worker + i) % n])
+            x = deque_pop(pool, m, &pool.victim[(worker + i) % n], False)
             if x != NULL:
                 p.stats.hits_victim += 1
                 p.last_source = POOL_FROM_VICTIM
