@@ -329,6 +329,16 @@ cdef inline char* op_payload(Mutator m, int r) noexcept nogil:
     else:
         return mt_payload(m, r)
 
+# A safepoint inside a long computation that is not itself an operation (a loop over an
+# object's payload): a thread asked to stop stops here, as Go's asynchronous preemption
+# stops a goroutine in a loop without calls; the operation count is unchanged.  The run's
+# own thread has nobody to stop it (it takes its pauses itself), so there it is nothing
+# and a recorded trace is unchanged.  Objects may have moved when it returns.
+cdef inline void op_preempt_point(Mutator m) noexcept nogil:
+    if Mutator is OtherThread:
+        if gcb_unlikely(gcb_load_i64_relaxed(&m.next_poll_ops) == 0):
+            mt_poll_slow(m)
+
 cdef inline void op_tick(Mutator m) noexcept nogil:
     if Mutator is RunThread:
         mut_tick(m)

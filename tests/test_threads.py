@@ -215,6 +215,19 @@ def test_a_thread_blocked_outside_the_heap_does_not_hold_up_a_stop():
     assert max(r["thread_wall_s"]) >= block_ms / 1e3
 
 
+def test_a_thread_in_a_long_loop_stops_at_its_preemption_points():
+    # the second thread starts 60 ms late, so it fills its array (20 M doubles, about
+    # 27 ms without an operation) while the first builds trees and, under --stress,
+    # stops the world every 3000 allocations.  The fill polls every 4096 values
+    # (op_preempt_point, as Go preempts a loop); without that, the stop that came
+    # during the fill waited for its end: 27 ms of time to safepoint.
+    r = gcbench.run("marksweep", "mt-gcbench", heap="2G", stress=3000,
+                    params=dict(threads=2, long_lived_depth=4, min_depth=4, max_depth=12,
+                                array_len=40_000_000, block_ms=60))
+    assert len(r["pause_stopping_ns"]) > 100
+    assert max(r["pause_stopping_ns"]) < 10e6, sorted(r["pause_stopping_ns"])[-3:]
+
+
 def test_single_mutator_plans_refuse_threads():
     refusing = sorted(name for name, e in registry.collectors().items()
                       if e.available and not e.constraints.multi_mutator)

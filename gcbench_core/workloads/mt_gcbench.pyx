@@ -34,7 +34,7 @@ from posix.time cimport nanosleep, timespec
 from gcbench_core.heap cimport (HeapState, ManagedHeap, run_kernel, MutatorThread, mt_run_threads,
                                 MAX_GLOBALS, MutatorGroup, mt_group_init, mt_group_free, mt_group_figures)
 from gcbench_core.mutator cimport (Mutator, op_alloc, op_store, op_clear, op_drop, op_load, op_payload,
-                                   op_tick, mt_set_global, mt_blocked_enter, mt_blocked_leave)
+                                   op_tick, op_preempt_point, mt_set_global, mt_blocked_enter, mt_blocked_leave)
 
 NAME = "mt-gcbench"
 DESCRIPTION = ("Whippet's mt-gcbench: GCBench with power-law 'hole' garbage between nodes "
@@ -86,6 +86,7 @@ cdef enum:
     R_ARRAY = 1
     R_LONG_TREE = 2                  # Populate uses the slots above it while building
     R_TEMP = 3                       # first slot of the recursive builders
+    PREEMPT_EVERY = 4096             # array values filled between preemption points
 
 ctypedef struct Params:
     HeapState* heap
@@ -162,8 +163,12 @@ cdef void benchmark(Mutator m, Params* p) noexcept nogil:
     alloc_node(m, R_LONG_TREE, 0)
     populate(m, p, p.long_lived_depth, R_LONG_TREE)
     op_alloc(m, R_ARRAY, 0, <uint32_t>(8 + p.array_len * 8))   # length + values
-    values = (<double*>op_payload(m, R_ARRAY)) + 1
     for i in range(p.array_len // 2):
+        if i & (PREEMPT_EVERY - 1) == 0:
+            # a thread stops here when asked (filling Whippet's 500,000 doubles is about a
+            # third of a millisecond without a safepoint: time to safepoint for the others)
+            op_preempt_point(m)
+            values = (<double*>op_payload(m, R_ARRAY)) + 1
         values[i] = 1.0 / i if i > 0 else 0.0
     op_tick(m)
     depth = p.min_depth
