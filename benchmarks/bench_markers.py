@@ -5,6 +5,7 @@
     python benchmarks/bench_markers.py --smallest  # a small tree (the smoke test)
     python benchmarks/bench_markers.py --check     # exit 1 when the 1.6x target is missed
     python benchmarks/bench_markers.py --prefetch 8   # only the default look-ahead
+    python benchmarks/bench_markers.py --series 60    # 60 pairs 0.2 s apart: the machine over time
 
 marksweep: one heap (markers=2) holds a complete binary tree of 2^(depth+1) - 1 nodes
 (binary-trees' long-lived tree, depth 19: 1,048,575 live objects) in one root; each
@@ -31,6 +32,7 @@ import argparse
 import os
 import statistics
 import sys
+import time
 
 import gcbench
 from gcbench_core import parmark
@@ -63,6 +65,21 @@ def marksweep_figures(heap, repeats, prefetch):
     return live, wall, cpu, shares
 
 
+def print_series(heap, pairs, prefetch):
+    walls = {1: [], 2: []}
+    print(f"marksweep prefetch={prefetch}: {pairs} pairs of collections 0.2 s apart, mark wall ms "
+          f"(1 marker / 2 markers):")
+    for i in range(pairs):
+        for m in (1, 2):
+            parmark.collect_with(heap, m, prefetch)
+            walls[m].append(heap.cycles()[-1]["mark_ns"] / 1e6)
+        print(f"  {i:3d}  {walls[1][-1]:6.2f} / {walls[2][-1]:6.2f}")
+        time.sleep(0.2)
+    for m in (1, 2):
+        print(f"  markers={m}: min {min(walls[m]):.2f}  median {statistics.median(walls[m]):.2f}  "
+              f"max {max(walls[m]):.2f} ms")
+
+
 def tricolor_figures(depth):
     out = {}
     for m in (1, 2):
@@ -88,11 +105,16 @@ def main(argv=None):
                          "depth, and 32)")
     ap.add_argument("--check", action="store_true",
                     help="exit 1 when the speedup target is missed at every --prefetch value")
+    ap.add_argument("--series", type=int, default=0, metavar="N",
+                    help="instead: N pairs of collections (1 marker, then 2) 0.2 s apart at the "
+                         "first --prefetch value, each pair's mark wall times printed: how the "
+                         "machine's speed for one and for two markers changes over time")
     args = ap.parse_args(argv)
     depth = args.depth if args.depth is not None else (13 if args.quick else 19)
     repeats = args.repeats if args.repeats is not None else (3 if args.quick else 9)
-    if not 4 <= depth <= 24 or repeats < 1:
-        print("bench_markers: --depth must be in [4, 24] and --repeats at least 1", file=sys.stderr)
+    if not 4 <= depth <= 24 or repeats < 1 or args.series < 0:
+        print("bench_markers: --depth must be in [4, 24], --repeats at least 1 and --series at least 0",
+              file=sys.stderr)
         return 2
     cores = os.cpu_count() or 1
     load = os.getloadavg()[0]
@@ -103,6 +125,9 @@ def main(argv=None):
           f"({'loaded: the figures understate the speedup' if load > 0.5 else 'idle'})")
     met_any = False
     heap = tree_heap(depth)
+    if args.series > 0:
+        print_series(heap, args.series, args.prefetch[0])
+        return 0
     for prefetch in args.prefetch:
         live, wall, cpu, shares = marksweep_figures(heap, repeats, prefetch)
         w1, w2 = statistics.median(wall[1]), statistics.median(wall[2])
