@@ -24,7 +24,7 @@ from gcbench_core.pthread cimport (pthread_create, pthread_join, pthread_mutex_i
                                    pthread_cond_init, pthread_cond_destroy, pthread_cond_wait,
                                    pthread_cond_signal, pthread_cond_broadcast)
 from gcbench_core.heap cimport (HeapState, ManagedHeap, MarkStack, MarkFifo, mark_fifo_init, mark_fifo_next, mark_fifo_return, Object, obj_slots, mark_object_atomic,
-                                mark_stack_push, mark_stack_free, gcb_thread_cpu_ns, gcb_prefetch,
+                                mark_stack_push, mark_stack_free, gcb_thread_cpu_ns,
                                 gcb_load_int, gcb_store_int, gcb_load_i64, gcb_store_i64,
                                 gcb_unlikely, gcb_now_ns, gcb_cpu_relax, heap_fail, heap_check_interrupt, heap_sigint_pending,
                                 ERR_INTERNAL, PREFETCH_MAX, MAX_STACK_SLOTS, goroutine_count_scan)

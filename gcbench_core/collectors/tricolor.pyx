@@ -275,20 +275,15 @@ cdef inline int64_t marker_scan(HeapState* heap, Marker* m, Object* obj) noexcep
 
 # Scan private grey objects until empty or a budget (objects, bytes) is spent.
 # Returns the objects scanned; adds the bytes scanned to *nbytes.  No prefetch FIFO here,
-# unlike the stop-the-world drains (heap_drain, parmark).  Go 1.19 prefetches an object as
-# greyobject queues it and as scanobject starts on it, with no look-ahead queue; the
-# concurrent mark's length sets how much is allocated black during it, which Go counts as
-# marked and so puts in the next goal.  Tried: (session 23) a 32-object FIFO here and in
-# the stop-the-world drains: marking up to twice as fast, and benchmarks/fidelity.py
-# --shape gcbench gave tricolor 1.39x Go's cycles (marked heap 0.85x) against 1.07-1.24x
-# without; (session 24) a 16-object FIFO: binary-trees at 48 MiB went from 42 to 57 cycles
-# (GC CPU 69% -> 42%); Go's greyobject prefetch alone: no faster (tricolor / marksweep GC
-# CPU on binary-trees 1.62-1.65x in bench_pauses.py against 1.58x without, both with a
-# 16-deep marksweep), cycles vs Go at GOGC=400 0.80-1.0x against 0.70-0.75x without (five
-# and four runs): closer to Go, not adopted on runs this noisy.  So this drain has
-# none; the stop-the-world drains start at PREFETCH_DEFAULT (8), and a deeper default
-# there moves the GC CPU comparison with marksweep that benchmarks/bench_pauses.py prints
-# (README, "Parallel marking").  marksweep's `prefetch` option sets their depth.
+# unlike the stop-the-world drains (heap_drain, parmark: PREFETCH_DEFAULT, marksweep's
+# `prefetch` option).  Go 1.19 prefetches an object only as greyobject queues it and as
+# scanobject starts on it, with no look-ahead queue, and the concurrent mark's length
+# decides how much is allocated black during it, which Go counts as marked and so puts in
+# the next goal.  A 16- or 32-object FIFO here made marking up to twice as fast and moved
+# tricolor's cycle count away from Go's (benchmarks/fidelity.py --shape gcbench: 1.39x
+# Go's cycles at 32; binary-trees 42 -> 57 cycles at 16); Go's greyobject prefetch alone
+# made it no faster.  The figures, and why the stop-the-world default stays shallow, are in
+# the README ("Parallel marking").
 cdef inline int64_t marker_drain(HeapState* heap, Marker* m, int64_t max_objects, int64_t max_bytes,
                                  int64_t* nbytes) noexcept nogil:
     cdef int64_t objects = 0, scanned = 0
